@@ -1,0 +1,3 @@
+"""Placeholder until the arc environment lands."""
+
+REGISTRATIONS: list[dict] = []

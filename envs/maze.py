@@ -1,0 +1,3 @@
+"""Placeholder until the maze environment lands."""
+
+REGISTRATIONS: list[dict] = []

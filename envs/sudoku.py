@@ -1,0 +1,3 @@
+"""Placeholder until the sudoku environment lands."""
+
+REGISTRATIONS: list[dict] = []
