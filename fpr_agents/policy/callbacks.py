@@ -1,0 +1,82 @@
+"""Stable-Baselines3 callback that logs the planner's depth of thought to TensorBoard."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from stable_baselines3.common.callbacks import BaseCallback
+
+from fpr_agents.evaluation.metrics import spearman
+
+_TEXT_FORMATS = ("stdout", "log", "json", "csv")
+
+
+class PlanningDepthCallback(BaseCallback):
+    """Logs, over each rollout, how long the planner thought for each decision.
+
+    After every environment step it reads the policy's ``last_solve_stats`` (iterations, residual,
+    converged per environment) and each env's ``info["difficulty"]``. At the end of a rollout it
+    records under ``planner/``: mean iterations, a histogram of iterations, the Spearman correlation
+    of iterations with difficulty, the mean and max residual, and the share of decisions
+    that did not converge. Success rate is logged by SB3 itself from ``info["is_success"]``.
+
+    :param verbose: SB3 verbosity level.
+    """
+
+    def __init__(self, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self._iterations: list[np.ndarray] = []
+        self._residuals: list[np.ndarray] = []
+        self._converged: list[np.ndarray] = []
+        self._difficulty: list[float] = []
+
+    def _on_rollout_start(self) -> None:
+        self._iterations.clear()
+        self._residuals.clear()
+        self._converged.clear()
+        self._difficulty.clear()
+
+    def _on_step(self) -> bool:
+        stats = getattr(self.model.policy, "last_solve_stats", None)
+        if stats is None:
+            return True
+        # The stats describe the decision taken from the observation *before* this step; the
+        # difficulty before the step is what the previous info reported, so pair the decision with
+        # the difficulty of the state it was taken in when available.
+        infos = self.locals.get("infos", [])
+        prev = getattr(self, "_prev_difficulty", None)
+        dones = self.locals.get("dones", np.zeros(len(infos), dtype=bool))
+        reset_infos = getattr(self.training_env, "reset_infos", None) or [{}] * len(infos)
+        # After an episode ends the next decision is taken in the new episode's first state.
+        current = [
+            float((reset_infos[i] if done else info).get("difficulty", np.nan))
+            for i, (info, done) in enumerate(zip(infos, dones, strict=True))
+        ]
+        if prev is not None and len(prev) == len(stats["iterations"]):
+            self._difficulty.extend(prev)
+            self._iterations.append(np.asarray(stats["iterations"]))
+            self._residuals.append(np.asarray(stats["residual"]))
+            self._converged.append(np.asarray(stats["converged"]))
+        self._prev_difficulty = current
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if not self._iterations:
+            return
+        iterations = np.concatenate(self._iterations).astype(np.float64)
+        residuals = np.concatenate(self._residuals).astype(np.float64)
+        converged = np.concatenate(self._converged).astype(bool)
+        finite = residuals[np.isfinite(residuals)]
+        self.logger.record("planner/iterations_mean", float(iterations.mean()))
+        self.logger.record(
+            "planner/iterations_hist", torch.as_tensor(iterations), exclude=_TEXT_FORMATS
+        )
+        self.logger.record("planner/not_converged_share", float(1.0 - converged.mean()))
+        if finite.size:
+            self.logger.record("planner/residual_mean", float(finite.mean()))
+            self.logger.record("planner/residual_max", float(finite.max()))
+        difficulty = np.asarray(self._difficulty, dtype=np.float64)
+        keep = np.isfinite(difficulty)
+        rho = spearman(iterations[keep], difficulty[keep]) if keep.sum() > 1 else float("nan")
+        if np.isfinite(rho):
+            self.logger.record("planner/spearman_iterations_difficulty", rho)

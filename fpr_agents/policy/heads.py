@@ -1,0 +1,153 @@
+"""Readout heads that turn the reasoner's fixed point into action logits and values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def masked_mean(z: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of the latent over the valid cells of each sample.
+
+    :param z: latent, (B, H, W, d).
+    :param mask: (B, H, W) bool, True on real cells; None means every cell is real.
+    :return: (B, d).
+    """
+    if mask is None:
+        return z.mean(dim=(1, 2))
+    weights = mask.to(z.dtype).unsqueeze(-1)  # (B, H, W, 1)
+    return (z * weights).sum(dim=(1, 2)) / weights.sum(dim=(1, 2)).clamp_min(1.0)
+
+
+class MoveHead(nn.Module):
+    """Move logits from the latent at a cell and at its neighbours along each move.
+
+    The same weights act at any cell of any grid size: the features of a cell are its latent
+    concatenated with the latents one move away (zeros off the grid).
+
+    :param d_model: latent width d.
+    :param moves: the env's moves, ``[[drow, dcol], ...]``, one per action.
+    :param hidden: width of the hidden layer.
+    """
+
+    def __init__(self, d_model: int, moves: Sequence[Sequence[int]], hidden: int = 64) -> None:
+        super().__init__()
+        if not moves:
+            raise ValueError("MoveHead: 'moves' must list at least one move")
+        self.moves = [(int(dr), int(dc)) for dr, dc in moves]
+        self.net = nn.Sequential(
+            nn.Linear((1 + len(self.moves)) * d_model, hidden),
+            nn.SiLU(),
+            nn.Linear(hidden, len(self.moves)),
+        )
+
+    @staticmethod
+    def _shift(z: torch.Tensor, drow: int, dcol: int) -> torch.Tensor:
+        """The latent one move away from every cell: out[r, c] = z[r + drow, c + dcol] (0 off-grid).
+
+        :param z: (B, H, W, d).
+        :param drow: row offset.
+        :param dcol: column offset.
+        :return: (B, H, W, d).
+        """
+        _, height, width, _ = z.shape
+        out = torch.zeros_like(z)
+        rows_dst = slice(max(0, -drow), min(height, height - drow))
+        rows_src = slice(max(0, drow), min(height, height + drow))
+        cols_dst = slice(max(0, -dcol), min(width, width - dcol))
+        cols_src = slice(max(0, dcol), min(width, width + dcol))
+        out[:, rows_dst, cols_dst] = z[:, rows_src, cols_src]
+        return out
+
+    def forward_all(self, z: torch.Tensor) -> torch.Tensor:
+        """Move logits at every cell (pretraining reads the whole policy field).
+
+        :param z: latent, (B, H, W, d).
+        :return: logits, (B, H, W, n_moves).
+        """
+        features = torch.cat([z] + [self._shift(z, dr, dc) for dr, dc in self.moves], dim=-1)
+        return self.net(features)
+
+    def forward(self, z: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """Move logits at one cell per sample.
+
+        :param z: latent, (B, H, W, d).
+        :param position: (B, 2) long, [row, col] of the agent.
+        :return: logits, (B, n_moves).
+        """
+        batch, height, width, _ = z.shape
+        index = torch.arange(batch, device=z.device)
+        rows, cols = position[:, 0].long(), position[:, 1].long()
+        parts = [z[index, rows, cols]]  # (B, d)
+        for drow, dcol in self.moves:
+            r, c = rows + drow, cols + dcol
+            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            gathered = z[index, r.clamp(0, height - 1), c.clamp(0, width - 1)]
+            parts.append(gathered * inside.unsqueeze(-1).to(z.dtype))
+        return self.net(torch.cat(parts, dim=-1))
+
+
+class CellSymbolHead(nn.Module):
+    """Per-cell, per-symbol logits, flattened in the env's action order, then global actions.
+
+    Action ``(r * W + c) * n_symbols + s`` puts symbol s at (r, c); the global actions (resize,
+    submit, ...) follow, read from the masked mean of the latent.
+
+    :param d_model: latent width d.
+    :param n_symbols: symbols a cell can take.
+    :param n_global: number of global actions after the cell actions.
+    """
+
+    def __init__(self, d_model: int, n_symbols: int, n_global: int = 0) -> None:
+        super().__init__()
+        if n_symbols < 1:
+            raise ValueError(f"CellSymbolHead: n_symbols must be >= 1, got {n_symbols}")
+        self.n_symbols = n_symbols
+        self.cell = nn.Linear(d_model, n_symbols)
+        self.global_actions = nn.Linear(d_model, n_global) if n_global > 0 else None
+
+    def forward_cells(self, z: torch.Tensor) -> torch.Tensor:
+        """Per-cell symbol logits.
+
+        :param z: latent, (B, H, W, d).
+        :return: (B, H, W, n_symbols).
+        """
+        return self.cell(z)
+
+    def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits over the whole action space.
+
+        :param z: latent, (B, H, W, d).
+        :param mask: (B, H, W) bool of real cells, for pooling; None means all.
+        :return: (B, H * W * n_symbols + n_global).
+        """
+        cells = self.cell(z).flatten(1)  # (B, H * W * n_symbols)
+        if self.global_actions is None:
+            return cells
+        return torch.cat([cells, self.global_actions(masked_mean(z, mask))], dim=-1)
+
+
+class ValueHead(nn.Module):
+    """State value from the masked mean and max of the latent.
+
+    :param d_model: latent width d.
+    :param hidden: width of the hidden layer.
+    """
+
+    def __init__(self, d_model: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2 * d_model, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+
+    def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """
+        :param z: latent, (B, H, W, d).
+        :param mask: (B, H, W) bool of real cells; None means all.
+        :return: values, (B, 1).
+        """
+        if mask is None:
+            peak = z.amax(dim=(1, 2))
+        else:
+            peak = z.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=(1, 2))
+        return self.net(torch.cat([masked_mean(z, mask), peak], dim=-1))

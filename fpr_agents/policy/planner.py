@@ -1,0 +1,173 @@
+"""The planner network: embed the grid, solve for the fixed point, read actions and value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
+from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
+from fpr_agents.reasoner.training import truncated_unroll
+
+ACTION_LAYOUTS = ("move_at_agent", "symbol_per_cell")
+
+
+def check_task_description(task: Mapping[str, Any]) -> None:
+    """Raise a ValueError naming the first missing or malformed field of a task description.
+
+    :param task: the env's ``task_description`` (see docs/interfaces.md).
+    """
+    for field in ("grid_shape", "grid_keys", "action_layout"):
+        if field not in task:
+            raise ValueError(f"task_description: missing field '{field}'")
+    layout = task["action_layout"]
+    if layout not in ACTION_LAYOUTS:
+        raise ValueError(
+            f"task_description.action_layout: expected one of {ACTION_LAYOUTS}, got {layout!r}"
+        )
+    needed = ("moves", "agent_key") if layout == "move_at_agent" else ("n_symbols",)
+    for field in needed:
+        if field not in task:
+            raise ValueError(f"task_description: layout {layout!r} needs field '{field}'")
+    if not task["grid_keys"]:
+        raise ValueError("task_description.grid_keys: must name at least one grid observation")
+
+
+@dataclass
+class PlannerOutput:
+    """What one pass of the planner gives.
+
+    :param logits: action logits, (B, n_actions).
+    :param values: state values, (B, 1).
+    :param z: the fixed point reached, (B, H, W, d) (detached).
+    :param iterations: iterations each sample used, (B,).
+    :param residual: final relative residual of each sample, (B,).
+    :param converged: whether each sample reached the tolerance, (B,).
+    """
+
+    logits: torch.Tensor
+    values: torch.Tensor
+    z: torch.Tensor
+    iterations: torch.Tensor
+    residual: torch.Tensor
+    converged: torch.Tensor
+
+
+class PlannerNetwork(nn.Module):
+    """Grid embedding + :class:`FixedPointReasoner` + readout heads chosen by the action layout.
+
+    :param task_description: the env's task description (docs/interfaces.md).
+    :param reasoner: the reasoner's configuration (a ReasonerConfig or its fields as a dict).
+    :param head_hidden: hidden width of the move and value heads.
+    :param stack_sizes: grid key -> K for keys whose grids stack K grids, (B, K, H, W).
+    """
+
+    def __init__(
+        self,
+        task_description: Mapping[str, Any],
+        reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
+        head_hidden: int = 64,
+        stack_sizes: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__()
+        check_task_description(task_description)
+        self.task = dict(task_description)
+        self.config = (
+            reasoner if isinstance(reasoner, ReasonerConfig) else ReasonerConfig(**(reasoner or {}))
+        )
+        d_model = self.config.d_model
+        self.grid_keys = dict(self.task["grid_keys"])
+        self.valid_key = self.task.get("valid_key")
+        self.stack_sizes = {k: int(v) for k, v in (stack_sizes or {}).items()}
+        self.embedding = GridEmbedding(self.grid_keys, d_model, self.stack_sizes or None)
+        self.reasoner = FixedPointReasoner(self.config)
+        self.layout = self.task["action_layout"]
+        if self.layout == "move_at_agent":
+            self.move_head: MoveHead | None = MoveHead(d_model, self.task["moves"], head_hidden)
+            self.cell_head: CellSymbolHead | None = None
+        else:
+            self.move_head = None
+            n_global = len(self.task.get("global_actions", []))
+            self.cell_head = CellSymbolHead(d_model, int(self.task["n_symbols"]), n_global)
+        self.value_head = ValueHead(d_model, head_hidden)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The reasoner configuration as plain values (for checkpoints).
+
+        :return: the ReasonerConfig fields.
+        """
+        return asdict(self.config)
+
+    def no_weight_decay_parameters(self) -> list[nn.Parameter]:
+        """Parameters AdamW must not decay (the reasoner's gates).
+
+        :return: the gate parameters.
+        """
+        return self.reasoner.no_weight_decay_parameters()
+
+    def embed(self, obs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Embed the grid observations.
+
+        :param obs: observation tensors by key (symbol ids, any numeric dtype).
+        :return: input x, (B, H, W, d), and the valid-cell mask (B, H, W) or None.
+        """
+        x = self.embedding({key: obs[key] for key in self.grid_keys})
+        mask = None
+        if self.valid_key is not None:
+            mask = obs[self.valid_key] > 0.5
+        return x, mask
+
+    def readout(
+        self, z: torch.Tensor, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Action logits and value from a latent.
+
+        :param z: latent, (B, H, W, d).
+        :param obs: the observation (the agent's position for move layouts).
+        :param mask: (B, H, W) bool or None.
+        :return: logits (B, n_actions) and values (B, 1).
+        """
+        if self.move_head is not None:
+            position = obs[self.task["agent_key"]].round().long()  # (B, 2)
+            logits = self.move_head(z, position)
+        else:
+            assert self.cell_head is not None
+            logits = self.cell_head(z, mask)
+        return logits, self.value_head(z, mask)
+
+    def forward(
+        self,
+        obs: Mapping[str, torch.Tensor],
+        z0: torch.Tensor | None = None,
+        grad_iters: int = 0,
+        max_iters: int | None = None,
+        halting: str | None = None,
+    ) -> PlannerOutput:
+        """Plan: solve to the fixed point without gradient, then optionally a few steps with it.
+
+        :param obs: observation tensors by key.
+        :param z0: warm start, (B, H, W, d), or None for the configured initial latent.
+        :param grad_iters: iterations with gradient after the fixed point (truncated
+            back-propagation); 0 for inference.
+        :param max_iters: overrides the reasoner's iteration cap.
+        :param halting: overrides the reasoner's halting mode.
+        :return: logits, values, the fixed point and the solve statistics.
+        """
+        x, mask = self.embed(obs)
+        result = self.reasoner.solve(x.detach(), mask, z0, max_iters=max_iters, halting=halting)
+        z = result.z
+        if grad_iters > 0:
+            z = truncated_unroll(self.reasoner, x, mask, z.detach(), n_no_grad=0, k_grad=grad_iters)
+        logits, values = self.readout(z, obs, mask)
+        return PlannerOutput(
+            logits=logits,
+            values=values,
+            z=result.z.detach(),
+            iterations=result.iterations,
+            residual=result.residual,
+            converged=result.converged,
+        )

@@ -1,0 +1,318 @@
+"""Stable-Baselines3 policies that plan with the fixed-point reasoner.
+
+``FixedPointPlannerPolicy`` works with SB3's ``PPO`` (and A2C); ``MaskableFixedPointPlannerPolicy``
+with sb3-contrib's ``MaskablePPO``. Both build a :class:`PlannerNetwork` from the env's spaces and
+its task description, passed as ``policy_kwargs={"task_description": ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+
+from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput
+from fpr_agents.reasoner import ReasonerConfig
+
+
+def stack_sizes_from_space(
+    observation_space: spaces.Space, grid_keys: Mapping[str, int]
+) -> dict[str, int]:
+    """K for every grid key whose observation stacks K grids, read from the Dict space.
+
+    :param observation_space: the env's observation space (a Dict of Box).
+    :param grid_keys: the task description's grid keys.
+    :return: key -> K for keys of shape (K, H, W).
+    """
+    if not isinstance(observation_space, spaces.Dict):
+        raise ValueError(
+            "planner policies need a Dict observation space, got "
+            f"{type(observation_space).__name__}"
+        )
+    sizes = {}
+    for key in grid_keys:
+        if key not in observation_space.spaces:
+            raise ValueError(
+                f"task_description.grid_keys names '{key}', not in the observation space"
+            )
+        shape = observation_space.spaces[key].shape
+        if len(shape) == 3:
+            sizes[key] = int(shape[0])
+        elif len(shape) != 2:
+            raise ValueError(f"grid observation '{key}' must be (H, W) or (K, H, W), got {shape}")
+    return sizes
+
+
+class _PlannerPolicyMixin:
+    """What both planner policies share: building the network, planning, warm start, stats."""
+
+    planner: PlannerNetwork
+    observation_space: spaces.Dict
+    optimizer_class: type[torch.optim.Optimizer]
+    optimizer_kwargs: dict[str, Any]
+
+    def _store_planner_settings(
+        self,
+        task_description: Mapping[str, Any],
+        reasoner: ReasonerConfig | Mapping[str, Any] | None,
+        head_hidden: int,
+        grad_iters: int,
+        warm_start: bool,
+    ) -> None:
+        if grad_iters < 1:
+            raise ValueError(
+                f"grad_iters must be >= 1 (steps with gradient in PPO), got {grad_iters}"
+            )
+        self.task_description = dict(task_description)
+        config = (
+            reasoner if isinstance(reasoner, ReasonerConfig) else ReasonerConfig(**(reasoner or {}))
+        )
+        self.reasoner_config = asdict(config)
+        self.head_hidden = head_hidden
+        self.grad_iters = grad_iters
+        self.warm_start = warm_start
+        self._warm_z: torch.Tensor | None = None
+        self.last_solve_stats: dict[str, np.ndarray] | None = None
+
+    def _planner_constructor_parameters(self) -> dict[str, Any]:
+        return {
+            "task_description": self.task_description,
+            "reasoner": self.reasoner_config,
+            "head_hidden": self.head_hidden,
+            "grad_iters": self.grad_iters,
+            "warm_start": self.warm_start,
+        }
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        stack_sizes = stack_sizes_from_space(
+            self.observation_space, self.task_description["grid_keys"]
+        )
+        self.planner = PlannerNetwork(
+            self.task_description, self.reasoner_config, self.head_hidden, stack_sizes
+        )
+        no_decay = {id(p) for p in self.planner.no_weight_decay_parameters()}
+        params = list(self.parameters())  # type: ignore[attr-defined]
+        groups = [
+            {"params": [p for p in params if id(p) not in no_decay]},
+            {"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0},
+        ]
+        self.optimizer = self.optimizer_class(groups, lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _plan(self, obs: PyTorchObs, grad_iters: int = 0) -> PlannerOutput:
+        """Run the planner on an observation batch, warm-starting rollouts when enabled.
+
+        :param obs: observation tensors (as SB3 passes them).
+        :param grad_iters: iterations with gradient (0 outside PPO's update).
+        :return: the planner's output.
+        """
+        tensors = preprocess_obs(obs, self.observation_space, normalize_images=False)
+        assert isinstance(tensors, dict)
+        z0 = None
+        use_warm = self.warm_start and grad_iters == 0
+        if use_warm and self._warm_z is not None:
+            batch = next(iter(tensors.values())).shape[0]
+            if self._warm_z.shape[0] == batch:
+                z0 = self._warm_z
+        out = self.planner(tensors, z0=z0, grad_iters=grad_iters)
+        if use_warm:
+            self._warm_z = out.z
+        self.last_solve_stats = {
+            "iterations": out.iterations.detach().cpu().numpy(),
+            "residual": out.residual.detach().float().cpu().numpy(),
+            "converged": out.converged.detach().cpu().numpy(),
+        }
+        return out
+
+    def reset_warm_start(self) -> None:
+        """Forget the stored fixed points (e.g. before an evaluation on other envs)."""
+        self._warm_z = None
+
+    def predict_values(self, obs: PyTorchObs) -> torch.Tensor:
+        """Values of observations (used by PPO for bootstrapping).
+
+        :param obs: observation tensors.
+        :return: (B, 1).
+        """
+        tensors = preprocess_obs(obs, self.observation_space, normalize_images=False)
+        return self.planner(tensors).values
+
+
+class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
+    """Actor-critic policy whose actor and critic read the reasoner's fixed point.
+
+    :param observation_space: the env's Dict observation space.
+    :param action_space: the env's Discrete action space.
+    :param lr_schedule: learning-rate schedule (given by SB3).
+    :param task_description: the env's ``task_description`` (docs/interfaces.md).
+    :param reasoner: ReasonerConfig or its fields as a dict (defaults when None).
+    :param head_hidden: hidden width of the move and value heads.
+    :param grad_iters: reasoner iterations with gradient from the detached fixed point during PPO's
+        update (truncated back-propagation; memory does not grow with the loop count).
+    :param warm_start: start each rollout decision from the previous step's fixed point.
+    :param kwargs: passed on to SB3's ActorCriticPolicy (optimizer_class, optimizer_kwargs, ...).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        task_description: Mapping[str, Any] | None = None,
+        reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
+        head_hidden: int = 64,
+        grad_iters: int = 2,
+        warm_start: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if task_description is None:
+            raise ValueError(
+                "FixedPointPlannerPolicy needs policy_kwargs['task_description'] "
+                "(the env's unwrapped.task_description)"
+            )
+        self._store_planner_settings(
+            task_description, reasoner, head_hidden, grad_iters, warm_start
+        )
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self._planner_constructor_parameters())
+        return data
+
+    def forward(
+        self, obs: PyTorchObs, deterministic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Act during rollouts.
+
+        :param obs: observation tensors.
+        :param deterministic: take the most likely action.
+        :return: actions, values, log-probabilities.
+        """
+        out = self._plan(obs)
+        distribution = self.action_dist.proba_distribution(action_logits=out.logits)
+        actions = distribution.get_actions(deterministic=deterministic)
+        return actions, out.values, distribution.log_prob(actions)
+
+    def evaluate_actions(
+        self, obs: PyTorchObs, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Values, log-probabilities and entropy of stored actions, with truncated gradients.
+
+        :param obs: observation tensors.
+        :param actions: actions taken, (B,).
+        :return: values (B, 1), log-probabilities (B,), entropy (B,).
+        """
+        out = self._plan(obs, grad_iters=self.grad_iters)
+        distribution = self.action_dist.proba_distribution(action_logits=out.logits)
+        return out.values, distribution.log_prob(actions), distribution.entropy()
+
+    def get_distribution(self, obs: PyTorchObs) -> Distribution:
+        """The action distribution at ``obs`` (used by ``predict``).
+
+        :param obs: observation tensors.
+        :return: a categorical distribution.
+        """
+        return self.action_dist.proba_distribution(action_logits=self._plan(obs).logits)
+
+
+class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPolicy):
+    """The planner policy for sb3-contrib's ``MaskablePPO``: invalid actions get zero probability.
+
+    :param observation_space: the env's Dict observation space.
+    :param action_space: the env's Discrete action space.
+    :param lr_schedule: learning-rate schedule (given by SB3).
+    :param task_description: the env's ``task_description`` (docs/interfaces.md).
+    :param reasoner: ReasonerConfig or its fields as a dict (defaults when None).
+    :param head_hidden: hidden width of the move and value heads.
+    :param grad_iters: reasoner iterations with gradient during the update.
+    :param warm_start: start each rollout decision from the previous step's fixed point.
+    :param kwargs: passed on to MaskableActorCriticPolicy.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        task_description: Mapping[str, Any] | None = None,
+        reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
+        head_hidden: int = 64,
+        grad_iters: int = 2,
+        warm_start: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if task_description is None:
+            raise ValueError(
+                "MaskableFixedPointPlannerPolicy needs policy_kwargs['task_description'] "
+                "(the env's unwrapped.task_description)"
+            )
+        self._store_planner_settings(
+            task_description, reasoner, head_hidden, grad_iters, warm_start
+        )
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self._planner_constructor_parameters())
+        return data
+
+    def _masked(self, logits: torch.Tensor, action_masks: np.ndarray | None) -> Distribution:
+        distribution = self.action_dist.proba_distribution(action_logits=logits)
+        if action_masks is not None:
+            distribution.apply_masking(action_masks)
+        return distribution
+
+    def forward(
+        self,
+        obs: PyTorchObs,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Act during rollouts, invalid actions masked out.
+
+        :param obs: observation tensors.
+        :param deterministic: take the most likely valid action.
+        :param action_masks: (B, n_actions) bool.
+        :return: actions, values, log-probabilities.
+        """
+        out = self._plan(obs)
+        distribution = self._masked(out.logits, action_masks)
+        actions = distribution.get_actions(deterministic=deterministic)
+        return actions, out.values, distribution.log_prob(actions)
+
+    def evaluate_actions(
+        self,
+        obs: PyTorchObs,
+        actions: torch.Tensor,
+        action_masks: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Values, log-probabilities and entropy of stored actions, with truncated gradients.
+
+        :param obs: observation tensors.
+        :param actions: actions taken, (B,).
+        :param action_masks: (B, n_actions) bool.
+        :return: values (B, 1), log-probabilities (B,), entropy (B,).
+        """
+        out = self._plan(obs, grad_iters=self.grad_iters)
+        distribution = self._masked(out.logits, action_masks)
+        return out.values, distribution.log_prob(actions), distribution.entropy()
+
+    def get_distribution(
+        self, obs: PyTorchObs, action_masks: np.ndarray | None = None
+    ) -> Distribution:
+        """The masked action distribution at ``obs`` (used by ``predict``).
+
+        :param obs: observation tensors.
+        :param action_masks: (B, n_actions) bool.
+        :return: a masked categorical distribution.
+        """
+        return self._masked(self._plan(obs).logits, action_masks)

@@ -1,0 +1,218 @@
+"""What every training entry point shares: arguments from dataclasses + YAML, seeding, device,
+run folders, and checkpoints written atomically and loaded without executing code."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+ArgsT = TypeVar("ArgsT")
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {text!r}")
+
+
+def _field_type(field: dataclasses.Field) -> Any:
+    kind = field.type if not isinstance(field.type, str) else field.type.replace(" ", "")
+    mapping = {"int": int, "float": float, "str": str, "bool": _parse_bool}
+    if kind in mapping:
+        return mapping[kind]
+    if kind in ("str|None", "None|str"):
+        return str
+    if kind in ("int|None", "None|int"):
+        return int
+    if kind in ("float|None", "None|float"):
+        return float
+    raise TypeError(f"argument field '{field.name}' has unsupported type {kind!r}")
+
+
+def parse_args(args_cls: type[ArgsT], argv: Sequence[str] | None, description: str) -> ArgsT:
+    """Build an ``argparse`` parser from a dataclass, read an optional YAML config, apply overrides.
+
+    Precedence: dataclass defaults < ``--config`` YAML (the section named by the dataclass's
+    ``config_section``, or the whole file) < command-line flags. Every field's ``metadata["help"]``
+    becomes its ``--help`` line.
+
+    :param args_cls: dataclass whose fields are the arguments (flags are ``--field-name``).
+    :param argv: command-line arguments (None: ``sys.argv[1:]``).
+    :param description: the parser's description.
+    :return: the filled dataclass.
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--config", type=str, default=None, help="YAML file of argument values")
+    fields = {f.name: f for f in dataclasses.fields(args_cls)}  # type: ignore[arg-type]
+    for name, field in fields.items():
+        default = field.default if field.default is not dataclasses.MISSING else None
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_field_type(field),
+            default=argparse.SUPPRESS,
+            help=f"{field.metadata.get('help', '')} (default: {default!r})",
+        )
+    parsed = vars(parser.parse_args(argv))
+    values: dict[str, Any] = {}
+    config_path = parsed.pop("config", None)
+    if config_path is not None:
+        values.update(load_yaml_section(config_path, getattr(args_cls, "config_section", None)))
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            parser.error(f"{config_path}: unknown keys {unknown}; valid keys: {sorted(fields)}")
+    values.update(parsed)
+    try:
+        return args_cls(**values)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+        raise  # unreachable: parser.error exits
+
+
+def load_yaml_section(path: str | os.PathLike[str], section: str | None) -> dict[str, Any]:
+    """Read a YAML config; when it has a mapping under ``section``, return that mapping.
+
+    :param path: the YAML file (a bare name is looked up in ``train/configs/``).
+    :param section: e.g. ``"pretrain"`` or ``"ppo"``.
+    :return: argument values.
+    """
+    candidate = Path(path)
+    if not candidate.exists() and (CONFIG_DIR / candidate).exists():
+        candidate = CONFIG_DIR / candidate
+    if not candidate.exists():
+        raise FileNotFoundError(f"config file {path} not found (nor in {CONFIG_DIR})")
+    data = yaml.safe_load(candidate.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{candidate}: expected a mapping at the top level")
+    if section is not None and isinstance(data.get(section), dict):
+        return dict(data[section])
+    return {k: v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch: the one place where seeding happens.
+
+    :param seed: the seed.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; other names pass through.
+
+    :param name: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    :return: the torch device.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def run_name(env_id: str, exp_name: str, seed: int) -> str:
+    """The run folder name ``<env>__<exp>__<seed>__<time>`` (slashes in the env id become ``-``).
+
+    :param env_id: e.g. ``FPR/Maze-v0``.
+    :param exp_name: experiment name.
+    :param seed: the seed.
+    :return: the folder name.
+    """
+    return f"{env_id.replace('/', '-')}__{exp_name}__{seed}__{int(time.time())}"
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a ValueError listing the registered ``FPR/`` ids when ``env_id`` is unknown.
+
+    :param env_id: the id to check.
+    """
+    import gymnasium as gym
+
+    import envs
+
+    if env_id not in gym.registry:
+        raise ValueError(
+            f"unknown env id {env_id!r}; registered FPR ids: {', '.join(envs.registered_ids())}"
+        )
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    tensors: Mapping[str, torch.Tensor],
+    meta: Mapping[str, Any],
+) -> None:
+    """Write ``path`` (safetensors weights) and its ``.json`` (config, metrics, step), atomically.
+
+    :param path: the ``.safetensors`` file.
+    :param tensors: name -> tensor (model and optimizer state flattened).
+    :param meta: JSON-serialisable metadata: architecture config, task description, metrics.
+    """
+    path = Path(path)
+    cpu = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    _atomic_write(path, lambda tmp: save_file(cpu, tmp))
+    text = json.dumps(meta, indent=2, sort_keys=True, default=str)
+    _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint` (no code is executed).
+
+    :param path: the ``.safetensors`` file.
+    :return: tensors and metadata.
+    """
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    if not meta_path.exists():
+        raise FileNotFoundError(f"checkpoint metadata {meta_path} not found beside {path}")
+    return load_file(str(path)), json.loads(meta_path.read_text())
+
+
+def compare_architecture(expected: Mapping[str, Any], found: Mapping[str, Any], what: str) -> None:
+    """Raise a ValueError naming the first field where two architecture descriptions differ.
+
+    :param expected: the description this run builds.
+    :param found: the description stored in a checkpoint.
+    :param what: what is compared, for the message (e.g. ``"reasoner config"``).
+    """
+    for key in sorted(set(expected) | set(found)):
+        if expected.get(key) != found.get(key):
+            raise ValueError(
+                f"checkpoint {what} differs in field '{key}': this run has "
+                f"{expected.get(key)!r}, the checkpoint has {found.get(key)!r}"
+            )

@@ -1,0 +1,333 @@
+"""Supervised data from the environments' oracles, for pretraining the planner.
+
+Each family's data source draws a batch of puzzles with their oracle answer at every cell: for the
+maze, the set of shortest-path moves at every free cell (the whole policy field); for Sudoku, the
+solution digit of every blank cell. Targets are sets (``optimal``: (B, H, W, C) bool) so that
+ties between equally good moves are not punished.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import envs  # noqa: F401  (registers the FPR ids)
+from envs.maze import GOAL, MOVES, distance_field
+from envs.maze_generators import generate_maze
+from envs.sudoku_solver import generate_puzzle
+from fpr_agents.policy.planner import PlannerNetwork
+
+
+@dataclass
+class OracleBatch:
+    """One batch of oracle-labelled puzzles.
+
+    :param obs: observation tensors by key, as the env emits them (grids padded to one size).
+    :param optimal: (B, H, W, C) bool: the oracle's acceptable outputs at each cell.
+    :param cells: (B, H, W) bool: cells that carry a target.
+    :param difficulty: (B,) float: the puzzle's difficulty (see each source).
+    :param extra: anything a source needs for its own evaluation (e.g. start and goal cells).
+    """
+
+    obs: dict[str, torch.Tensor]
+    optimal: torch.Tensor
+    cells: torch.Tensor
+    difficulty: torch.Tensor
+    extra: dict[str, Any]
+
+    def to(self, device: torch.device) -> OracleBatch:
+        """Move the tensors to ``device``.
+
+        :param device: target device.
+        :return: a batch on that device.
+        """
+        return OracleBatch(
+            obs={k: v.to(device) for k, v in self.obs.items()},
+            optimal=self.optimal.to(device),
+            cells=self.cells.to(device),
+            difficulty=self.difficulty.to(device),
+            extra=self.extra,
+        )
+
+
+def set_loss(logits: torch.Tensor, optimal: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against a set of acceptable classes: ``-log P(output in optimal set)``.
+
+    :param logits: (B, H, W, C).
+    :param optimal: (B, H, W, C) bool.
+    :param cells: (B, H, W) bool, cells that count.
+    :return: scalar mean over the counted cells.
+    """
+    logits = logits.float()
+    total = torch.logsumexp(logits, dim=-1)  # (B, H, W)
+    good = torch.logsumexp(logits.masked_fill(~optimal, float("-inf")), dim=-1)
+    per_cell = (total - good).masked_fill(~cells, 0.0)
+    return per_cell.sum() / cells.sum().clamp_min(1)
+
+
+def cell_correct(logits: torch.Tensor, optimal: torch.Tensor) -> torch.Tensor:
+    """Whether the most likely class at each cell is acceptable.
+
+    :param logits: (B, H, W, C).
+    :param optimal: (B, H, W, C) bool.
+    :return: (B, H, W) bool.
+    """
+    return optimal.gather(-1, logits.argmax(dim=-1, keepdim=True)).squeeze(-1)
+
+
+class OracleSource:
+    """A family's supervised data source. Subclasses set ``env_id`` defaults and implement
+    :meth:`sample` and :meth:`cell_logits`.
+
+    :param env_id: the registered env whose task description the planner is built from.
+    """
+
+    family: str = ""
+
+    def __init__(self, env_id: str) -> None:
+        env = gym.make(env_id)
+        self.task_description: dict[str, Any] = env.unwrapped.task_description
+        env.close()
+        if self.task_description["family"] != self.family:
+            raise ValueError(
+                f"{env_id} is a {self.task_description['family']!r} env, "
+                f"not {self.family!r} as this data source needs"
+            )
+
+    def sample(self, batch_size: int, rng: np.random.Generator, progress: float) -> OracleBatch:
+        """Draw a batch.
+
+        :param batch_size: puzzles in the batch.
+        :param rng: the source of randomness.
+        :param progress: training progress in [0, 1], for the curriculum.
+        :return: the batch.
+        """
+        raise NotImplementedError
+
+    def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:
+        """Per-cell logits of the planner's head on latent ``z``.
+
+        :param planner: the planner network.
+        :param z: latent, (B, H, W, d).
+        :return: (B, H, W, C).
+        """
+        raise NotImplementedError
+
+
+class MazeOracle(OracleSource):
+    """Mazes of random odd sizes with the shortest-path move set at every free cell.
+
+    Difficulty is the goal's eccentricity (the longest shortest path to it), which is what the
+    number of iterations of a whole-field planner follows (DESIGN.md, calibration run).
+
+    :param env_id: a maze env id (for the task description).
+    :param min_size: smallest maze side.
+    :param max_size: largest maze side (reached by the curriculum).
+    :param curriculum: fraction of training over which the largest size grows to ``max_size``.
+    :param extra_openings: largest fraction of walls knocked out (drawn uniformly per maze, half
+        of the mazes stay perfect).
+    """
+
+    family = "maze"
+
+    def __init__(
+        self,
+        env_id: str = "FPR/Maze-v0",
+        min_size: int = 9,
+        max_size: int = 15,
+        curriculum: float = 0.3,
+        extra_openings: float = 0.1,
+    ) -> None:
+        super().__init__(env_id)
+        if min_size < 5 or min_size % 2 == 0 or max_size % 2 == 0 or max_size < min_size:
+            raise ValueError(
+                f"maze sizes must be odd with 5 <= min_size <= max_size, got {min_size}, {max_size}"
+            )
+        self.min_size, self.max_size = min_size, max_size
+        self.curriculum = curriculum
+        self.extra_openings = extra_openings
+
+    def _largest_size(self, progress: float) -> int:
+        share = 1.0 if self.curriculum <= 0 else min(1.0, progress / self.curriculum)
+        largest = int(self.min_size + share * (self.max_size - self.min_size))
+        return largest if largest % 2 == 1 else largest - 1
+
+    def sample(self, batch_size: int, rng: np.random.Generator, progress: float) -> OracleBatch:
+        """Draw mazes (padded with walls to the batch's largest side) and their move sets.
+
+        :param batch_size: mazes in the batch.
+        :param rng: the source of randomness.
+        :param progress: training progress in [0, 1].
+        :return: the batch; ``extra`` holds ``goal`` and ``start`` (the farthest cell) per maze.
+        """
+        largest = self._largest_size(progress)
+        sizes = rng.choice(np.arange(self.min_size, largest + 1, 2), size=batch_size)
+        side = int(sizes.max())
+        return self.batch_from_sizes([int(s) for s in sizes], rng, side)
+
+    def batch_from_sizes(
+        self, sizes: list[int], rng: np.random.Generator, side: int | None = None
+    ) -> OracleBatch:
+        """Draw one maze per size, padded to ``side``.
+
+        :param sizes: the side of each maze.
+        :param rng: the source of randomness.
+        :param side: padded side (default: the largest size).
+        :return: the batch.
+        """
+        side = side or max(sizes)
+        n = len(sizes)
+        grid = np.zeros((n, side, side), dtype=np.uint8)
+        optimal = np.zeros((n, side, side, len(MOVES)), dtype=bool)
+        difficulty = np.zeros(n, dtype=np.float32)
+        goals, starts = [], []
+        for i, size in enumerate(sizes):
+            generator = ("backtracker", "kruskal", "prim")[int(rng.integers(3))]
+            openings = float(rng.uniform(0, self.extra_openings)) if rng.random() < 0.5 else 0.0
+            maze = generate_maze(size, rng, generator, openings)
+            free = np.argwhere(maze > 0)
+            goal = tuple(int(v) for v in free[rng.integers(len(free))])
+            distances = distance_field(maze, goal)
+            grid[i, :size, :size] = maze
+            grid[i, goal[0], goal[1]] = GOAL
+            padded = np.full((size + 2, size + 2), -1, dtype=np.int64)
+            padded[1:-1, 1:-1] = distances
+            for action, (d_row, d_col) in enumerate(MOVES):
+                neighbour = padded[1 + d_row : 1 + d_row + size, 1 + d_col : 1 + d_col + size]
+                optimal[i, :size, :size, action] = (distances > 0) & (neighbour == distances - 1)
+            difficulty[i] = float(distances.max())
+            goals.append(goal)
+            starts.append(
+                tuple(int(v) for v in np.unravel_index(distances.argmax(), distances.shape))
+            )
+        return OracleBatch(
+            obs={"grid": torch.from_numpy(grid)},
+            optimal=torch.from_numpy(optimal),
+            cells=torch.from_numpy(optimal.any(-1)),
+            difficulty=torch.from_numpy(difficulty),
+            extra={"goal": goals, "start": starts},
+        )
+
+    def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:
+        """Move logits at every cell.
+
+        :param planner: the planner network (its move head).
+        :param z: latent, (B, H, W, d).
+        :return: (B, H, W, 4).
+        """
+        assert planner.move_head is not None
+        return planner.move_head.forward_all(z)
+
+    @staticmethod
+    def greedy_success(logits: torch.Tensor, batch: OracleBatch) -> np.ndarray:
+        """Follow the most likely move from the farthest cell; success on reaching the goal.
+
+        :param logits: (B, H, W, 4).
+        :param batch: the batch the logits belong to.
+        :return: (B,) bool.
+        """
+        moves = logits.argmax(-1).cpu().numpy()
+        grid = batch.obs["grid"].cpu().numpy()
+        success = np.zeros(len(moves), dtype=bool)
+        for i, (start, goal) in enumerate(
+            zip(batch.extra["start"], batch.extra["goal"], strict=True)
+        ):
+            row, col = start
+            for _ in range(int(grid[i].size)):
+                if (row, col) == goal:
+                    break
+                d_row, d_col = MOVES[moves[i, row, col]]
+                if grid[i, row + d_row, col + d_col] != 0:
+                    row, col = row + d_row, col + d_col
+            success[i] = (row, col) == goal
+        return success
+
+
+class SudokuOracle(OracleSource):
+    """Unique-solution Sudoku puzzles with the solution digit at every blank cell.
+
+    Difficulty is the number of blanks.
+
+    :param env_id: a Sudoku env id (for the task description and board size).
+    :param min_blanks: fewest blanks (start of the curriculum).
+    :param max_blanks: most blanks (reached by the curriculum).
+    :param curriculum: fraction of training over which the blanks grow to ``max_blanks``.
+    """
+
+    family = "sudoku"
+
+    def __init__(
+        self,
+        env_id: str = "FPR/Sudoku-9x9-v0",
+        min_blanks: int = 10,
+        max_blanks: int = 45,
+        curriculum: float = 0.3,
+    ) -> None:
+        super().__init__(env_id)
+        self.size = int(self.task_description["grid_shape"][0])
+        if not 1 <= min_blanks <= max_blanks <= self.size * self.size:
+            raise ValueError(
+                f"need 1 <= min_blanks <= max_blanks <= {self.size * self.size}, "
+                f"got {min_blanks}, {max_blanks}"
+            )
+        self.min_blanks, self.max_blanks = min_blanks, max_blanks
+        self.curriculum = curriculum
+
+    def sample(self, batch_size: int, rng: np.random.Generator, progress: float) -> OracleBatch:
+        """Draw puzzles and their solutions.
+
+        :param batch_size: puzzles in the batch.
+        :param rng: the source of randomness.
+        :param progress: training progress in [0, 1].
+        :return: the batch.
+        """
+        share = 1.0 if self.curriculum <= 0 else min(1.0, progress / self.curriculum)
+        high = round(self.min_blanks + share * (self.max_blanks - self.min_blanks))
+        return self.batch_from_blanks([(self.min_blanks, high)] * batch_size, rng)
+
+    def batch_from_blanks(
+        self, blanks: list[int | tuple[int, int]], rng: np.random.Generator
+    ) -> OracleBatch:
+        """One puzzle per entry of ``blanks``.
+
+        :param blanks: blanks wanted per puzzle (an int or a (low, high) range).
+        :param rng: the source of randomness.
+        :return: the batch.
+        """
+        n, size = len(blanks), self.size
+        boards = np.zeros((n, size, size), dtype=np.uint8)
+        solutions = np.zeros((n, size, size), dtype=np.int64)
+        for i, wanted in enumerate(blanks):
+            boards[i], solutions[i] = generate_puzzle(size, wanted, rng)
+        optimal = np.zeros((n, size, size, size), dtype=bool)
+        np.put_along_axis(optimal, (solutions - 1)[..., None], True, axis=-1)
+        blank = boards == 0
+        optimal &= blank[..., None]
+        return OracleBatch(
+            obs={
+                "board": torch.from_numpy(boards),
+                "given": torch.from_numpy((~blank).astype(np.uint8)),
+            },
+            optimal=torch.from_numpy(optimal),
+            cells=torch.from_numpy(blank),
+            difficulty=torch.from_numpy(blank.sum(axis=(1, 2)).astype(np.float32)),
+            extra={},
+        )
+
+    def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:
+        """Digit logits at every cell.
+
+        :param planner: the planner network (its cell head).
+        :param z: latent, (B, H, W, d).
+        :return: (B, H, W, size).
+        """
+        assert planner.cell_head is not None
+        return planner.cell_head.forward_cells(z)
+
+
+ORACLES: Mapping[str, type[OracleSource]] = {"maze": MazeOracle, "sudoku": SudokuOracle}

@@ -1,0 +1,406 @@
+"""Supervised pretraining of the planner from the environments' oracles.
+
+Read top to bottom: arguments, seeding, data source, planner, optimiser, (resume), then the loop:
+for each batch, ``segments`` rounds of deep supervision with truncated back-propagation (a random
+number of iterations without gradient, then ``k_grad`` with it, loss on the readout, the latent
+carried to the next round). Evaluations solve to the fixed point and report accuracy per
+difficulty and iterations. Checkpoints (safetensors + JSON) are written atomically; ``--resume``
+continues from one. Under ``torchrun --nproc_per_node=N`` the processes average their gradients
+(gloo on CPU, NCCL on GPU).
+
+    python -m train.pretrain --config maze.yaml --total-steps 2000
+    torchrun --nproc_per_node=2 -m train.pretrain --config maze.yaml
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from fpr_agents.evaluation.metrics import spearman, summarize
+from fpr_agents.policy.planner import PlannerNetwork
+from fpr_agents.reasoner import ReasonerConfig
+from fpr_agents.reasoner.training import truncated_unroll
+from train.common import (
+    check_env_id,
+    compare_architecture,
+    load_checkpoint,
+    parse_args,
+    resolve_device,
+    run_name,
+    save_checkpoint,
+    seed_everything,
+)
+from train.oracle_data import (
+    ORACLES,
+    MazeOracle,
+    OracleBatch,
+    OracleSource,
+    SudokuOracle,
+    cell_correct,
+    set_loss,
+)
+
+
+@dataclass
+class PretrainArgs:
+    """Arguments of ``python -m train.pretrain`` (every field is a ``--flag``)."""
+
+    config_section = "pretrain"
+
+    env: str = field(default="FPR/Maze-v0", metadata={"help": "env id whose oracle teaches"})
+    exp_name: str = field(
+        default="pretrain", metadata={"help": "experiment name in the run folder"}
+    )
+    seed: int = field(default=0, metadata={"help": "seed of everything"})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads per process"})
+    total_steps: int = field(
+        default=2000, metadata={"help": "optimiser steps (batches x segments)"}
+    )
+    batch_size: int = field(default=32, metadata={"help": "puzzles per batch (per process)"})
+    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (not on gates)"}
+    )
+    warmup_steps: int = field(default=100, metadata={"help": "linear learning-rate warm-up"})
+    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip"})
+    segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
+    n_no_grad_max: int = field(
+        default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
+    )
+    k_grad: int = field(default=8, metadata={"help": "iterations with gradient per round"})
+    min_size: int = field(default=9, metadata={"help": "maze: smallest side"})
+    max_size: int = field(default=15, metadata={"help": "maze: largest side"})
+    extra_openings: float = field(default=0.1, metadata={"help": "maze: most walls knocked out"})
+    min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
+    max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
+    curriculum: float = field(
+        default=0.3, metadata={"help": "share of steps to reach full difficulty"}
+    )
+    d_model: int = field(default=48, metadata={"help": "reasoner width"})
+    n_heads: int = field(default=4, metadata={"help": "attention heads"})
+    n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
+    mlp_ratio: float = field(default=2.0, metadata={"help": "SwiGLU width / d_model"})
+    attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
+    tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
+    max_iters: int = field(default=256, metadata={"help": "iteration cap at evaluation"})
+    eval_every: int = field(default=250, metadata={"help": "steps between evaluations"})
+    eval_batches: int = field(default=2, metadata={"help": "batches per evaluation"})
+    eval_sizes: str = field(default="15,33", metadata={"help": "maze: sides to evaluate on"})
+    checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
+    runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
+    resume: str | None = field(
+        default=None, metadata={"help": "checkpoint (.safetensors) to resume"}
+    )
+    out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
+
+    def __post_init__(self) -> None:
+        for name in ("total_steps", "batch_size", "segments", "k_grad", "eval_batches", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
+        if self.lr <= 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+
+    def reasoner_config(self) -> ReasonerConfig:
+        """The reasoner's configuration from these arguments.
+
+        :return: a validated ReasonerConfig.
+        """
+        return ReasonerConfig(
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            n_layers=self.n_layers,
+            mlp_ratio=self.mlp_ratio,
+            attention=self.attention,
+            tol=self.tol,
+            max_iters=self.max_iters,
+        )
+
+
+def make_source(args: PretrainArgs) -> OracleSource:
+    """The oracle data source for ``args.env``'s family.
+
+    :param args: the arguments.
+    :return: the source.
+    """
+    check_env_id(args.env)
+    import gymnasium as gym
+
+    family = gym.make(args.env).unwrapped.task_description["family"]
+    if family == "maze":
+        return MazeOracle(
+            args.env, args.min_size, args.max_size, args.curriculum, args.extra_openings
+        )
+    if family == "sudoku":
+        return SudokuOracle(args.env, args.min_blanks, args.max_blanks, args.curriculum)
+    raise ValueError(
+        f"pretraining has no oracle data for the {family!r} family yet "
+        f"(supported: {sorted(ORACLES)})"
+    )
+
+
+def checkpoint_meta(
+    args: PretrainArgs, planner: PlannerNetwork, step: int, metrics: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON beside a checkpoint: what it is, how it was made, how well it did.
+
+    :param args: the run's arguments.
+    :param planner: the planner.
+    :param step: optimiser steps done.
+    :param metrics: the last evaluation.
+    :return: metadata.
+    """
+    return {
+        "kind": "fpr_agents.planner",
+        "step": step,
+        "args": asdict(args),
+        "reasoner": planner.config_dict(),
+        "task_description": planner.task,
+        "head_hidden": planner.value_head.net[0].out_features,
+        "metrics": metrics,
+        "command": " ".join(["python -m train.pretrain", *sys.argv[1:]]),
+    }
+
+
+def load_planner(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> PlannerNetwork:
+    """Build a planner from a pretraining checkpoint.
+
+    :param path: the ``.safetensors`` file.
+    :param device: where to put it.
+    :return: the planner with its weights.
+    """
+    tensors, meta = load_checkpoint(path)
+    if meta.get("kind") != "fpr_agents.planner":
+        raise ValueError(f"{path} is not a planner checkpoint (kind={meta.get('kind')!r})")
+    planner = PlannerNetwork(meta["task_description"], meta["reasoner"], meta["head_hidden"])
+    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    planner.load_state_dict(weights)
+    return planner.to(device)
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
+    return tensors
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    state_dict = optimizer.state_dict()
+    for key, value in tensors.items():
+        if not key.startswith("optim."):
+            continue
+        _, index, name = key.split(".", 2)
+        state_dict["state"].setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict(state_dict)
+
+
+@torch.no_grad()
+def evaluate(
+    planner: PlannerNetwork,
+    source: OracleSource,
+    batches: list[OracleBatch],
+    device: torch.device,
+) -> dict[str, Any]:
+    """Solve to the fixed point and score the readout.
+
+    :param planner: the planner.
+    :param source: the data source (its readout).
+    :param batches: evaluation batches.
+    :param device: where to compute.
+    :return: metrics: cell accuracy, exact (all cells right), maze greedy success, iterations,
+        their Spearman correlation with difficulty, converged share.
+    """
+    planner.eval()
+    correct_cells, counted, exact, success = 0, 0, [], []
+    iterations, difficulty, converged = [], [], []
+    for batch in batches:
+        batch = batch.to(device)
+        x, mask = planner.embed(batch.obs)
+        result = planner.reasoner.solve(x, mask)
+        logits = source.cell_logits(planner, result.z)
+        right = cell_correct(logits, batch.optimal) | ~batch.cells
+        correct_cells += int((right & batch.cells).sum())
+        counted += int(batch.cells.sum())
+        exact.extend(right.flatten(1).all(-1).cpu().tolist())
+        if isinstance(source, MazeOracle):
+            success.extend(source.greedy_success(logits, batch).tolist())
+        iterations.extend(result.iterations.cpu().tolist())
+        converged.extend(result.converged.cpu().tolist())
+        difficulty.extend(batch.difficulty.cpu().tolist())
+    planner.train()
+    metrics: dict[str, Any] = {
+        "cell_accuracy": correct_cells / max(counted, 1),
+        "exact": float(np.mean(exact)),
+        "iterations": summarize(iterations),
+        "converged": float(np.mean(converged)),
+        "spearman_iterations_difficulty": spearman(iterations, difficulty),
+    }
+    if success:
+        metrics["greedy_success"] = float(np.mean(success))
+    return metrics
+
+
+def eval_batches(args: PretrainArgs, source: OracleSource) -> dict[str, list[OracleBatch]]:
+    """Fixed evaluation sets (same seed every time), by name.
+
+    :param args: the arguments.
+    :param source: the data source.
+    :return: name -> batches.
+    """
+    rng = np.random.default_rng(10_000 + args.seed)
+    if isinstance(source, MazeOracle):
+        sizes = [int(s) for s in args.eval_sizes.split(",") if s.strip()]
+        return {
+            f"size{size}": [
+                source.batch_from_sizes([size] * args.batch_size, rng)
+                for _ in range(args.eval_batches)
+            ]
+            for size in sizes
+        }
+    return {"full": [source.sample(args.batch_size, rng, 1.0) for _ in range(args.eval_batches)]}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run a pretraining.
+
+    :param argv: command-line arguments (None: ``sys.argv[1:]``).
+    :return: the final evaluation metrics and the checkpoint path.
+    """
+    args = parse_args(PretrainArgs, argv, __doc__.splitlines()[0])
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = resolve_device(args.device)
+    if distributed:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    world = dist.get_world_size() if distributed else 1
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)  # same weights on every process
+    rng = np.random.default_rng(args.seed + 1000 * rank)  # different data on every process
+
+    source = make_source(args)
+    planner = PlannerNetwork(source.task_description, args.reasoner_config()).to(device)
+    no_decay = {id(p) for p in planner.no_weight_decay_parameters()}
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": [p for p in planner.parameters() if id(p) not in no_decay]},
+            {"params": [p for p in planner.parameters() if id(p) in no_decay], "weight_decay": 0},
+        ],
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+    )
+    step = 0
+    run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
+    if args.resume:
+        tensors, meta = load_checkpoint(args.resume)
+        compare_architecture(planner.config_dict(), meta["reasoner"], "reasoner config")
+        compare_architecture(source.task_description, meta["task_description"], "task")
+        planner.load_state_dict(
+            {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        )
+        _load_optimizer(optimizer, tensors)
+        step = int(meta["step"])
+        run_dir = Path(args.resume).parent
+    writer = SummaryWriter(str(run_dir)) if rank == 0 else None
+    checkpoint_path = run_dir / "checkpoint.safetensors"
+    evaluation_sets = eval_batches(args, source)
+    metrics: dict[str, Any] = {}
+
+    def save() -> None:
+        if rank == 0:
+            tensors = {f"model.{k}": v for k, v in planner.state_dict().items()}
+            tensors.update(_optimizer_tensors(optimizer))
+            save_checkpoint(checkpoint_path, tensors, checkpoint_meta(args, planner, step, metrics))
+
+    progress = tqdm(total=args.total_steps, initial=step, disable=rank != 0, desc="pretrain")
+    while step < args.total_steps:
+        batch = source.sample(args.batch_size, rng, step / args.total_steps).to(device)
+        z: torch.Tensor | None = None
+        for _ in range(args.segments):
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * min(1.0, (step + 1) / max(1, args.warmup_steps))
+            x, mask = planner.embed(batch.obs)  # (B, H, W, d)
+            z = torch.zeros_like(x) if z is None else z
+            n_no_grad = int(rng.integers(0, args.n_no_grad_max + 1))
+            z = truncated_unroll(planner.reasoner, x, mask, z, n_no_grad, args.k_grad)
+            logits = source.cell_logits(planner, z)  # (B, H, W, C)
+            loss = set_loss(logits, batch.optimal, batch.cells)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if distributed:
+                for param in planner.parameters():
+                    if param.grad is not None:
+                        dist.all_reduce(param.grad)
+                        param.grad /= world
+            torch.nn.utils.clip_grad_norm_(planner.parameters(), args.grad_clip)
+            optimizer.step()
+            z = z.detach()
+            step += 1
+            progress.update(1)
+            if writer is not None:
+                writer.add_scalar("pretrain/loss", loss.item(), step)
+                accuracy = cell_correct(logits.detach(), batch.optimal)[batch.cells].float().mean()
+                writer.add_scalar("pretrain/train_cell_accuracy", float(accuracy), step)
+            if step % args.eval_every == 0 or step >= args.total_steps:
+                metrics = {
+                    name: evaluate(planner, source, b, device)
+                    for name, b in evaluation_sets.items()
+                }
+                if writer is not None:
+                    _log_metrics(writer, metrics, step)
+                    progress.write(f"step {step}: {_brief(metrics)}")
+            if step % args.checkpoint_every == 0 or step >= args.total_steps:
+                save()
+            if step >= args.total_steps:
+                break
+    progress.close()
+    save()
+    if rank == 0 and args.out:
+        tensors, meta = load_checkpoint(checkpoint_path)
+        model_only = {k: v for k, v in tensors.items() if k.startswith("model.")}
+        save_checkpoint(args.out, model_only, meta)
+    if writer is not None:
+        writer.close()
+    if distributed:
+        dist.destroy_process_group()
+    return {"metrics": metrics, "checkpoint": str(checkpoint_path), "step": step}
+
+
+def _brief(metrics: dict[str, Any]) -> str:
+    parts = []
+    for name, values in metrics.items():
+        text = f"{name}: acc {values['cell_accuracy']:.3f} exact {values['exact']:.2f}"
+        if "greedy_success" in values:
+            text += f" success {values['greedy_success']:.2f}"
+        text += f" iters {values['iterations']['mean']:.1f} conv {values['converged']:.2f}"
+        parts.append(text)
+    return " | ".join(parts)
+
+
+def _log_metrics(writer: SummaryWriter, metrics: dict[str, Any], step: int) -> None:
+    for name, values in metrics.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                writer.add_scalar(f"eval_{name}/{key}_mean", value["mean"], step)
+            elif isinstance(value, float) and np.isfinite(value):
+                writer.add_scalar(f"eval_{name}/{key}", value, step)
+
+
+if __name__ == "__main__":
+    main()
