@@ -354,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             step += 1
             progress.update(1)
             if writer is not None:
-                writer.add_scalar("pretrain/loss", loss.item(), step)
+                writer.add_scalar("pretrain/loss", float(loss.detach()), step)
                 accuracy = cell_correct(logits.detach(), batch.optimal)[batch.cells].float().mean()
                 writer.add_scalar("pretrain/train_cell_accuracy", float(accuracy), step)
             if step % args.eval_every == 0 or step >= args.total_steps:

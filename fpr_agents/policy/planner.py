@@ -109,16 +109,41 @@ class PlannerNetwork(nn.Module):
         """
         return self.reasoner.no_weight_decay_parameters()
 
+    def grids(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The grid observations as grids: flat (B, K * H * W) rows, as envs emit them, become
+        (B, H, W) or (B, K, H, W) with the task's ``grid_shape``; shaped grids pass through (the
+        pretraining data pads mazes of several sizes into one batch).
+
+        :param obs: observation tensors by key.
+        :return: grid key -> (B, H, W) or (B, K, H, W).
+        """
+        height, width = (int(v) for v in self.task["grid_shape"])
+        shaped = {}
+        for key in self.grid_keys:
+            grid = obs[key]
+            if grid.dim() == 2:
+                depth = self.stack_sizes.get(key, 1)
+                if grid.shape[1] != depth * height * width:
+                    raise ValueError(
+                        f"observation '{key}' has {grid.shape[1]} entries, expected "
+                        f"{depth} x {height} x {width} (task grid_shape)"
+                    )
+                shape = (height, width) if key not in self.stack_sizes else (depth, height, width)
+                grid = grid.reshape(grid.shape[0], *shape)
+            shaped[key] = grid
+        return shaped
+
     def embed(self, obs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Embed the grid observations.
 
-        :param obs: observation tensors by key (symbol ids, any numeric dtype).
+        :param obs: observation tensors by key (symbol ids, any numeric dtype; flat or shaped).
         :return: input x, (B, H, W, d), and the valid-cell mask (B, H, W) or None.
         """
-        x = self.embedding({key: obs[key] for key in self.grid_keys})
+        grids = self.grids(obs)
+        x = self.embedding(grids)  # (B, H, W, d)
         mask = None
         if self.valid_key is not None:
-            mask = obs[self.valid_key] > 0.5
+            mask = obs[self.valid_key].reshape(x.shape[:3]) > 0.5
         return x, mask
 
     def readout(

@@ -25,30 +25,42 @@ from fpr_agents.reasoner import ReasonerConfig
 
 
 def stack_sizes_from_space(
-    observation_space: spaces.Space, grid_keys: Mapping[str, int]
+    observation_space: spaces.Space, task_description: Mapping[str, Any]
 ) -> dict[str, int]:
     """K for every grid key whose observation stacks K grids, read from the Dict space.
 
+    Grid observations are flat (K * H * W,) Boxes (docs/interfaces.md); shaped (H, W) and
+    (K, H, W) Boxes are accepted too.
+
     :param observation_space: the env's observation space (a Dict of Box).
-    :param grid_keys: the task description's grid keys.
-    :return: key -> K for keys of shape (K, H, W).
+    :param task_description: the env's task description (grid keys and grid shape).
+    :return: key -> K for keys that stack K > 1 grids, or that are shaped (K, H, W).
     """
     if not isinstance(observation_space, spaces.Dict):
         raise ValueError(
             "planner policies need a Dict observation space, got "
             f"{type(observation_space).__name__}"
         )
+    height, width = (int(v) for v in task_description["grid_shape"])
     sizes = {}
-    for key in grid_keys:
+    for key in task_description["grid_keys"]:
         if key not in observation_space.spaces:
             raise ValueError(
                 f"task_description.grid_keys names '{key}', not in the observation space"
             )
         shape = observation_space.spaces[key].shape
-        if len(shape) == 3:
+        if len(shape) == 1:
+            if shape[0] % (height * width) != 0:
+                raise ValueError(
+                    f"grid observation '{key}' has {shape[0]} entries, not a multiple of "
+                    f"grid_shape {height} x {width}"
+                )
+            if shape[0] // (height * width) > 1:
+                sizes[key] = shape[0] // (height * width)
+        elif len(shape) == 3:
             sizes[key] = int(shape[0])
         elif len(shape) != 2:
-            raise ValueError(f"grid observation '{key}' must be (H, W) or (K, H, W), got {shape}")
+            raise ValueError(f"grid observation '{key}' must be flat, (H, W) or (K, H, W): {shape}")
     return sizes
 
 
@@ -93,9 +105,7 @@ class _PlannerPolicyMixin:
         }
 
     def _build(self, lr_schedule: Schedule) -> None:
-        stack_sizes = stack_sizes_from_space(
-            self.observation_space, self.task_description["grid_keys"]
-        )
+        stack_sizes = stack_sizes_from_space(self.observation_space, self.task_description)
         self.planner = PlannerNetwork(
             self.task_description, self.reasoner_config, self.head_hidden, stack_sizes
         )

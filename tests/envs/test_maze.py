@@ -1,0 +1,599 @@
+"""The Maze environment, its generators and its grid algorithms.
+
+The checkers here do not reuse the code under test: connectivity comes from ``scipy.ndimage.label``
+and distances from ``scipy.sparse.csgraph``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from minigrid.core.grid import Grid
+from minigrid.minigrid_env import MiniGridEnv
+from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+import envs
+from envs.maze import (
+    MOVES,
+    REGISTRATIONS,
+    MazeEnv,
+    distance_field,
+    parse_layout,
+    shortest_path_actions,
+)
+from envs.maze_generators import MAZE_GENERATORS, generate_maze
+
+CORRIDOR = """
+#####
+#S.G#
+#####
+"""
+
+LOOP = """
+#######
+#S....#
+#.###.#
+#.....#
+#####G#
+#######
+"""
+
+
+# ---- independent checkers ------------------------------------------------------------------
+
+
+def _free_graph(grid: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
+    """4-neighbour graph of the free squares: (adjacency, flat index of each node)."""
+    free = np.asarray(grid) != 0
+    height, width = free.shape
+    node_of = -np.ones(free.shape, dtype=np.int64)
+    node_of[free] = np.arange(free.sum())
+    rows, cols = [], []
+    for r in range(height):
+        for c in range(width):
+            if not free[r, c]:
+                continue
+            for nr, nc in ((r + 1, c), (r, c + 1)):
+                if nr < height and nc < width and free[nr, nc]:
+                    rows += [node_of[r, c], node_of[nr, nc]]
+                    cols += [node_of[nr, nc], node_of[r, c]]
+    n = int(free.sum())
+    adjacency = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    return adjacency, node_of
+
+
+def _scipy_distances(grid: np.ndarray, goal: tuple[int, int]) -> np.ndarray:
+    """Distances to ``goal`` from scipy's unweighted shortest paths; -1 where unreachable."""
+    adjacency, node_of = _free_graph(grid)
+    from_goal = shortest_path(adjacency, unweighted=True, indices=node_of[goal])
+    out = -np.ones(node_of.shape, dtype=np.int64)
+    free = node_of >= 0
+    values = from_goal[node_of[free]]
+    out[free] = np.where(np.isinf(values), -1, values).astype(np.int64)
+    return out
+
+
+def _count_edges(free: np.ndarray) -> int:
+    return int((free[1:, :] & free[:-1, :]).sum() + (free[:, 1:] & free[:, :-1]).sum())
+
+
+def _n_components(free: np.ndarray) -> int:
+    _, count = ndimage.label(free, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    return int(count)
+
+
+def _grid(obs: dict, env: gym.Env) -> np.ndarray:
+    """The observed grid, restored to ``(H, W)`` from its flat row-major ``(H * W,)`` form with
+    the env's ``task_description["grid_shape"]`` (docs/interfaces.md, section 1)."""
+    height, width = env.unwrapped.task_description["grid_shape"]
+    flat = obs["grid"]
+    assert flat.shape == (height * width,)  # every observation Box is 1-D
+    return flat.reshape(height, width)  # (H, W)
+
+
+def _goal_of(grid: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.nonzero(grid == 2)
+    assert len(rows) == 1
+    return int(rows[0]), int(cols[0])
+
+
+def _run_oracle(env: gym.Env, info: dict) -> tuple[int, float, bool, dict]:
+    """Follow the oracle from a reset (whose ``info`` is given) to the end of the episode; check
+    that the difficulty falls by one per step."""
+    expected = info["difficulty"]
+    steps, reward, terminated, truncated = 0, 0.0, False, False
+    while not (terminated or truncated):
+        _, reward, terminated, truncated, info = env.step(env.unwrapped.oracle_action())
+        steps += 1
+        expected -= 1
+        assert info["difficulty"] == expected
+    return steps, float(reward), terminated, info
+
+
+# ---- generators ----------------------------------------------------------------------------
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    generator=st.sampled_from(MAZE_GENERATORS),
+    cells_per_side=st.integers(2, 20),
+    seed=st.integers(0, 2**32 - 1),
+    extra=st.one_of(st.just(0.0), st.floats(0.0, 1.0)),
+)
+def test_generated_mazes_are_connected_and_perfect_without_openings(
+    generator: str, cells_per_side: int, seed: int, extra: float
+) -> None:
+    size = 2 * cells_per_side + 1
+    maze = generate_maze(size, np.random.default_rng(seed), generator, extra)
+    assert maze.shape == (size, size) and maze.dtype == np.uint8
+    assert set(np.unique(maze)) <= {0, 1}
+    free = maze == 1
+    assert not free[0].any() and not free[-1].any() and not free[:, 0].any()
+    assert not free[:, -1].any()
+    assert free[1::2, 1::2].all()  # every cell is part of the maze
+    assert not free[::2, ::2].any()  # lattice corners stay walls
+    assert _n_components(free) == 1  # solvable between any two squares
+    n_nodes, n_edges = int(free.sum()), _count_edges(free)
+    n_cells = cells_per_side**2
+    n_cell_walls = 2 * cells_per_side * (cells_per_side - 1)
+    loops = n_edges - n_nodes + 1  # independent cycles of a connected graph
+    assert loops == round(extra * (n_cell_walls - (n_cells - 1)))
+    if extra == 0.0:
+        assert n_edges == n_nodes - 1  # a tree: exactly one route between two squares
+
+
+@pytest.mark.parametrize("generator", MAZE_GENERATORS)
+def test_largest_registered_size_is_a_tree(generator: str) -> None:
+    maze = generate_maze(101, np.random.default_rng(5), generator)
+    free = maze == 1
+    assert _n_components(free) == 1
+    assert _count_edges(free) == int(free.sum()) - 1
+
+
+def test_generators_differ_in_shape() -> None:
+    """The backtracker's corridors are longer: fewer dead ends than Kruskal's or Prim's."""
+
+    def dead_ends(generator: str) -> int:
+        total = 0
+        for seed in range(5):
+            free = generate_maze(31, np.random.default_rng(seed), generator) == 1
+            padded = np.pad(free, 1)
+            degree = sum(
+                np.roll(padded, shift, axis)[1:-1, 1:-1] for shift in (1, -1) for axis in (0, 1)
+            )
+            total += int((free & (degree == 1)).sum())
+        return total
+
+    assert dead_ends("backtracker") < dead_ends("kruskal")
+    assert dead_ends("backtracker") < dead_ends("prim")
+
+
+def test_generation_is_seeded() -> None:
+    for generator in MAZE_GENERATORS:
+        a = generate_maze(21, np.random.default_rng(3), generator, 0.2)
+        b = generate_maze(21, np.random.default_rng(3), generator, 0.2)
+        c = generate_maze(21, np.random.default_rng(4), generator, 0.2)
+        assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"size": 4}, "odd integer >= 5"),
+        ({"size": 3}, "odd integer >= 5"),
+        ({"size": 7.0}, "odd integer >= 5"),
+        ({"size": 7, "generator": "eller"}, "unknown maze generator"),
+        ({"size": 7, "extra_openings": 1.5}, "extra_openings"),
+    ],
+)
+def test_generator_rejects_bad_arguments(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        generate_maze(rng=np.random.default_rng(0), **kwargs)
+
+
+# ---- grid algorithms -----------------------------------------------------------------------
+
+
+@st.composite
+def _grids_with_goal(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, int]]:
+    height, width = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    bits = draw(st.lists(st.booleans(), min_size=height * width, max_size=height * width))
+    grid = np.array(bits, dtype=np.uint8).reshape(height, width)
+    goal = (draw(st.integers(0, height - 1)), draw(st.integers(0, width - 1)))
+    grid[goal] = 2
+    return grid, goal
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=_grids_with_goal())
+def test_distance_field_and_oracle_field_match_scipy(case: tuple) -> None:
+    grid, goal = case
+    distances = distance_field(grid, goal)
+    assert np.array_equal(distances, _scipy_distances(grid, goal))
+    actions = shortest_path_actions(grid, goal)
+    height, width = grid.shape
+    for r in range(height):
+        for c in range(width):
+            if distances[r, c] <= 0:  # wall, unreachable or the goal
+                assert actions[r, c] == -1
+                continue
+            optimal = [
+                a
+                for a, (dr, dc) in enumerate(MOVES)
+                if 0 <= r + dr < height
+                and 0 <= c + dc < width
+                and distances[r + dr, c + dc] == distances[r, c] - 1
+            ]
+            assert actions[r, c] == optimal[0]  # the first optimal move in MOVES order
+
+
+def test_distance_field_rejects_bad_goal() -> None:
+    grid = np.ones((3, 3), dtype=np.uint8)
+    grid[1, 1] = 0
+    with pytest.raises(ValueError, match="is a wall"):
+        distance_field(grid, (1, 1))
+    with pytest.raises(ValueError, match="outside"):
+        distance_field(grid, (3, 0))
+
+
+# ---- layouts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "pattern"),
+    [
+        ("#####\n#S.G#\n####", r"row 2 has 4 columns but row 0 has 5"),
+        ("#####\n#S.G#\n#x###\n#####", r"'x' at row 2, column 1"),
+        ("#####\n#S.G#\n#S###\n#####", r"second 'S' at row 2, column 1 .*row 1, column 1"),
+        ("#####\n#SGG#\n#####", r"second 'G' at row 1, column 3 .*row 1, column 2"),
+        ("#####\n#..G#\n#####", r"no 'S'"),
+        ("#####\n#S..#\n#####", r"no 'G'"),
+        ("######\n#S#.G#\n######", r"'G' at row 1, column 4 .*'S' at row 1, column 1"),
+        ("SG\n..", r"2 rows x 2 columns"),
+        ("", r"empty"),
+        ([[0, 0, 0], [0, 3, 2], [0, 0]], r"row 2 has 2 columns but row 0 has 3"),
+        ([[0, 0, 0, 0], [0, 3, 7, 2], [0, 0, 0, 0]], r"7 at row 1, column 2"),
+        (np.array([[0, 0, 0, 0], [0, 3, 1, 2], [0, 0, 0, 0]]) * 1.0, r"0.0 at row 0, column 0"),
+        (np.zeros((2, 3, 3), dtype=int), r"must be 2-D"),
+    ],
+)
+def test_bad_layouts_say_where(layout: object, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        parse_layout(layout)
+    with pytest.raises(ValueError, match=pattern):
+        gym.make("FPR/Maze-v0", layout=layout)
+
+
+def test_layout_forms_agree() -> None:
+    ascii_maze, start, goal = parse_layout("\n    #####\n    #S.G#\n    #####\n")
+    as_rows, start_rows, goal_rows = parse_layout(["#####", "#S.G#", "#####"])
+    ints = np.array([[0, 0, 0, 0, 0], [0, 3, 1, 2, 0], [0, 0, 0, 0, 0]])
+    as_ints, start_ints, goal_ints = parse_layout(ints)
+    assert start == start_rows == start_ints == (1, 1)
+    assert goal == goal_rows == goal_ints == (1, 3)
+    expected = np.array([[0] * 5, [0, 1, 1, 1, 0], [0] * 5], dtype=np.uint8)
+    for maze in (ascii_maze, as_rows, as_ints):
+        assert np.array_equal(maze, expected)
+
+
+def test_user_layout_episode() -> None:
+    env = gym.make("FPR/Maze-v0", layout=LOOP, max_episode_steps=4 * 6 * 7)
+    obs, info = env.reset(seed=0)
+    assert obs["grid"].shape == (6 * 7,)  # non-square, flattened
+    assert env.unwrapped.task_description["grid_shape"] == [6, 7]
+    maze, _, _ = parse_layout(LOOP)
+    expected = maze.copy()
+    expected[4, 5] = 2
+    assert np.array_equal(_grid(obs, env), expected)  # row-major: rows of the layout in order
+    assert obs["agent"].tolist() == [1, 1] and _goal_of(_grid(obs, env)) == (4, 5)
+    assert info == {"difficulty": 7, "optimal_steps": 7, "is_success": False}
+    steps, reward, terminated, _ = _run_oracle(env, info)
+    assert terminated and steps == 7
+    assert reward == pytest.approx(1 - 0.9 * 7 / (4 * 6 * 7))
+    obs_again, _ = env.reset(seed=1)
+    assert np.array_equal(obs_again["grid"], obs["grid"])  # the user's maze every episode
+
+
+def test_layout_without_border_bumps_at_the_edge() -> None:
+    env = MazeEnv(layout="S..\n..#\n#.G")
+    env.reset(seed=0)
+    assert env.action_masks().tolist() == [False, True, True, False]
+    obs, *_ = env.step(0)  # up, off the grid
+    assert obs["agent"].tolist() == [0, 0]
+
+
+# ---- episodes ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("generator", MAZE_GENERATORS)
+@pytest.mark.parametrize("placement", ["random", "far"])
+@pytest.mark.parametrize("size", [5, 9, 21])
+def test_oracle_reaches_goal_in_optimal_steps(generator: str, placement: str, size: int) -> None:
+    env = gym.make(
+        "FPR/Maze-v0", size=size, generator=generator, placement=placement, extra_openings=0.15
+    )
+    env.reset(seed=size)
+    for _ in range(4):
+        obs, info = env.reset()
+        start = tuple(obs["agent"].tolist())
+        optimal = info["optimal_steps"]
+        grid = _grid(obs, env)
+        assert optimal == _scipy_distances(grid, _goal_of(grid))[start] > 0
+        steps, reward, terminated, final_info = _run_oracle(env, info)
+        assert terminated and steps == optimal
+        assert final_info["is_success"] and final_info["difficulty"] == 0
+        assert reward == pytest.approx(1 - 0.9 * optimal / (4 * size * size))
+
+
+def test_far_placement_spans_the_tree() -> None:
+    """On a perfect maze, two BFS sweeps find a longest shortest path (the diameter)."""
+    env = MazeEnv(size=11, generator="kruskal", placement="far")
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        adjacency, _ = _free_graph(_grid(obs, env))
+        diameter = shortest_path(adjacency, unweighted=True).max()
+        assert info["optimal_steps"] == diameter
+
+
+def test_reset_options_fix_start_and_goal() -> None:
+    env = MazeEnv(size=9)
+    obs, info = env.reset(seed=0, options={"start": (1, 1), "goal": (7, 7)})
+    assert obs["agent"].tolist() == [1, 1] and _goal_of(_grid(obs, env)) == (7, 7)
+    assert info["optimal_steps"] == _scipy_distances(_grid(obs, env), (7, 7))[1, 1]
+    obs, _ = env.reset(seed=1, options={"goal": (1, 1)})
+    assert _goal_of(_grid(obs, env)) == (1, 1) and obs["agent"].tolist() != [1, 1]
+    obs, _ = env.reset(seed=2, options={"start": (7, 7)})
+    assert obs["agent"].tolist() == [7, 7] and _goal_of(_grid(obs, env)) != (7, 7)
+    layout_env = MazeEnv(layout=LOOP)
+    obs, info = layout_env.reset(options={"start": (3, 1)})
+    assert obs["agent"].tolist() == [3, 1] and info["optimal_steps"] == 5
+    obs, info = layout_env.reset(options={"goal": (1, 5)})  # the layout's start, a new goal
+    assert _goal_of(_grid(obs, layout_env)) == (1, 5) and info["optimal_steps"] == 4
+    assert layout_env.oracle_action() == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [
+        ({"start": (0, 0)}, r"start \(row 0, column 0\) is a wall"),
+        ({"goal": (1, 1), "start": (1, 1)}, r"same square \(row 1, column 1\)"),
+        ({"goal": (9, 1)}, r"outside the 9 x 9 grid"),
+        ({"goal": "corner"}, r"\(row, col\) pair"),
+        ({"agent": (1, 1)}, r"unknown reset options"),
+    ],
+)
+def test_bad_reset_options(options: dict, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        MazeEnv(size=9).reset(seed=0, options=options)
+
+
+def test_unreachable_goal_option_is_refused() -> None:
+    env = MazeEnv(layout="#######\n#S.#..#\n#.G#..#\n#######")
+    with pytest.raises(ValueError, match=r"goal \(row 1, column 4\) cannot be reached"):
+        env.reset(options={"goal": (1, 4)})
+
+
+def test_rewards_bumps_and_truncation() -> None:
+    env = gym.make("FPR/Maze-v0", layout=CORRIDOR)
+    obs, info = env.reset(seed=0)
+    max_steps = env.unwrapped.max_steps
+    assert max_steps == 4 * 3 * 5
+    assert info == {"difficulty": 2, "optimal_steps": 2, "is_success": False}
+    obs, reward, terminated, truncated, info = env.step(0)  # up: a wall
+    assert obs["agent"].tolist() == [1, 1] and reward == 0.0 and not terminated and not truncated
+    assert env.unwrapped.step_count == 1 and info["difficulty"] == 2
+    obs, reward, terminated, _, info = env.step(1)
+    assert obs["agent"].tolist() == [1, 2] and reward == 0.0 and not terminated
+    obs, reward, terminated, truncated, info = env.step(1)
+    assert terminated and not truncated and info["is_success"] and info["difficulty"] == 0
+    assert reward == pytest.approx(1 - 0.9 * 3 / max_steps)
+
+    short = MazeEnv(layout=CORRIDOR, max_steps=2)
+    short.reset()
+    assert short.step(3)[3] is False
+    _, reward, terminated, truncated, info = short.step(3)
+    assert truncated and not terminated and reward == 0.0 and not info["is_success"]
+
+
+def test_action_masks_match_bumps() -> None:
+    env = MazeEnv(size=11, generator="prim", extra_openings=0.3)
+    obs, _ = env.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        mask = env.action_masks()
+        assert mask.dtype == np.bool_ and mask.shape == (4,) and mask.any()
+        for action in range(4):
+            clone = pickle.loads(pickle.dumps(env))
+            moved, *_ = clone.step(action)
+            assert (moved["agent"].tolist() != obs["agent"].tolist()) == mask[action]
+        obs, *_ = env.step(int(rng.choice(np.flatnonzero(mask))))
+
+
+def test_oracle_at_goal_and_before_reset() -> None:
+    env = MazeEnv(layout=CORRIDOR)
+    with pytest.raises(RuntimeError, match="reset"):
+        env.action_masks()
+    with pytest.raises(RuntimeError, match="reset"):
+        env.oracle_action()
+    env.reset()
+    env.step(1)
+    env.step(1)
+    assert env.oracle_action() == 3  # on the goal: the only valid move
+
+
+def test_invalid_action_is_refused() -> None:
+    env = MazeEnv(size=5)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action must be in 0\.\.3"):
+        env.step(4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"size": 8}, "odd integer"),
+        ({"generator": "wilson"}, "unknown maze generator"),
+        ({"extra_openings": -0.1}, "extra_openings"),
+        ({"placement": "corners"}, "unknown placement"),
+        ({"render_mode": "human"}, "unknown render_mode"),
+        ({"max_steps": 0}, "max_steps"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs: dict, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern):
+        MazeEnv(**kwargs)
+
+
+def test_seeded_determinism() -> None:
+    def trajectory(seed: int) -> list[bytes]:
+        env = gym.make("FPR/Maze-Branching-15x15-v0")
+        obs, _ = env.reset(seed=seed)
+        trace = [obs["grid"].tobytes() + obs["agent"].tobytes()]
+        for action in [1, 2, 2, 3, 0, 1, 1, 2] * 5:
+            obs, reward, terminated, _, info = env.step(action)
+            trace.append(obs["agent"].tobytes() + repr((reward, terminated, info)).encode())
+        obs, _ = env.reset()  # the next maze comes from the same generator state
+        trace.append(obs["grid"].tobytes())
+        return trace
+
+    assert trajectory(11) == trajectory(11)
+    assert trajectory(11)[0] != trajectory(12)[0]
+
+
+# ---- MiniGrid, rendering -------------------------------------------------------------------
+
+
+def test_minigrid_grid_mirrors_the_observation() -> None:
+    env = MazeEnv(size=9)
+    obs, _ = env.reset(seed=3)
+    assert isinstance(env, MiniGridEnv) and isinstance(env.grid, Grid)
+    object_ids = env.grid.encode()[:, :, 0].T  # MiniGrid encodes (x, y); transpose to (row, col)
+    grid = _grid(obs, env)  # (H, W)
+    expected = np.select([grid == 0, grid == 2], [2, 8], 1)  # wall 2, goal 8, empty 1
+    assert np.array_equal(object_ids, expected)
+    row, col = obs["agent"].tolist()
+    assert tuple(env.agent_pos) == (col, row)
+    obs, _ = env.reset()  # a new maze: the MiniGrid grid follows
+    assert np.array_equal(env.grid.encode()[:, :, 0].T == 2, _grid(obs, env) == 0)
+
+
+def test_rgb_render_draws_the_agent() -> None:
+    env = gym.make("FPR/Maze-v0", layout=CORRIDOR, render_mode="rgb_array", tile_size=8)
+    env.reset()
+    image = env.render()
+    assert image.shape == (3 * 8, 5 * 8, 3) and image.dtype == np.uint8
+
+    def tile(img: np.ndarray, row: int, col: int) -> np.ndarray:
+        return img[row * 8 : (row + 1) * 8, col * 8 : (col + 1) * 8]
+
+    assert not np.array_equal(tile(image, 1, 1), tile(image, 1, 2))  # agent vs. empty floor
+    env.step(1)
+    moved = env.render()
+    assert np.array_equal(tile(moved, 1, 1), tile(image, 1, 2))  # the start is floor again
+    assert np.array_equal(tile(moved, 1, 2), tile(image, 1, 1))  # the agent, still facing right
+
+
+def test_ansi_render() -> None:
+    env = MazeEnv(layout=CORRIDOR, render_mode="ansi")
+    assert env.render() == "?????\n?????\n?????"
+    env.reset()
+    assert env.render() == "#####\n#A.G#\n#####"
+    env.step(1)
+    env.step(1)
+    assert env.render() == "#####\n#..A#\n#####"
+
+
+# ---- registration and checkers -------------------------------------------------------------
+
+
+def test_registered_ids() -> None:
+    ids = {spec["id"] for spec in REGISTRATIONS}
+    expected = {f"FPR/Maze-{n}x{n}-v0" for n in (9, 11, 13, 15, 17, 21, 25, 33, 59, 101)}
+    assert expected | {"FPR/Maze-v0", "FPR/Maze-Branching-15x15-v0"} == ids
+    assert ids <= set(envs.registered_ids())
+    for spec in REGISTRATIONS:
+        env = gym.make(spec["id"])
+        size = spec["kwargs"]["size"]
+        assert env.spec.max_episode_steps == env.unwrapped.max_steps == 4 * size * size
+        assert env.observation_space["grid"].shape == (size * size,)
+        env.close()
+
+
+def test_task_description() -> None:
+    env = gym.make("FPR/Maze-11x11-v0")
+    obs, _ = env.reset(seed=0)
+    assert env.unwrapped.task_description == {
+        "family": "maze",
+        "grid_shape": [11, 11],
+        "grid_keys": {"grid": 3},
+        "valid_key": None,
+        "action_layout": "move_at_agent",
+        "moves": [[-1, 0], [0, 1], [1, 0], [0, -1]],
+        "agent_key": "agent",
+    }
+    assert obs["grid"].max() == 2 and obs["agent"].shape == (2,)
+
+
+def test_checkers_pass_without_any_warning() -> None:
+    """With every observation Box 1-D, neither Gymnasium's nor SB3's checker warns at all."""
+    env = gym.make("FPR/Maze-9x9-v0")
+    for name, check in (
+        ("gymnasium", lambda: gym_check_env(env.unwrapped, skip_render_check=False)),
+        ("sb3", lambda: sb3_check_env(env, warn=True)),
+    ):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            check()
+        messages = [f"{w.category.__name__}: {w.message}" for w in record]
+        assert messages == [], f"{name} check_env warned: {messages}"
+
+
+def test_pickle_round_trip_mid_episode() -> None:
+    env = gym.make("FPR/Maze-v0")
+    env.reset(seed=8)
+    for action in (0, 1, 2, 3):
+        env.step(action)
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(20):
+        action = env.unwrapped.oracle_action()
+        assert clone.unwrapped.oracle_action() == action
+        a, b = env.step(action), clone.step(action)
+        assert np.array_equal(a[0]["agent"], b[0]["agent"]) and a[1:] == b[1:]
+        if a[2]:
+            break
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_gymnasium_vector_env(mode: str) -> None:
+    vec = gym.make_vec("FPR/Maze-9x9-v0", num_envs=2, vectorization_mode=mode)
+    obs, info = vec.reset(seed=0)
+    assert obs["grid"].shape == (2, 9 * 9) and info["difficulty"].shape == (2,)
+    obs, reward, terminated, truncated, info = vec.step(np.array([0, 1]))
+    assert reward.shape == terminated.shape == truncated.shape == (2,)
+    assert obs["agent"].shape == (2, 2) and info["is_success"].shape == (2,)
+    vec.close()
+
+
+@pytest.mark.parametrize("vec_cls", [DummyVecEnv, SubprocVecEnv])
+def test_sb3_vector_env(vec_cls: type) -> None:
+    # "envs:" imports the package (and so registers the ids) in a fresh worker process too.
+    vec = vec_cls([lambda: gym.make("envs:FPR/Maze-9x9-v0") for _ in range(2)])
+    vec.seed(0)
+    obs = vec.reset()
+    assert obs["grid"].shape == (2, 9 * 9)
+    actions = np.array(vec.env_method("oracle_action"))
+    _, rewards, dones, infos = vec.step(actions)
+    assert rewards.shape == (2,) and dones.shape == (2,)
+    assert all({"difficulty", "is_success", "optimal_steps"} <= set(info) for info in infos)
+    vec.close()

@@ -1,0 +1,55 @@
+"""Readout heads: shapes, action order and size independence."""
+
+from __future__ import annotations
+
+import torch
+
+from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead, masked_mean
+
+MOVES = [[-1, 0], [0, 1], [1, 0], [0, -1]]
+
+
+def test_move_head_at_agent_matches_whole_field() -> None:
+    torch.manual_seed(0)
+    head = MoveHead(8, MOVES, hidden=16)
+    z = torch.randn(3, 7, 9, 8)
+    field = head.forward_all(z)  # (3, 7, 9, 4)
+    positions = torch.tensor([[0, 0], [3, 4], [6, 8]])
+    at_agent = head(z, positions)
+    for i, (row, col) in enumerate(positions.tolist()):
+        torch.testing.assert_close(at_agent[i], field[i, row, col])
+
+
+def test_move_head_reads_neighbours_only() -> None:
+    torch.manual_seed(0)
+    head = MoveHead(4, MOVES, hidden=8)
+    z = torch.randn(1, 5, 5, 4)
+    before = head(z, torch.tensor([[2, 2]]))
+    z_far = z.clone()
+    z_far[0, 0, 0] += 10.0  # not a neighbour of (2, 2)
+    torch.testing.assert_close(head(z_far, torch.tensor([[2, 2]])), before)
+    z_near = z.clone()
+    z_near[0, 1, 2] += 10.0  # the cell above
+    assert not torch.allclose(head(z_near, torch.tensor([[2, 2]])), before)
+
+
+def test_cell_head_flattens_in_env_action_order() -> None:
+    torch.manual_seed(0)
+    head = CellSymbolHead(6, n_symbols=3, n_global=2)
+    z = torch.randn(2, 4, 5, 6)
+    logits = head(z)
+    assert logits.shape == (2, 4 * 5 * 3 + 2)
+    cells = head.forward_cells(z)
+    row, col, symbol = 2, 3, 1
+    torch.testing.assert_close(logits[:, (row * 5 + col) * 3 + symbol], cells[:, row, col, symbol])
+
+
+def test_pooling_ignores_masked_cells() -> None:
+    z = torch.randn(1, 3, 3, 4)
+    mask = torch.zeros(1, 3, 3, dtype=torch.bool)
+    mask[0, :2, :2] = True
+    z_changed = z.clone()
+    z_changed[0, 2, 2] = 100.0
+    torch.testing.assert_close(masked_mean(z, mask), masked_mean(z_changed, mask))
+    head = ValueHead(4, hidden=8)
+    torch.testing.assert_close(head(z, mask), head(z_changed, mask))

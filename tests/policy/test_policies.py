@@ -1,0 +1,137 @@
+"""The planner policies under PPO and MaskablePPO on every env family."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+
+import envs  # noqa: F401
+from fpr_agents.policy import (
+    FixedPointPlannerPolicy,
+    MaskableFixedPointPlannerPolicy,
+    PlanningDepthCallback,
+)
+
+TINY_REASONER = {"d_model": 16, "n_heads": 2, "max_iters": 6, "attention": True}
+FAMILIES = ["FPR/Maze-9x9-v0", "FPR/Sudoku-4x4-v0", "FPR/ARC-Concepts-v0"]
+
+
+def _model(algo: type, env_id: str, seed: int = 0, **kwargs: object) -> PPO:
+    env = make_vec_env(env_id, n_envs=2, seed=seed)
+    task = env.get_attr("task_description")[0]
+    policy = MaskableFixedPointPlannerPolicy if algo is MaskablePPO else FixedPointPlannerPolicy
+    return algo(
+        policy,
+        env,
+        n_steps=8,
+        batch_size=8,
+        n_epochs=1,
+        seed=seed,
+        device="cpu",
+        policy_kwargs={"task_description": task, "reasoner": TINY_REASONER, **kwargs},
+    )
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("algo", [PPO, MaskablePPO])
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_learn_smoke_records_solve_stats(algo: type, env_id: str) -> None:
+    model = _model(algo, env_id)
+    model.learn(16, callback=PlanningDepthCallback())
+    stats = model.policy.last_solve_stats
+    assert stats is not None
+    assert stats["iterations"].shape == stats["residual"].shape == stats["converged"].shape
+    assert (stats["iterations"] >= 1).all() and (stats["iterations"] <= 6).all()
+
+
+def _losses_and_actions(seed: int) -> tuple[list[float], np.ndarray]:
+    model = _model(MaskablePPO, "FPR/Maze-9x9-v0", seed=seed)
+    model.learn(16)
+    losses = [model.logger.name_to_value[k] for k in sorted(model.logger.name_to_value)]
+    obs = model.env.reset()
+    actions, _ = model.predict(
+        obs, deterministic=True, action_masks=model.env.env_method("action_masks")
+    )
+    return losses, actions
+
+
+def test_two_runs_with_one_seed_match() -> None:
+    first = _losses_and_actions(3)
+    second = _losses_and_actions(3)
+    assert first[0] == second[0]
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("algo", [PPO, MaskablePPO])
+def test_save_load_gives_same_actions(algo: type, tmp_path) -> None:
+    model = _model(algo, "FPR/Sudoku-4x4-v0")
+    model.learn(8)
+    path = tmp_path / "model.zip"
+    model.save(path)
+    loaded = algo.load(path, device="cpu")
+    env = gym.make("FPR/Sudoku-4x4-v0")
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        a, _ = model.predict(obs, deterministic=True)
+        b, _ = loaded.predict(obs, deterministic=True)
+        assert int(a) == int(b)
+    for key, value in model.policy.state_dict().items():
+        torch.testing.assert_close(value, loaded.policy.state_dict()[key])
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_truncated_gradient_reaches_every_parameter(env_id: str) -> None:
+    model = _model(MaskablePPO, env_id)
+    policy = model.policy
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    batch = {k: torch.as_tensor(v[None]).float() for k, v in obs.items()}
+    masks = env.unwrapped.action_masks()[None]
+    actions = torch.as_tensor([int(np.flatnonzero(masks[0])[0])])
+    values, log_prob, entropy = policy.evaluate_actions(batch, actions, action_masks=masks)
+    (values.sum() - log_prob.sum() - entropy.sum()).backward()
+    planner_params = dict(policy.planner.named_parameters())
+    unused = {"reasoner.halt_head.weight", "reasoner.halt_head.bias"}
+    for name, param in planner_params.items():
+        if name in unused:
+            continue
+        assert param.grad is not None, name
+        assert torch.isfinite(param.grad).all(), name
+
+
+def test_warm_start_reuses_fixed_point_and_keeps_actions() -> None:
+    warm = _model(PPO, "FPR/Maze-9x9-v0", warm_start=True)
+    env = gym.make("FPR/Maze-9x9-v0")
+    obs, _ = env.reset(seed=0)
+    batch = {k: torch.as_tensor(v[None]) for k, v in obs.items()}
+    with torch.no_grad():
+        first, _, _ = warm.policy(batch, deterministic=True)
+        cold_iterations = warm.policy.last_solve_stats["iterations"].copy()
+        second, _, _ = warm.policy(batch, deterministic=True)
+        warm_iterations = warm.policy.last_solve_stats["iterations"]
+    assert int(first) == int(second)
+    assert cold_iterations[0] > 2
+    assert warm_iterations[0] <= 2
+
+
+def test_missing_task_description_is_a_clear_error() -> None:
+    env = make_vec_env("FPR/Maze-9x9-v0", n_envs=1)
+    with pytest.raises(ValueError, match="task_description"):
+        PPO(FixedPointPlannerPolicy, env, device="cpu")
+
+
+def test_bad_task_description_names_field() -> None:
+    env = make_vec_env("FPR/Maze-9x9-v0", n_envs=1)
+    task = dict(env.get_attr("task_description")[0])
+    del task["moves"]
+    with pytest.raises(ValueError, match="moves"):
+        PPO(FixedPointPlannerPolicy, env, device="cpu", policy_kwargs={"task_description": task})

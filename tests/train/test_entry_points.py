@@ -1,0 +1,118 @@
+"""``train.pretrain`` and ``train.ppo`` end to end with tiny budgets, from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from train import ppo, pretrain
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_PRETRAIN = [
+    "--total-steps", "4", "--batch-size", "4", "--segments", "2", "--n-no-grad-max", "2",
+    "--k-grad", "1", "--d-model", "16", "--n-heads", "2", "--max-iters", "8",
+    "--eval-every", "2", "--eval-batches", "1", "--eval-sizes", "9", "--checkpoint-every", "2",
+    "--min-size", "7", "--max-size", "9",
+]  # fmt: skip
+TINY_PPO = [
+    "--total-timesteps", "32", "--n-steps", "8", "--batch-size", "8", "--n-envs", "2",
+    "--n-epochs", "1", "--d-model", "16", "--n-heads", "2", "--max-iters", "4",
+    "--eval-freq", "16", "--eval-episodes", "1", "--checkpoint-freq", "16",
+]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def test_pretrain_cli_then_resume(tmp_path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "train.pretrain", *TINY_PRETRAIN, "--runs-dir", str(tmp_path)],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run_dir,) = tmp_path.iterdir()
+    checkpoint = run_dir / "checkpoint.safetensors"
+    meta = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert meta["step"] == 4 and "size9" in meta["metrics"]
+    resumed = pretrain.main([*TINY_PRETRAIN, "--total-steps", "6", "--resume", str(checkpoint)])
+    assert resumed["step"] == 6
+    assert json.loads(checkpoint.with_suffix(".json").read_text())["step"] == 6
+
+
+def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
+    first = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="'d_model'"):
+        pretrain.main([*TINY_PRETRAIN, "--d-model", "32", "--resume", first["checkpoint"]])
+
+
+def test_pretrain_sudoku_family(tmp_path) -> None:
+    result = pretrain.main(
+        [
+            *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
+            "--max-blanks", "6", "--runs-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert 0.0 <= result["metrics"]["full"]["cell_accuracy"] <= 1.0
+
+
+def test_pretrain_with_two_processes(tmp_path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m", "train.pretrain", *TINY_PRETRAIN, "--runs-dir", str(tmp_path),
+        ],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "checkpoint.json").read_text())["step"] == 4
+
+
+def test_ppo_cli_from_pretrained_then_resume(tmp_path) -> None:
+    planner = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "pre")])
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "train.ppo", *TINY_PPO, "--algo", "maskable_ppo",
+            "--pretrained", planner["checkpoint"], "--runs-dir", str(tmp_path / "ppo"),
+        ],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    (run_dir,) = (tmp_path / "ppo").iterdir()
+    checkpoint = run_dir / "checkpoint.safetensors"
+    assert json.loads(checkpoint.with_suffix(".json").read_text())["num_timesteps"] == 32
+    assert any(p.name.startswith("events.") for p in run_dir.rglob("*"))
+    resumed = ppo.main(
+        [
+            *TINY_PPO, "--algo", "maskable_ppo", "--pretrained", planner["checkpoint"],
+            "--total-timesteps", "48", "--resume", str(checkpoint),
+        ]
+    )  # fmt: skip
+    assert resumed["num_timesteps"] >= 48
+
+
+def test_ppo_default_policy_and_bad_env(tmp_path) -> None:
+    result = ppo.main([*TINY_PPO, "--policy", "default", "--runs-dir", str(tmp_path)])
+    assert result["num_timesteps"] >= 32
+    with pytest.raises(ValueError, match="registered FPR ids"):
+        ppo.main([*TINY_PPO, "--env", "FPR/Nope-v0", "--runs-dir", str(tmp_path)])
+
+
+def test_ppo_pretrained_from_other_task_names_field(tmp_path) -> None:
+    planner = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "pre")])
+    with pytest.raises(ValueError, match="'action_layout'|'family'"):
+        ppo.main(
+            [
+                *TINY_PPO, "--env", "FPR/Sudoku-4x4-v0", "--pretrained", planner["checkpoint"],
+                "--runs-dir", str(tmp_path / "ppo"),
+            ]
+        )  # fmt: skip

@@ -1,0 +1,336 @@
+"""PPO (or MaskablePPO) with the fixed-point planner policy, optionally from a pretrained planner.
+
+Read top to bottom: arguments, seeding, vectorised envs, the model (planner policy or SB3's
+default ``MultiInputPolicy`` for comparison), callbacks (planning depth to TensorBoard, periodic
+evaluation with success rate, atomic safetensors checkpoints), then ``learn``. ``--resume`` picks
+up an interrupted run from its last checkpoint.
+
+    python -m train.ppo --config maze.yaml --pretrained fpr_agents/checkpoints/maze.safetensors
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sb3_contrib import MaskablePPO
+from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+
+from fpr_agents.policy import (
+    FixedPointPlannerPolicy,
+    MaskableFixedPointPlannerPolicy,
+    PlanningDepthCallback,
+)
+from fpr_agents.reasoner import ReasonerConfig
+from train.common import (
+    check_env_id,
+    compare_architecture,
+    load_checkpoint,
+    parse_args,
+    resolve_device,
+    run_name,
+    save_checkpoint,
+    seed_everything,
+)
+
+# Task-description fields the planner's weights depend on (the grid size is not among them).
+ARCHITECTURE_TASK_FIELDS = ("family", "grid_keys", "action_layout", "moves", "n_symbols")
+
+
+@dataclass
+class PPOArgs:
+    """Arguments of ``python -m train.ppo`` (every field is a ``--flag``)."""
+
+    config_section = "ppo"
+
+    env: str = field(default="FPR/Maze-9x9-v0", metadata={"help": "env id"})
+    exp_name: str = field(default="ppo", metadata={"help": "experiment name in the run folder"})
+    seed: int = field(default=0, metadata={"help": "seed of everything"})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    algo: str = field(default="ppo", metadata={"help": "ppo or maskable_ppo"})
+    policy: str = field(default="planner", metadata={"help": "planner or default (SB3's MLP)"})
+    n_envs: int = field(default=4, metadata={"help": "vectorised envs"})
+    vec_env: str = field(default="dummy", metadata={"help": "dummy or subproc"})
+    total_timesteps: int = field(default=20_000, metadata={"help": "env steps to train for"})
+    n_steps: int = field(default=128, metadata={"help": "rollout length per env"})
+    batch_size: int = field(default=128, metadata={"help": "minibatch size"})
+    n_epochs: int = field(default=4, metadata={"help": "epochs per update"})
+    learning_rate: float = field(default=3e-4, metadata={"help": "Adam learning rate"})
+    gamma: float = field(default=0.99, metadata={"help": "discount"})
+    gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda"})
+    ent_coef: float = field(default=0.01, metadata={"help": "entropy bonus"})
+    clip_range: float = field(default=0.2, metadata={"help": "PPO clip range"})
+    pretrained: str | None = field(
+        default=None, metadata={"help": "planner checkpoint from train.pretrain to start from"}
+    )
+    d_model: int = field(
+        default=48, metadata={"help": "reasoner width (ignored with --pretrained)"}
+    )
+    n_heads: int = field(default=4, metadata={"help": "attention heads"})
+    n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
+    attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
+    max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
+    tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
+    grad_iters: int = field(default=2, metadata={"help": "iterations with gradient in updates"})
+    warm_start: bool = field(default=True, metadata={"help": "warm-start rollouts from last z"})
+    eval_freq: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
+    eval_episodes: int = field(default=20, metadata={"help": "episodes per evaluation"})
+    checkpoint_freq: int = field(default=5_000, metadata={"help": "env steps between checkpoints"})
+    runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
+    resume: str | None = field(default=None, metadata={"help": "checkpoint to resume from"})
+    verbose: int = field(default=0, metadata={"help": "SB3 verbosity"})
+
+    def __post_init__(self) -> None:
+        if self.algo not in ("ppo", "maskable_ppo"):
+            raise ValueError(f"--algo must be ppo or maskable_ppo, got {self.algo!r}")
+        if self.policy not in ("planner", "default"):
+            raise ValueError(f"--policy must be planner or default, got {self.policy!r}")
+        if self.vec_env not in ("dummy", "subproc"):
+            raise ValueError(f"--vec-env must be dummy or subproc, got {self.vec_env!r}")
+        for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
+
+
+def make_envs(args: PPOArgs, n_envs: int, seed: int) -> VecEnv:
+    """Vectorised envs, seeded.
+
+    :param args: the arguments.
+    :param n_envs: how many.
+    :param seed: seed of the first env (the others get seed + i).
+    :return: the vector env.
+    """
+    vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
+    # "envs:" makes worker processes import the envs package, which registers the FPR ids.
+    return make_vec_env(f"envs:{args.env}", n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
+
+
+@dataclass
+class PlannerStart:
+    """Where the planner starts: its reasoner config, head width, and pretrained weights if any.
+
+    :param reasoner: ReasonerConfig fields.
+    :param head_hidden: hidden width of the heads.
+    :param weights: PlannerNetwork state dict from a pretraining checkpoint, or None.
+    :param task: the task description the weights were trained on, or None.
+    """
+
+    reasoner: dict[str, Any]
+    head_hidden: int = 64
+    weights: dict[str, torch.Tensor] | None = None
+    task: dict[str, Any] | None = None
+
+
+def planner_start(args: PPOArgs) -> PlannerStart:
+    """The planner's configuration, from ``--pretrained`` when given, else from the flags.
+
+    :param args: the arguments.
+    :return: the start.
+    """
+    if args.pretrained is None:
+        config = ReasonerConfig(
+            d_model=args.d_model,
+            n_heads=args.n_heads,
+            n_layers=args.n_layers,
+            attention=args.attention,
+            max_iters=args.max_iters,
+            tol=args.tol,
+        )
+        return PlannerStart(reasoner=asdict(config))
+    tensors, meta = load_checkpoint(args.pretrained)
+    if meta.get("kind") != "fpr_agents.planner":
+        raise ValueError(
+            f"{args.pretrained} is not a planner checkpoint (kind={meta.get('kind')!r})"
+        )
+    reasoner = dict(meta["reasoner"])
+    reasoner.update(max_iters=args.max_iters, tol=args.tol)
+    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    return PlannerStart(reasoner, int(meta["head_hidden"]), weights, meta["task_description"])
+
+
+def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
+    """The PPO / MaskablePPO model with the chosen policy (weights from --pretrained if given).
+
+    :param args: the arguments.
+    :param env: the training envs.
+    :param tensorboard_log: TensorBoard folder or None.
+    :return: the model.
+    """
+    algo_cls = MaskablePPO if args.algo == "maskable_ppo" else PPO
+    common = {
+        "n_steps": args.n_steps,
+        "batch_size": args.batch_size,
+        "n_epochs": args.n_epochs,
+        "learning_rate": args.learning_rate,
+        "gamma": args.gamma,
+        "gae_lambda": args.gae_lambda,
+        "ent_coef": args.ent_coef,
+        "clip_range": args.clip_range,
+        "seed": args.seed,
+        "device": resolve_device(args.device),
+        "tensorboard_log": tensorboard_log,
+        "verbose": args.verbose,
+    }
+    if args.policy == "default":
+        return algo_cls("MultiInputPolicy", env, **common)
+    task = env.get_attr("task_description")[0]
+    start = planner_start(args)
+    if start.task is not None:
+        compare_architecture(
+            {k: task.get(k) for k in ARCHITECTURE_TASK_FIELDS},
+            {k: start.task.get(k) for k in ARCHITECTURE_TASK_FIELDS},
+            "task description",
+        )
+    policy_cls = (
+        MaskableFixedPointPlannerPolicy if args.algo == "maskable_ppo" else FixedPointPlannerPolicy
+    )
+    policy_kwargs = {
+        "task_description": task,
+        "reasoner": start.reasoner,
+        "head_hidden": start.head_hidden,
+        "grad_iters": args.grad_iters,
+        "warm_start": args.warm_start,
+    }
+    model = algo_cls(policy_cls, env, policy_kwargs=policy_kwargs, **common)
+    if start.weights is not None:
+        model.policy.planner.load_state_dict(start.weights)
+    return model
+
+
+class SafetensorsCheckpointCallback(BaseCallback):
+    """Every ``every`` env steps, write the policy and optimiser state atomically (safetensors +
+    JSON with the arguments and the step count), loadable without executing code.
+
+    :param path: the checkpoint file.
+    :param every: env steps between checkpoints.
+    :param args: the run's arguments (stored beside the weights).
+    """
+
+    def __init__(self, path: Path, every: int, args: PPOArgs) -> None:
+        super().__init__()
+        self.path, self.every, self.args = path, every, args
+        self._last = 0
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._last >= self.every:
+            self.save()
+        return True
+
+    def save(self) -> None:
+        """Write the checkpoint now."""
+        self._last = self.num_timesteps
+        policy = self.model.policy
+        tensors = {f"policy.{k}": v for k, v in policy.state_dict().items()}
+        for index, state in policy.optimizer.state_dict()["state"].items():
+            for name, value in state.items():
+                tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
+        meta = {
+            "kind": "fpr_agents.ppo",
+            "num_timesteps": int(self.num_timesteps),
+            "args": asdict(self.args),
+            "command": " ".join(["python -m train.ppo", *sys.argv[1:]]),
+        }
+        save_checkpoint(self.path, tensors, meta)
+
+
+def restore(model: BaseAlgorithm, path: str) -> None:
+    """Load a checkpoint written by :class:`SafetensorsCheckpointCallback` into ``model``.
+
+    :param model: a model built with the same arguments.
+    :param path: the checkpoint file.
+    """
+    tensors, meta = load_checkpoint(path)
+    if meta.get("kind") != "fpr_agents.ppo":
+        raise ValueError(f"{path} is not a PPO checkpoint (kind={meta.get('kind')!r})")
+    policy = model.policy
+    state = {k[len("policy.") :]: v for k, v in tensors.items() if k.startswith("policy.")}
+    expected = policy.state_dict()
+    for key in sorted(set(expected) | set(state)):
+        if key not in state or key not in expected or state[key].shape != expected[key].shape:
+            raise ValueError(
+                f"{path}: parameter '{key}' does not match this run's architecture "
+                f"(checkpoint {tuple(state[key].shape) if key in state else 'missing'}, "
+                f"run {tuple(expected[key].shape) if key in expected else 'missing'})"
+            )
+    policy.load_state_dict(state)
+    optim_state = policy.optimizer.state_dict()
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            optim_state["state"].setdefault(int(index), {})[name] = value
+    policy.optimizer.load_state_dict(optim_state)
+    model.num_timesteps = int(meta["num_timesteps"])
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train with PPO.
+
+    :param argv: command-line arguments (None: ``sys.argv[1:]``).
+    :return: the run folder, the final checkpoint and the last evaluation's success rate.
+    """
+    args = parse_args(PPOArgs, argv, __doc__.splitlines()[0])
+    check_env_id(args.env)
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    if args.resume:
+        run_dir = Path(args.resume).parent
+    else:
+        run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = make_envs(args, args.n_envs, args.seed)
+    eval_env = make_envs(args, 1, args.seed + 10_000)
+    model = build_model(args, env, str(run_dir))
+    if args.resume:
+        restore(model, args.resume)
+    eval_cls = MaskableEvalCallback if args.algo == "maskable_ppo" else EvalCallback
+    evaluation = eval_cls(
+        eval_env,
+        n_eval_episodes=args.eval_episodes,
+        eval_freq=max(1, args.eval_freq // args.n_envs),
+        log_path=str(run_dir / "eval"),
+        deterministic=True,
+        verbose=0,
+    )
+    checkpoint = SafetensorsCheckpointCallback(
+        run_dir / "checkpoint.safetensors", args.checkpoint_freq, args
+    )
+    callbacks = [checkpoint, evaluation]
+    if args.policy == "planner":
+        callbacks.insert(0, PlanningDepthCallback())
+    remaining = max(0, args.total_timesteps - model.num_timesteps)
+    model.learn(
+        remaining,
+        callback=CallbackList(callbacks),
+        tb_log_name="ppo",
+        reset_num_timesteps=not args.resume,
+        progress_bar=False,
+    )
+    checkpoint.save()
+    env.close()
+    eval_env.close()
+    success = None
+    if evaluation.evaluations_successes:
+        success = float(np.mean(evaluation.evaluations_successes[-1]))
+    return {
+        "run_dir": str(run_dir),
+        "checkpoint": str(run_dir / "checkpoint.safetensors"),
+        "success_rate": success,
+        "num_timesteps": int(model.num_timesteps),
+    }
+
+
+if __name__ == "__main__":
+    print(main())
