@@ -22,7 +22,7 @@ ROLLOUT_STEPS = 30
 
 
 def _masked_random_actions(env: gym.Env, rng: np.random.Generator, n: int) -> list[int]:
-    """Draw ``n`` valid actions one at a time, stepping ``env`` as it goes (resetting at episode ends)."""
+    """Draw up to ``n`` valid actions one at a time, stepping ``env`` until the episode ends."""
     actions = []
     for _ in range(n):
         mask = env.unwrapped.action_masks()
@@ -121,9 +121,10 @@ def test_pickle_round_trip_keeps_state(env_id: str) -> None:
 def test_gymnasium_vector_envs(env_id: str, mode: str) -> None:
     vec = gym.make_vec(env_id, num_envs=2, vectorization_mode=mode)
     obs, _ = vec.reset(seed=0)
+    assert all(value.shape[0] == 2 for value in obs.values())
     for _ in range(3):
-        obs, reward, terminated, truncated, info = vec.step(vec.action_space.sample() * 0)
-    assert reward.shape == (2,)
+        obs, reward, terminated, truncated, _ = vec.step(vec.action_space.sample() * 0)
+    assert reward.shape == terminated.shape == truncated.shape == (2,)
     vec.close()
 
 

@@ -52,7 +52,7 @@ def test_checkpoint_round_trip_is_atomic(tmp_path) -> None:
 
 
 def test_missing_checkpoint_says_which_file(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="nothing.safetensors"):
+    with pytest.raises(FileNotFoundError, match=r"nothing\.safetensors"):
         load_checkpoint(tmp_path / "nothing.safetensors")
 
 

@@ -109,7 +109,7 @@ def test_ppo_default_policy_and_bad_env(tmp_path) -> None:
 
 def test_ppo_pretrained_from_other_task_names_field(tmp_path) -> None:
     planner = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "pre")])
-    with pytest.raises(ValueError, match="'action_layout'|'family'"):
+    with pytest.raises(ValueError, match=r"'action_layout'|'family'"):
         ppo.main(
             [
                 *TINY_PPO, "--env", "FPR/Sudoku-4x4-v0", "--pretrained", planner["checkpoint"],
