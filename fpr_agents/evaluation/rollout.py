@@ -1,0 +1,182 @@
+"""Greedy episodes of a planner on a batch of environments, recording every decision."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from fpr_agents.policy.planner import PlannerNetwork
+
+
+@dataclass
+class DecisionRecord:
+    """One decision: the state's difficulty and how long the planner thought about it.
+
+    :param episode: index of the episode.
+    :param step: step within the episode.
+    :param difficulty: ``info["difficulty"]`` of the state the decision was taken in.
+    :param iterations: reasoner iterations used.
+    :param residual: final relative residual.
+    :param converged: whether the residual reached the tolerance.
+    """
+
+    episode: int
+    step: int
+    difficulty: float
+    iterations: int
+    residual: float
+    converged: bool
+
+
+@dataclass
+class EpisodeRecord:
+    """One episode's outcome.
+
+    :param episode: index of the episode.
+    :param success: ``info["is_success"]`` at the end.
+    :param episode_return: sum of rewards.
+    :param length: steps taken.
+    :param initial_difficulty: difficulty at reset.
+    :param seed: the reset seed.
+    """
+
+    episode: int
+    success: bool
+    episode_return: float
+    length: int
+    initial_difficulty: float
+    seed: int
+
+
+@dataclass
+class RolloutResult:
+    """Every decision and episode of an evaluation.
+
+    :param decisions: per-decision records.
+    :param episodes: per-episode records.
+    """
+
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    episodes: list[EpisodeRecord] = field(default_factory=list)
+
+    @property
+    def success_rate(self) -> float:
+        """Share of successful episodes (NaN when there are none)."""
+        if not self.episodes:
+            return float("nan")
+        return float(np.mean([e.success for e in self.episodes]))
+
+    @property
+    def mean_iterations(self) -> float:
+        """Mean iterations per decision (NaN when there are none)."""
+        if not self.decisions:
+            return float("nan")
+        return float(np.mean([d.iterations for d in self.decisions]))
+
+
+def _stack(observations: Sequence[dict[str, np.ndarray]], device: torch.device) -> dict[str, Any]:
+    return {
+        key: torch.as_tensor(np.stack([obs[key] for obs in observations]), device=device)
+        for key in observations[0]
+    }
+
+
+@torch.no_grad()
+def run_episodes(
+    planner: PlannerNetwork,
+    envs: Sequence[gym.Env],
+    seeds: Sequence[int],
+    *,
+    max_iters: int | None = None,
+    halting: str | None = None,
+    warm_start: bool = True,
+    max_steps: int | None = None,
+    device: torch.device | str = "cpu",
+    progress: Any = None,
+) -> RolloutResult:
+    """Play one greedy episode per seed, the envs stepping in lockstep so that the planner solves
+    all active states as one batch (per-sample halting keeps each result its own).
+
+    Invalid actions are masked with the env's ``action_masks()`` when it has one.
+
+    :param planner: the planner network.
+    :param envs: environments (as many as run at once; each plays seeds in turn).
+    :param seeds: one reset seed per episode.
+    :param max_iters: iteration cap per decision (None: the planner's config).
+    :param halting: halting mode override (e.g. ``"fixed_depth"``).
+    :param warm_start: start each decision from the env's previous fixed point.
+    :param max_steps: cut episodes after this many steps (None: the env's own limit).
+    :param device: where the planner runs.
+    :param progress: an object with ``update(n)`` (e.g. tqdm) told of each finished episode.
+    :return: all decisions and episodes.
+    """
+    device = torch.device(device)
+    planner.eval()
+    result = RolloutResult()
+    pending = list(enumerate(seeds))
+    slots: list[dict[str, Any] | None] = [None] * len(envs)
+
+    def start(slot: int) -> None:
+        if not pending:
+            slots[slot] = None
+            return
+        episode, seed = pending.pop(0)
+        obs, info = envs[slot].reset(seed=int(seed))
+        difficulty = float(info.get("difficulty", np.nan))
+        slots[slot] = {
+            "episode": episode, "seed": int(seed), "obs": obs, "step": 0, "return": 0.0,
+            "difficulty": difficulty, "initial": difficulty, "z": None,
+        }  # fmt: skip
+
+    for slot in range(len(envs)):
+        start(slot)
+    while any(s is not None for s in slots):
+        active = [i for i, s in enumerate(slots) if s is not None]
+        states = [slots[i] for i in active]
+        obs = _stack([s["obs"] for s in states], device)
+        z0 = None
+        if warm_start and any(s["z"] is not None for s in states):
+            known = next(s["z"] for s in states if s["z"] is not None)
+            fresh = torch.zeros_like(known)  # a new episode starts cold
+            z0 = torch.stack([fresh if s["z"] is None else s["z"] for s in states])
+        out = planner(obs, z0=z0, max_iters=max_iters, halting=halting)
+        logits = out.logits
+        masks = [getattr(envs[i].unwrapped, "action_masks", None) for i in active]
+        if all(m is not None for m in masks):
+            mask = torch.as_tensor(np.stack([m() for m in masks]), device=device)
+            logits = logits.masked_fill(~mask, float("-inf"))
+        actions = logits.argmax(-1).cpu().numpy()
+        for k, slot in enumerate(active):
+            state = slots[slot]
+            assert state is not None
+            result.decisions.append(
+                DecisionRecord(
+                    episode=state["episode"], step=state["step"], difficulty=state["difficulty"],
+                    iterations=int(out.iterations[k]), residual=float(out.residual[k]),
+                    converged=bool(out.converged[k]),
+                )
+            )  # fmt: skip
+            state["z"] = out.z[k]
+            obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))
+            state["obs"], state["step"] = obs_k, state["step"] + 1
+            state["return"] += float(reward)
+            state["difficulty"] = float(info.get("difficulty", np.nan))
+            cut = max_steps is not None and state["step"] >= max_steps
+            if terminated or truncated or cut:
+                result.episodes.append(
+                    EpisodeRecord(
+                        episode=state["episode"], success=bool(info.get("is_success", False)),
+                        episode_return=state["return"], length=state["step"],
+                        initial_difficulty=state["initial"], seed=state["seed"],
+                    )
+                )  # fmt: skip
+                if progress is not None:
+                    progress.update(1)
+                start(slot)
+    result.episodes.sort(key=lambda e: e.episode)
+    return result
