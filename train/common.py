@@ -203,6 +203,33 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     return load_file(str(path)), json.loads(meta_path.read_text())
 
 
+def load_planner(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
+    """Build a :class:`PlannerNetwork` from a checkpoint of ``train.pretrain`` or ``train.ppo``.
+
+    :param path: the ``.safetensors`` file.
+    :param device: where to put the planner.
+    :return: the planner with its weights, in eval mode.
+    """
+    from fpr_agents.policy.planner import PlannerNetwork
+
+    tensors, meta = load_checkpoint(path)
+    prefixes = {"fpr_agents.planner": "model.", "fpr_agents.ppo": "policy.planner."}
+    kind = meta.get("kind")
+    if kind not in prefixes or "reasoner" not in meta:
+        raise ValueError(
+            f"{path} holds no planner (kind={kind!r}); expected a checkpoint of train.pretrain "
+            "or of train.ppo with --policy planner"
+        )
+    prefix = prefixes[kind]
+    planner = PlannerNetwork(
+        meta["task_description"], meta["reasoner"], meta["head_hidden"], meta.get("stack_sizes")
+    )
+    planner.load_state_dict(
+        {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    )
+    return planner.to(device).eval()
+
+
 def compare_architecture(expected: Mapping[str, Any], found: Mapping[str, Any], what: str) -> None:
     """Raise a ValueError naming the first field where two architecture descriptions differ.
 

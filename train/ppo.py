@@ -237,12 +237,20 @@ class SafetensorsCheckpointCallback(BaseCallback):
         for index, state in policy.optimizer.state_dict()["state"].items():
             for name, value in state.items():
                 tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
-        meta = {
+        meta: dict[str, Any] = {
             "kind": "fpr_agents.ppo",
             "num_timesteps": int(self.num_timesteps),
             "args": asdict(self.args),
             "command": " ".join(["python -m train.ppo", *sys.argv[1:]]),
         }
+        planner = getattr(policy, "planner", None)
+        if planner is not None:  # enough to rebuild the planner alone (train.evaluate)
+            meta.update(
+                reasoner=planner.config_dict(),
+                task_description=planner.task,
+                head_hidden=planner.value_head.net[0].out_features,
+                stack_sizes=planner.stack_sizes,
+            )
         save_checkpoint(self.path, tensors, meta)
 
 

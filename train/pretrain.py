@@ -170,27 +170,10 @@ def checkpoint_meta(
         "reasoner": planner.config_dict(),
         "task_description": planner.task,
         "head_hidden": planner.value_head.net[0].out_features,
+        "stack_sizes": planner.stack_sizes,
         "metrics": metrics,
         "command": " ".join(["python -m train.pretrain", *sys.argv[1:]]),
     }
-
-
-def load_planner(
-    path: str | os.PathLike[str], device: str | torch.device = "cpu"
-) -> PlannerNetwork:
-    """Build a planner from a pretraining checkpoint.
-
-    :param path: the ``.safetensors`` file.
-    :param device: where to put it.
-    :return: the planner with its weights.
-    """
-    tensors, meta = load_checkpoint(path)
-    if meta.get("kind") != "fpr_agents.planner":
-        raise ValueError(f"{path} is not a planner checkpoint (kind={meta.get('kind')!r})")
-    planner = PlannerNetwork(meta["task_description"], meta["reasoner"], meta["head_hidden"])
-    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    planner.load_state_dict(weights)
-    return planner.to(device)
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:

@@ -1,0 +1,267 @@
+"""Evaluate a planner's success and planning depth against difficulty, compute caps and size.
+
+Writes ``report.json``, ``report.md`` (the tables) and PNG plots into ``--out``, and logs them to
+TensorBoard there. Three measurements:
+1. depth against difficulty: greedy episodes on ``--env``; every decision's iterations against
+   ``info["difficulty"]`` of its state, grouped into buckets, with their Spearman correlation;
+2. forced-depth sweep: the same agent with its iterations capped at each of ``--caps`` (adaptive
+   halting below the cap), and at fixed depth (exactly that many iterations, no early stop);
+3. size sweep (maze): success and iterations on mazes of each side in ``--sizes``.
+
+    python -m train.evaluate --env FPR/Maze-15x15-v0 --checkpoint path.safetensors --out eval/
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from fpr_agents.evaluation.report import (
+    depth_markdown,
+    depth_report,
+    plot_depth,
+    plot_sweep,
+    sweep_markdown,
+)
+from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
+from fpr_agents.policy.planner import PlannerNetwork
+from train.common import check_env_id, load_planner, parse_args, resolve_device, seed_everything
+
+SHIPPED_MAZE_PLANNER = (
+    Path(__file__).resolve().parent.parent / "fpr_agents" / "checkpoints" / "maze.safetensors"
+)
+
+
+@dataclass
+class EvaluateArgs:
+    """Arguments of ``python -m train.evaluate`` (every field is a ``--flag``)."""
+
+    config_section = "evaluate"
+
+    env: str = field(default="FPR/Maze-15x15-v0", metadata={"help": "env id to evaluate on"})
+    checkpoint: str = field(
+        default=str(SHIPPED_MAZE_PLANNER),
+        metadata={
+            "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze"
+        },
+    )
+    episodes: int = field(default=48, metadata={"help": "episodes for the depth report"})
+    sweep_episodes: int = field(default=24, metadata={"help": "episodes per sweep setting"})
+    parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
+    max_iters: int = field(default=0, metadata={"help": "iteration cap (0: the checkpoint's)"})
+    caps: str = field(
+        default="1,2,4,8,16,32,64", metadata={"help": "forced-depth caps; empty: skip"}
+    )
+    sizes: str = field(default="9,15,21,33", metadata={"help": "maze sides to sweep; empty: skip"})
+    size_max_iters: int = field(
+        default=0, metadata={"help": "cap for the size sweep (0: 8 x side)"}
+    )
+    n_buckets: int = field(default=5, metadata={"help": "difficulty buckets"})
+    seed: int = field(default=12345, metadata={"help": "first episode seed (unseen by training)"})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+    out: str = field(default="runs/evaluation", metadata={"help": "output folder"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self) -> None:
+        for name in ("episodes", "parallel", "n_buckets"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
+                )
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError as error:
+        raise ValueError(f"--{flag} must be comma-separated integers, got {text!r}") from error
+
+
+def _evaluate(
+    planner: PlannerNetwork,
+    make_env: Any,
+    episodes: int,
+    args: EvaluateArgs,
+    device: torch.device,
+    bar: Any,
+    **solve: Any,
+) -> RolloutResult:
+    envs = [make_env() for _ in range(min(args.parallel, episodes))]
+    seeds = [args.seed + i for i in range(episodes)]
+    result = run_episodes(planner, envs, seeds, device=device, progress=bar, **solve)
+    for env in envs:
+        env.close()
+    return result
+
+
+def _row(result: RolloutResult, **setting: Any) -> dict[str, Any]:
+    converged = [d.converged for d in result.decisions]
+    return {
+        **setting,
+        "success_rate": result.success_rate,
+        "mean_iterations": result.mean_iterations,
+        "converged_share": float(np.mean(converged)) if converged else float("nan"),
+        "episodes": len(result.episodes),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the evaluation and write its files.
+
+    :param argv: command-line arguments (None: ``sys.argv[1:]``).
+    :return: the report (as written to report.json).
+    """
+    args = parse_args(EvaluateArgs, argv, __doc__.splitlines()[0])
+    check_env_id(args.env)
+    caps, sizes = _ints(args.caps, "caps"), _ints(args.sizes, "sizes")
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = resolve_device(args.device)
+    planner = load_planner(args.checkpoint, device)
+    max_iters = args.max_iters or planner.config.max_iters
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    family = planner.task.get("family")
+    env_family = gym.make(args.env).unwrapped.task_description["family"]
+    if env_family != family:
+        raise ValueError(f"checkpoint plans for {family!r} tasks, but {args.env} is {env_family!r}")
+    is_maze = family == "maze"
+    total = args.episodes + 2 * len(caps) * args.sweep_episodes
+    total += len(sizes) * args.sweep_episodes if is_maze else 0
+    bar = tqdm(total=total, desc="evaluate", disable=not args.progress)
+    started = time.perf_counter()
+
+    def make() -> gym.Env:
+        return gym.make(args.env)
+
+    main_result = _evaluate(planner, make, args.episodes, args, device, bar, max_iters=max_iters)
+    depth = depth_report(main_result, args.n_buckets)
+    forced = []
+    for cap in caps:
+        capped = _evaluate(planner, make, args.sweep_episodes, args, device, bar, max_iters=cap)
+        fixed = _evaluate(
+            planner, make, args.sweep_episodes, args, device, bar,
+            max_iters=cap, halting="fixed_depth", warm_start=False,
+        )  # fmt: skip
+        forced.append(_row(capped, cap=cap, halting="adaptive (capped)"))
+        forced.append(_row(fixed, cap=cap, halting="fixed depth"))
+    size_rows = []
+    if is_maze:
+        for size in sizes:
+            cap = args.size_max_iters or 8 * size
+
+            def make_sized(size: int = size) -> gym.Env:
+                return gym.make("FPR/Maze-v0", size=size, max_episode_steps=4 * size * size)
+
+            result = _evaluate(
+                planner, make_sized, args.sweep_episodes, args, device, bar, max_iters=cap
+            )
+            size_rows.append(_row(result, size=size, cap=cap))
+    bar.close()
+    elapsed = time.perf_counter() - started
+
+    report = {
+        "env": args.env,
+        "checkpoint": args.checkpoint,
+        "args": asdict(args),
+        "seconds": elapsed,
+        "depth": depth,
+        "forced_depth": forced,
+        "size_sweep": size_rows,
+        "decisions": [asdict(d) for d in main_result.decisions],
+        "episodes": [asdict(e) for e in main_result.episodes],
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    _write_markdown(out / "report.md", report, args)
+    plot_depth(main_result, depth, str(out / "depth_vs_difficulty.png"))
+    if forced:
+        adaptive = [r for r in forced if r["halting"] == "adaptive (capped)"]
+        fixed = [r for r in forced if r["halting"] == "fixed depth"]
+        plot_sweep(
+            adaptive,
+            "cap",
+            "iteration cap (adaptive halting)",
+            str(out / "success_vs_cap.png"),
+            log_x=True,
+        )
+        plot_sweep(fixed, "cap", "fixed depth", str(out / "success_vs_fixed_depth.png"), log_x=True)
+    if size_rows:
+        plot_sweep(size_rows, "size", "maze side", str(out / "success_vs_size.png"))
+    _log_tensorboard(out, report)
+    return report
+
+
+def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> None:
+    parts = [
+        f"# Evaluation of `{report['checkpoint']}` on `{report['env']}`",
+        "",
+        f"{args.episodes} greedy episodes (seeds {args.seed}..{args.seed + args.episodes - 1}); "
+        f"{report['seconds']:.0f} s in all.",
+        "",
+        "## Iterations against the difficulty of the state",
+        "",
+        depth_markdown(report["depth"]),
+    ]
+    if report["forced_depth"]:
+        parts += ["", "## Forced-depth sweep", ""]
+        for halting in ("adaptive (capped)", "fixed depth"):
+            rows = [r for r in report["forced_depth"] if r["halting"] == halting]
+            parts += [f"{halting}:", "", sweep_markdown(rows, "cap", "cap"), ""]
+        monotone = _monotone(
+            [r for r in report["forced_depth"] if r["halting"] == "adaptive (capped)"]
+        )
+        parts.append(
+            "Success rises monotonically with the cap."
+            if monotone
+            else "Success is not monotone in the cap (see the rows above)."
+        )
+    if report["size_sweep"]:
+        parts += [
+            "",
+            "## Size sweep",
+            "",
+            sweep_markdown(report["size_sweep"], "size", "maze side"),
+        ]
+    path.write_text("\n".join(parts) + "\n")
+
+
+def _monotone(rows: list[dict[str, Any]]) -> bool:
+    values = [r["success_rate"] for r in rows]
+    return all(b >= a for a, b in itertools.pairwise(values))
+
+
+def _log_tensorboard(out: Path, report: dict[str, Any]) -> None:
+    writer = SummaryWriter(str(out / "tensorboard"))
+    depth = report["depth"]
+    for i, bucket in enumerate(depth["buckets"]):
+        writer.add_scalar("depth/iterations_mean_by_bucket", bucket["iterations"]["mean"], i)
+        if np.isfinite(bucket["success_rate"]):
+            writer.add_scalar("depth/success_by_bucket", bucket["success_rate"], i)
+    if np.isfinite(depth["spearman_iterations_difficulty"]):
+        writer.add_scalar("depth/spearman", depth["spearman_iterations_difficulty"], 0)
+    writer.add_scalar("depth/success_rate", depth["success_rate"], 0)
+    for row in report["forced_depth"]:
+        tag = "adaptive" if row["halting"].startswith("adaptive") else "fixed"
+        writer.add_scalar(f"forced_depth/{tag}_success", row["success_rate"], row["cap"])
+    for row in report["size_sweep"]:
+        writer.add_scalar("size/success", row["success_rate"], row["size"])
+        writer.add_scalar("size/iterations", row["mean_iterations"], row["size"])
+    writer.add_text("report", (out / "report.md").read_text())
+    writer.close()
+
+
+if __name__ == "__main__":
+    result = main()
+    print((Path(result["args"]["out"]) / "report.md").read_text())
