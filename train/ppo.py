@@ -31,6 +31,7 @@ from fpr_agents.policy import (
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
 )
+from fpr_agents.policy.planner import ARCHITECTURE_FIELDS
 from fpr_agents.reasoner import ReasonerConfig
 from train.common import (
     check_env_id,
@@ -42,9 +43,6 @@ from train.common import (
     save_checkpoint,
     seed_everything,
 )
-
-# Task-description fields the planner's weights depend on (the grid size is not among them).
-ARCHITECTURE_TASK_FIELDS = ("family", "grid_keys", "action_layout", "moves", "n_symbols")
 
 
 @dataclass
@@ -190,8 +188,8 @@ def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> Base
     start = planner_start(args)
     if start.task is not None:
         compare_architecture(
-            {k: task.get(k) for k in ARCHITECTURE_TASK_FIELDS},
-            {k: start.task.get(k) for k in ARCHITECTURE_TASK_FIELDS},
+            {k: task.get(k) for k in ARCHITECTURE_FIELDS},
+            {k: start.task.get(k) for k in ARCHITECTURE_FIELDS},
             "task description",
         )
     policy_cls = (

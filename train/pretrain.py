@@ -14,6 +14,7 @@ continues from one. Under ``torchrun --nproc_per_node=N`` the processes average 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -75,6 +76,12 @@ class PretrainArgs:
     )
     warmup_steps: int = field(default=100, metadata={"help": "linear learning-rate warm-up"})
     grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip"})
+    residual_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of the fixed-point residual |f(z) - z| penalty at each round's end"
+        },
+    )
     segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
     n_no_grad_max: int = field(
         default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
@@ -150,6 +157,20 @@ def make_source(args: PretrainArgs) -> OracleSource:
         f"pretraining has no oracle data for the {family!r} family yet "
         f"(supported: {sorted(ORACLES)})"
     )
+
+
+def learning_rate(args: PretrainArgs, step: int) -> float:
+    """Linear warm-up, then cosine decay to a tenth of ``args.lr`` at ``args.total_steps``.
+
+    :param args: the arguments.
+    :param step: optimiser steps done.
+    :return: the learning rate.
+    """
+    if step < args.warmup_steps:
+        return args.lr * (step + 1) / args.warmup_steps
+    span = max(1, args.total_steps - args.warmup_steps)
+    progress = min(1.0, (step - args.warmup_steps) / span)
+    return args.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def checkpoint_meta(
@@ -317,13 +338,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         z: torch.Tensor | None = None
         for _ in range(args.segments):
             for group in optimizer.param_groups:
-                group["lr"] = args.lr * min(1.0, (step + 1) / max(1, args.warmup_steps))
+                group["lr"] = learning_rate(args, step)
             x, mask = planner.embed(batch.obs)  # (B, H, W, d)
             z = torch.zeros_like(x) if z is None else z
             n_no_grad = int(rng.integers(0, args.n_no_grad_max + 1))
             z = truncated_unroll(planner.reasoner, x, mask, z, n_no_grad, args.k_grad)
             logits = source.cell_logits(planner, z)  # (B, H, W, C)
             loss = set_loss(logits, batch.optimal, batch.cells)
+            if args.residual_weight > 0:
+                # Teach the planner to hold its answer: the readout state should be a fixed point.
+                moved = planner.reasoner.step(z, x, mask) - z  # (B, H, W, d)
+                scale = z.detach().pow(2).mean().clamp_min(1e-6)
+                loss = loss + args.residual_weight * moved.pow(2).mean() / scale
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if distributed:

@@ -43,6 +43,8 @@ class EpisodeRecord:
     :param length: steps taken.
     :param initial_difficulty: difficulty at reset.
     :param seed: the reset seed.
+    :param looped: the episode was cut because an observation came back (a greedy policy in a
+        deterministic env would go round that loop for ever).
     """
 
     episode: int
@@ -51,6 +53,7 @@ class EpisodeRecord:
     length: int
     initial_difficulty: float
     seed: int
+    looped: bool = False
 
 
 @dataclass
@@ -79,6 +82,10 @@ class RolloutResult:
         return float(np.mean([d.iterations for d in self.decisions]))
 
 
+def _key(obs: dict[str, np.ndarray]) -> bytes:
+    return b"".join(np.ascontiguousarray(obs[k]).tobytes() for k in sorted(obs))
+
+
 def _stack(observations: Sequence[dict[str, np.ndarray]], device: torch.device) -> dict[str, Any]:
     return {
         key: torch.as_tensor(np.stack([obs[key] for obs in observations]), device=device)
@@ -96,6 +103,7 @@ def run_episodes(
     halting: str | None = None,
     warm_start: bool = True,
     max_steps: int | None = None,
+    stop_on_repeat: bool = True,
     device: torch.device | str = "cpu",
     progress: Any = None,
 ) -> RolloutResult:
@@ -111,12 +119,17 @@ def run_episodes(
     :param halting: halting mode override (e.g. ``"fixed_depth"``).
     :param warm_start: start each decision from the env's previous fixed point.
     :param max_steps: cut episodes after this many steps (None: the env's own limit).
+    :param stop_on_repeat: end an episode as a failure when an observation repeats (the greedy
+        policy acts on the observation alone, so in a deterministic env it is in a loop).
     :param device: where the planner runs.
     :param progress: an object with ``update(n)`` (e.g. tqdm) told of each finished episode.
     :return: all decisions and episodes.
     """
     device = torch.device(device)
     planner.eval()
+    description = getattr(envs[0].unwrapped, "task_description", None)
+    if description is not None:
+        planner.adapt_to(description)
     result = RolloutResult()
     pending = list(enumerate(seeds))
     slots: list[dict[str, Any] | None] = [None] * len(envs)
@@ -130,7 +143,7 @@ def run_episodes(
         difficulty = float(info.get("difficulty", np.nan))
         slots[slot] = {
             "episode": episode, "seed": int(seed), "obs": obs, "step": 0, "return": 0.0,
-            "difficulty": difficulty, "initial": difficulty, "z": None,
+            "difficulty": difficulty, "initial": difficulty, "z": None, "seen": {_key(obs)},
         }  # fmt: skip
 
     for slot in range(len(envs)):
@@ -167,12 +180,17 @@ def run_episodes(
             state["return"] += float(reward)
             state["difficulty"] = float(info.get("difficulty", np.nan))
             cut = max_steps is not None and state["step"] >= max_steps
-            if terminated or truncated or cut:
+            looped = False
+            if stop_on_repeat and not (terminated or truncated):
+                key = _key(obs_k)
+                looped = key in state["seen"]
+                state["seen"].add(key)
+            if terminated or truncated or cut or looped:
                 result.episodes.append(
                     EpisodeRecord(
                         episode=state["episode"], success=bool(info.get("is_success", False)),
                         episode_return=state["return"], length=state["step"],
-                        initial_difficulty=state["initial"], seed=state["seed"],
+                        initial_difficulty=state["initial"], seed=state["seed"], looped=looped,
                     )
                 )  # fmt: skip
                 if progress is not None:

@@ -14,6 +14,15 @@ from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfi
 from fpr_agents.reasoner.training import truncated_unroll
 
 ACTION_LAYOUTS = ("move_at_agent", "symbol_per_cell")
+# Task-description fields the planner's weights depend on (the grid size is not among them).
+ARCHITECTURE_FIELDS = (
+    "family",
+    "grid_keys",
+    "action_layout",
+    "moves",
+    "n_symbols",
+    "global_actions",
+)
 
 
 def check_task_description(task: Mapping[str, Any]) -> None:
@@ -101,6 +110,22 @@ class PlannerNetwork(nn.Module):
         :return: the ReasonerConfig fields.
         """
         return asdict(self.config)
+
+    def adapt_to(self, task_description: Mapping[str, Any]) -> None:
+        """Act on another grid size of the same task (the weights do not depend on the size).
+
+        :param task_description: the other env's task description.
+        """
+        check_task_description(task_description)
+        for key in ARCHITECTURE_FIELDS:
+            if key == "global_actions" and self.layout == "move_at_agent":
+                continue
+            if self.task.get(key) != task_description.get(key):
+                raise ValueError(
+                    f"task_description.{key} differs: the planner was built for "
+                    f"{self.task.get(key)!r}, the env has {task_description.get(key)!r}"
+                )
+        self.task["grid_shape"] = list(task_description["grid_shape"])
 
     def no_weight_decay_parameters(self) -> list[nn.Parameter]:
         """Parameters AdamW must not decay (the reasoner's gates).

@@ -1,0 +1,39 @@
+"""Difficulty buckets and reports add up."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fpr_agents.evaluation.report import bucket_edges, bucket_index, depth_report, markdown_table
+from fpr_agents.evaluation.rollout import DecisionRecord, EpisodeRecord, RolloutResult
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=200), st.integers(1, 8))
+def test_every_value_falls_in_one_bucket(values: list[int], n_buckets: int) -> None:
+    edges = bucket_edges(values, n_buckets)
+    assert edges == sorted(edges) and len(edges) - 1 <= n_buckets
+    indices = [bucket_index(v, edges) for v in values]
+    assert all(0 <= i < len(edges) - 1 for i in indices)
+
+
+def test_depth_report_counts_add_up() -> None:
+    rng = np.random.default_rng(0)
+    decisions = [
+        DecisionRecord(e, s, float(d), int(d) + 1, 1e-4, True)
+        for e in range(6)
+        for s, d in enumerate(rng.integers(0, 20, size=5))
+    ]
+    episodes = [EpisodeRecord(e, e % 2 == 0, 1.0, 5, float(e * 3), e) for e in range(6)]
+    report = depth_report(RolloutResult(decisions, episodes), n_buckets=4)
+    assert sum(b["decisions"] for b in report["buckets"]) == len(decisions)
+    assert sum(b["episodes"] for b in report["buckets"]) <= len(episodes)
+    assert report["spearman_iterations_difficulty"] > 0.99  # iterations = difficulty + 1
+    assert report["success_rate"] == 0.5
+
+
+def test_markdown_table_shape() -> None:
+    text = markdown_table(["a", "b"], [[1, 0.5], [2, float("nan")]])
+    lines = text.splitlines()
+    assert lines[0] == "| a | b |" and lines[2] == "| 1 | 0.50 |" and lines[3] == "| 2 | nan |"

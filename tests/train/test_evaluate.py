@@ -1,0 +1,59 @@
+"""``train.evaluate`` on a tiny budget writes every file it promises, with consistent numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from train import evaluate, pretrain
+
+TINY = [
+    "--total-steps", "2", "--batch-size", "4", "--segments", "1", "--n-no-grad-max", "1",
+    "--k-grad", "1", "--d-model", "16", "--n-heads", "2", "--max-iters", "8",
+    "--eval-every", "2", "--eval-batches", "1", "--eval-sizes", "9", "--min-size", "7",
+    "--max-size", "9",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    runs = tmp_path_factory.mktemp("runs")
+    return pretrain.main([*TINY, "--runs-dir", str(runs)])["checkpoint"]
+
+
+def test_evaluate_writes_report_plots_and_tensorboard(checkpoint: str, tmp_path) -> None:
+    out = tmp_path / "eval"
+    report = evaluate.main(
+        [
+            "--env", "FPR/Maze-9x9-v0", "--checkpoint", checkpoint, "--episodes", "4",
+            "--sweep-episodes", "2", "--parallel", "2", "--caps", "1,4", "--sizes", "7,9",
+            "--out", str(out), "--progress", "false", "--threads", "1",
+        ]
+    )  # fmt: skip
+    for name in (
+        "report.json", "report.md", "depth_vs_difficulty.png", "success_vs_cap.png",
+        "success_vs_fixed_depth.png", "success_vs_size.png",
+    ):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    assert any((out / "tensorboard").iterdir())
+    stored = json.loads((out / "report.json").read_text())
+    assert len(stored["episodes"]) == 4
+    depth = report["depth"]
+    assert sum(b["decisions"] for b in depth["buckets"]) == depth["decisions"]
+    assert depth["decisions"] == sum(e["length"] for e in stored["episodes"])
+    fixed = [r for r in report["forced_depth"] if r["halting"] == "fixed depth"]
+    assert [r["cap"] for r in fixed] == [1, 4]
+    # At fixed depth every decision takes exactly the cap.
+    assert all(r["mean_iterations"] == r["cap"] for r in fixed)
+    capped = [r for r in report["forced_depth"] if r["halting"] != "fixed depth"]
+    assert all(r["mean_iterations"] <= r["cap"] for r in capped)
+    assert [r["size"] for r in report["size_sweep"]] == [7, 9]
+    assert "## Forced-depth sweep" in (out / "report.md").read_text()
+
+
+def test_checkpoint_of_other_family_is_refused(checkpoint: str, tmp_path) -> None:
+    with pytest.raises(ValueError, match="maze"):
+        evaluate.main(
+            ["--env", "FPR/Sudoku-4x4-v0", "--checkpoint", checkpoint, "--out", str(tmp_path)]
+        )
