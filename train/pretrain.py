@@ -100,6 +100,8 @@ class PretrainArgs:
     n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
     mlp_ratio: float = field(default=2.0, metadata={"help": "SwiGLU width / d_model"})
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
+    gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
+    gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
     max_iters: int = field(default=256, metadata={"help": "iteration cap at evaluation"})
     eval_every: int = field(default=250, metadata={"help": "steps between evaluations"})
@@ -132,6 +134,8 @@ class PretrainArgs:
             n_layers=self.n_layers,
             mlp_ratio=self.mlp_ratio,
             attention=self.attention,
+            gate_init_layer=self.gate_init_layer,
+            gate_init_iter=self.gate_init_iter,
             tol=self.tol,
             max_iters=self.max_iters,
         )

@@ -1,0 +1,39 @@
+"""The Fixed-Point Reasoner: a looped, weight-tied Transformer on a 2D grid, iterated per sample to
+a fixed point (see DESIGN.md, "The reasoner")."""
+
+from fpr_agents.reasoner.config import ReasonerConfig
+from fpr_agents.reasoner.core import FixedPointReasoner, GateValues
+from fpr_agents.reasoner.layers import (
+    Gate,
+    GridAttention,
+    GridConv,
+    GridEmbedding,
+    RMSNorm,
+    SwiGLU,
+)
+from fpr_agents.reasoner.solve import SolveResult, relative_residual, solve_fixed_point
+from fpr_agents.reasoner.training import (
+    DeepSupervision,
+    SupervisionResult,
+    halting_loss,
+    truncated_unroll,
+)
+
+__all__ = [
+    "DeepSupervision",
+    "FixedPointReasoner",
+    "Gate",
+    "GateValues",
+    "GridAttention",
+    "GridConv",
+    "GridEmbedding",
+    "RMSNorm",
+    "ReasonerConfig",
+    "SolveResult",
+    "SupervisionResult",
+    "SwiGLU",
+    "halting_loss",
+    "relative_residual",
+    "solve_fixed_point",
+    "truncated_unroll",
+]

@@ -1,0 +1,214 @@
+"""Configuration of the Fixed-Point Reasoner: one dataclass, every knob documented and validated."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+BLOCK_STYLES: tuple[str, ...] = ("gated", "prenorm", "postnorm")
+HALTING_MODES: tuple[str, ...] = ("fixed_point", "fixed_depth", "learned")
+Z0_MODES: tuple[str, ...] = ("zeros", "random", "given")
+
+
+def _is_int(value: object) -> bool:
+    """Whether ``value`` is an integer (and not a bool, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    """Whether ``value`` is a finite real number (int or float, not bool)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+@dataclass
+class ReasonerConfig:
+    """Every setting of :class:`~fpr_agents.reasoner.core.FixedPointReasoner` and its solver.
+
+    Paper symbols (Movahedi et al., 2026) map to names as follows: alpha_1 -> ``gate_init_layer``
+    (the layer-wise gate a1), alpha_2 -> ``gate_init_iter`` (the iteration-wise gate a2),
+    epsilon -> ``tol``, eta / gamma / patience -> the FPOPT fields of the same names.
+
+    :param d_model: width d of the latent z and of the input embedding x.
+    :param n_heads: attention heads; d_model / n_heads is the head width.
+    :param n_layers: blocks L applied per iteration (each = attention + SwiGLU sub-block).
+    :param mlp_ratio: SwiGLU hidden width as a multiple of d_model.
+    :param attention: use grid self-attention; False gives the conv-only variant, which extrapolates
+        to large grids at low cost (the attention sub-block is then left out).
+    :param conv_kernel: side of the depthwise local-mixing convolution (odd).
+    :param gate_init_layer: initial value of the layer-wise gate a1, in (0, 1).
+    :param gate_init_iter: initial value of the iteration-wise gate a2, in (0, 1).
+    :param block_style: "gated" (the FPRM design), "prenorm" (ungated ``h = h + F(RMSNorm(h))``
+        ablation) or "postnorm" (``h = RMSNorm(h + F(h))`` ablation); both ablations also use the
+        plain residual local mixing ``z + conv(z)`` instead of the non-expansive one.
+    :param tol: halting threshold on the relative residual r.
+    :param max_iters: most applications of f in one solve.
+    :param halting: "fixed_point" (r < tol with FPOPT damping), "fixed_depth" (always
+        ``fixed_depth`` iterations) or "learned" (a Q-halt head decides).
+    :param fixed_depth: iterations run by the "fixed_depth" halting mode.
+    :param eta0: initial FPOPT step size eta, in (0, 1].
+    :param patience: FPOPT iterations without a new best residual before eta is reduced.
+    :param gamma: FPOPT factor applied to eta on each reduction, in (0, 1).
+    :param eta_min: a sample whose eta falls below this halts (unconverged).
+    :param z0_mode: initial latent: "zeros", "random" (Gaussian, per-sample seeded) or "given".
+    :param z0_std: standard deviation of the "random" initial latent.
+    :param z0_seed: seed of the "random" initial latent when the caller gives no per-sample seeds.
+    :param divergence_limit: a sample whose latent exceeds this in max-norm (or is not finite) halts
+        as diverged.
+    :param rope_base: base of the 2D rotary position frequencies (grids are small: ~100 suits).
+    :param eps: numerical epsilon of RMSNorm and of the relative residual.
+    """
+
+    d_model: int = 64
+    """Width d of the latent z and of the input embedding x."""
+    n_heads: int = 4
+    """Attention heads; d_model / n_heads is the head width (a multiple of 4 for 2D rotary)."""
+    n_layers: int = 1
+    """Blocks L per iteration, each an attention and a SwiGLU sub-block."""
+    mlp_ratio: float = 2.0
+    """SwiGLU hidden width = mlp_ratio * d_model."""
+    attention: bool = True
+    """Grid self-attention on (True) or the conv-only variant (False)."""
+    conv_kernel: int = 3
+    """Side of the depthwise local-mixing convolution; odd."""
+    gate_init_layer: float = 0.75
+    """Initial layer-wise gate a1 (per channel, sigmoid-parametrised), in (0, 1)."""
+    gate_init_iter: float = 0.25
+    """Initial iteration-wise gate a2 (per channel, sigmoid-parametrised), in (0, 1)."""
+    block_style: str = "gated"
+    """'gated' (FPRM), 'prenorm' (ungated pre-norm ablation) or 'postnorm' (post-norm ablation)."""
+    tol: float = 1e-3
+    """A sample converges when its relative residual falls below tol."""
+    max_iters: int = 64
+    """Most applications of f in one solve."""
+    halting: str = "fixed_point"
+    """'fixed_point', 'fixed_depth' or 'learned' (Q-halt head)."""
+    fixed_depth: int = 16
+    """Iterations of the 'fixed_depth' halting mode."""
+    eta0: float = 1.0
+    """Initial FPOPT step size, in (0, 1]."""
+    patience: int = 4
+    """FPOPT iterations without improvement before eta is multiplied by gamma."""
+    gamma: float = 0.5
+    """FPOPT step-size reduction factor, in (0, 1)."""
+    eta_min: float = 1.0 / 64.0
+    """A sample halts (unconverged) once its eta falls below eta_min."""
+    z0_mode: str = "zeros"
+    """Initial latent: 'zeros', 'random' or 'given'."""
+    z0_std: float = 1.0
+    """Standard deviation of the 'random' initial latent."""
+    z0_seed: int = 0
+    """Seed of the 'random' initial latent when no per-sample seeds are given."""
+    divergence_limit: float = 1e4
+    """Max-norm of the latent beyond which a sample halts as diverged."""
+    rope_base: float = 100.0
+    """Base of the 2D rotary frequencies."""
+    eps: float = 1e-6
+    """Epsilon of RMSNorm and of the relative residual."""
+
+    def __post_init__(self) -> None:
+        """Check every field; raise ValueError naming the first bad one."""
+        self._check_architecture()
+        self._check_solver()
+
+    @property
+    def head_dim(self) -> int:
+        """Width of one attention head.
+
+        :return: d_model // n_heads.
+        """
+        return self.d_model // self.n_heads
+
+    @property
+    def mlp_hidden(self) -> int:
+        """Hidden width of the SwiGLU sub-block.
+
+        :return: max(1, round(mlp_ratio * d_model)).
+        """
+        return max(1, round(self.mlp_ratio * self.d_model))
+
+    def _fail(self, field: str, requirement: str) -> None:
+        """Raise the ValueError for one field.
+
+        :param field: name of the bad field.
+        :param requirement: what the field must satisfy.
+        """
+        raise ValueError(f"ReasonerConfig.{field} {requirement}, got {getattr(self, field)!r}")
+
+    def _check_positive_int(self, field: str) -> None:
+        """Require an integer field to be >= 1.
+
+        :param field: name of the field.
+        """
+        value = getattr(self, field)
+        if not _is_int(value) or value < 1:
+            self._fail(field, "must be an integer >= 1")
+
+    def _check_open_unit(self, field: str) -> None:
+        """Require a real field to lie strictly inside (0, 1).
+
+        :param field: name of the field.
+        """
+        value = getattr(self, field)
+        if not _is_real(value) or not 0.0 < value < 1.0:
+            self._fail(field, "must be a real number strictly between 0 and 1")
+
+    def _check_positive_real(self, field: str) -> None:
+        """Require a real field to be finite and > 0.
+
+        :param field: name of the field.
+        """
+        value = getattr(self, field)
+        if not _is_real(value) or value <= 0:
+            self._fail(field, "must be a finite real number > 0")
+
+    def _check_architecture(self) -> None:
+        """Validate the fields that shape the network."""
+        for field in ("d_model", "n_heads", "n_layers", "conv_kernel"):
+            self._check_positive_int(field)
+        if not isinstance(self.attention, bool):
+            self._fail("attention", "must be a bool")
+        if self.attention:
+            if self.d_model % self.n_heads != 0:
+                self._fail("n_heads", f"must divide d_model={self.d_model}")
+            if self.head_dim % 4 != 0:
+                self._fail(
+                    "n_heads",
+                    "must leave a head width d_model/n_heads divisible by 4 (2D rotary)",
+                )
+        self._check_positive_real("mlp_ratio")
+        if self.conv_kernel % 2 == 0:
+            self._fail("conv_kernel", "must be odd")
+        self._check_open_unit("gate_init_layer")
+        self._check_open_unit("gate_init_iter")
+        if self.block_style not in BLOCK_STYLES:
+            self._fail("block_style", f"must be one of {BLOCK_STYLES}")
+        self._check_positive_real("rope_base")
+        if self.rope_base <= 1.0:
+            self._fail("rope_base", "must be > 1")
+        self._check_positive_real("eps")
+
+    def _check_solver(self) -> None:
+        """Validate the halting, FPOPT and initial-state fields."""
+        if not _is_real(self.tol) or self.tol < 0:
+            self._fail("tol", "must be a finite real number >= 0")
+        self._check_positive_int("max_iters")
+        if self.halting not in HALTING_MODES:
+            self._fail("halting", f"must be one of {HALTING_MODES}")
+        self._check_positive_int("fixed_depth")
+        if not _is_real(self.eta0) or not 0.0 < self.eta0 <= 1.0:
+            self._fail("eta0", "must be a real number in (0, 1]")
+        self._check_positive_int("patience")
+        self._check_open_unit("gamma")
+        self._check_positive_real("eta_min")
+        if self.eta_min > self.eta0:
+            self._fail("eta_min", f"must be <= eta0={self.eta0}")
+        if self.z0_mode not in Z0_MODES:
+            self._fail("z0_mode", f"must be one of {Z0_MODES}")
+        self._check_positive_real("z0_std")
+        if not _is_int(self.z0_seed) or self.z0_seed < 0:
+            self._fail("z0_seed", "must be an integer >= 0")
+        self._check_positive_real("divergence_limit")

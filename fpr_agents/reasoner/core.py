@@ -1,0 +1,240 @@
+"""The looped, weight-tied core of the Fixed-Point Reasoner: one application ``f(z; x)``.
+
+Paper symbols (Movahedi et al., "Fixed-Point Reasoners", 2026) map to names here:
+alpha_1 -> ``gates().layer`` (a1), alpha_2 -> ``gates().iteration`` (a2),
+beta_1 -> ``gates().block_scale`` (b1), beta_2 -> ``gates().input_scale`` (b2),
+f -> :meth:`FixedPointReasoner.step`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from fpr_agents.reasoner.config import ReasonerConfig
+from fpr_agents.reasoner.layers import Gate, GridAttention, GridConv, RMSNorm, SwiGLU
+from fpr_agents.reasoner.solve import SolveResult, solve_fixed_point
+
+
+@dataclass
+class GateValues:
+    """The gate values of one application of f, all per channel, shape (d,).
+
+    :param layer: a1, the residual gate of every sub-block.
+    :param iteration: a2, the gate on the previous latent at input injection.
+    :param block_scale: b1 = b2 * (1 - a1) / (1 - a1 ** S), S = sub-blocks per step.
+    :param input_scale: b2 = 1 - a2 * a1 ** S.
+    """
+
+    layer: torch.Tensor
+    iteration: torch.Tensor
+    block_scale: torch.Tensor
+    input_scale: torch.Tensor
+
+
+class ReasonerBlock(nn.Module):
+    """One block: an attention sub-block (optional) and a SwiGLU sub-block, each with its norm.
+
+    :param config: the reasoner configuration.
+    """
+
+    def __init__(self, config: ReasonerConfig) -> None:
+        super().__init__()
+        dim = config.d_model
+        self.attn_norm: RMSNorm | None = None
+        self.attn: GridAttention | None = None
+        if config.attention:
+            self.attn_norm = RMSNorm(dim, config.eps)
+            self.attn = GridAttention(dim, config.n_heads, config.rope_base)
+        self.mlp_norm = RMSNorm(dim, config.eps)
+        self.mlp = SwiGLU(dim, config.mlp_hidden)
+
+    def sublayers(self) -> list[tuple[RMSNorm, nn.Module]]:
+        """The (norm, function) pairs of this block in order.
+
+        :return: one or two pairs.
+        """
+        pairs: list[tuple[RMSNorm, nn.Module]] = []
+        if self.attn is not None and self.attn_norm is not None:
+            pairs.append((self.attn_norm, self.attn))
+        pairs.append((self.mlp_norm, self.mlp))
+        return pairs
+
+
+def _apply_sublayer(
+    function: nn.Module, h: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """Call a sub-layer, passing the mask only to attention.
+
+    :param function: a GridAttention or SwiGLU.
+    :param h: its input, (B, H, W, d).
+    :param mask: (B, H, W) bool or None.
+    :return: its output, (B, H, W, d).
+    """
+    if isinstance(function, GridAttention):
+        return function(h, mask)
+    return function(h)
+
+
+class FixedPointReasoner(nn.Module):
+    """A looped, weight-tied Transformer on a 2D grid whose latent is iterated to a fixed point.
+
+    One application ``f(z; x)`` (:meth:`step`):
+
+    1. local mixing ``z <- GridConv(z)``, a depthwise convolution whose kernel is kept
+       non-expansive (see :class:`GridConv`);
+    2. input injection ``h = a2 * z + b2 * x``;
+    3. L blocks of ``h = a1 * h + b1 * Attn(RMSNorm(h))``, ``h = a1 * h + b1 * SwiGLU(RMSNorm(h))``.
+
+    The ablations drop the gates and use plain residuals everywhere: local mixing
+    ``z <- z + conv(z)`` (unconstrained kernel), ``h = z + x``, then ``h = h + F(RMSNorm(h))``
+    (``block_style="prenorm"``) or ``h = RMSNorm(h + F(h))`` (``"postnorm"``); each sub-block's
+    norm is used before or after it.
+
+    :param config: the reasoner configuration.
+    """
+
+    def __init__(self, config: ReasonerConfig) -> None:
+        super().__init__()
+        self.config = config
+        dim = config.d_model
+        gated = config.block_style == "gated"
+        self.local_mixing = GridConv(dim, config.conv_kernel, non_expansive=gated)
+        self.blocks = nn.ModuleList(ReasonerBlock(config) for _ in range(config.n_layers))
+        self.gate_layer: Gate | None = None
+        self.gate_iteration: Gate | None = None
+        if gated:
+            self.gate_layer = Gate(dim, config.gate_init_layer)
+            self.gate_iteration = Gate(dim, config.gate_init_iter)
+        self.halt_head = nn.Linear(dim, 1)
+
+    @property
+    def sublayers_per_step(self) -> int:
+        """Number S of gated sub-blocks in one application of f.
+
+        :return: 2L with attention, L without.
+        """
+        return self.config.n_layers * (2 if self.config.attention else 1)
+
+    def gates(self) -> GateValues:
+        """The gate values a1, a2 and the tied scales b1, b2 (gated style only).
+
+        :return: the four per-channel vectors, each (d,).
+        """
+        if self.gate_layer is None or self.gate_iteration is None:
+            raise ValueError(
+                f"FixedPointReasoner.gates: block_style={self.config.block_style!r} has no gates"
+            )
+        layer = self.gate_layer()
+        iteration = self.gate_iteration()
+        layer_power = layer**self.sublayers_per_step
+        input_scale = 1.0 - iteration * layer_power
+        block_scale = input_scale * (1.0 - layer) / (1.0 - layer_power)
+        return GateValues(layer, iteration, block_scale, input_scale)
+
+    def no_weight_decay_parameters(self) -> list[nn.Parameter]:
+        """Parameters to exclude from weight decay: the gate parameters.
+
+        :return: the gate parameters (empty for the ungated ablations).
+        """
+        return [gate.param for gate in (self.gate_layer, self.gate_iteration) if gate is not None]
+
+    def step(
+        self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One application of the map f.
+
+        :param z: latent, (B, H, W, d).
+        :param x: input embedding, (B, H, W, d).
+        :param mask: (B, H, W) bool, True on real cells; None when all cells are real.
+        :return: f(z; x), (B, H, W, d), zero on padded cells.
+        """
+        valid = None if mask is None else mask.unsqueeze(-1).to(z.dtype)  # (B, H, W, 1)
+        if valid is not None:
+            z = z * valid
+        z = self.local_mixing(z)  # (B, H, W, d)
+        sublayers = [pair for block in self.blocks for pair in block.sublayers()]
+        style = self.config.block_style
+        if style == "gated":
+            gate = self.gates()
+            h = gate.iteration * z + gate.input_scale * x
+            for norm, function in sublayers:
+                update = _apply_sublayer(function, norm(h), mask)
+                h = gate.layer * h + gate.block_scale * update
+        elif style == "prenorm":
+            h = z + x
+            for norm, function in sublayers:
+                h = h + _apply_sublayer(function, norm(h), mask)
+        else:  # "postnorm", validated by ReasonerConfig
+            h = z + x
+            for norm, function in sublayers:
+                h = norm(h + _apply_sublayer(function, h, mask))
+        if valid is not None:
+            h = h * valid
+        return h
+
+    def forward(
+        self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Same as :meth:`step`.
+
+        :param z: latent, (B, H, W, d).
+        :param x: input embedding, (B, H, W, d).
+        :param mask: (B, H, W) bool or None.
+        :return: f(z; x), (B, H, W, d).
+        """
+        return self.step(z, x, mask)
+
+    def halt_logit(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logit of the learned halting (Q-halt) head on the masked mean of the latent.
+
+        :param z: latent, (B, H, W, d).
+        :param mask: (B, H, W) bool or None.
+        :return: (B,) logits; sigmoid > 0.5 means "halt".
+        """
+        if mask is None:
+            pooled = z.mean(dim=(1, 2))  # (B, d)
+        else:
+            valid = mask.unsqueeze(-1).to(z.dtype)
+            pooled = (z * valid).sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp_min(1.0)
+        return self.halt_head(pooled).squeeze(-1)
+
+    def solve(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        z0: torch.Tensor | None = None,
+        *,
+        max_iters: int | None = None,
+        tol: float | None = None,
+        halting: str | None = None,
+        return_trace: bool = False,
+        z0_seeds: torch.Tensor | list[int] | None = None,
+    ) -> SolveResult:
+        """Iterate f to a fixed point, per sample, without gradient.
+
+        See :func:`fpr_agents.reasoner.solve.solve_fixed_point` for the full description.
+
+        :param x: input embedding, (B, H, W, d).
+        :param mask: (B, H, W) bool, True on real cells, or None.
+        :param z0: initial latent (B, H, W, d) (a warm start), or None to use ``config.z0_mode``.
+        :param max_iters: overrides ``config.max_iters`` (and the depth in "fixed_depth" mode).
+        :param tol: overrides ``config.tol``.
+        :param halting: overrides ``config.halting``.
+        :param return_trace: also return every sample's residual at every iteration.
+        :param z0_seeds: per-sample seeds of the "random" initial latent, (B,).
+        :return: the per-sample result.
+        """
+        return solve_fixed_point(
+            self,
+            x,
+            mask,
+            z0,
+            max_iters=max_iters,
+            tol=tol,
+            halting=halting,
+            return_trace=return_trace,
+            z0_seeds=z0_seeds,
+        )

@@ -1,0 +1,327 @@
+"""Test-time solving: iterate the reasoner's map per sample until it halts.
+
+Halting modes: "fixed_point" (relative residual below ``tol``, with FPOPT step-size damping),
+"fixed_depth" (a set number of plain iterations) and "learned" (a Q-halt head decides).
+Samples that halt leave the active batch (compaction), so each sample costs only its own
+iterations and its result never depends on its batch-mates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from fpr_agents.reasoner.config import HALTING_MODES, ReasonerConfig
+
+if TYPE_CHECKING:
+    from fpr_agents.reasoner.core import FixedPointReasoner
+
+
+@dataclass
+class SolveResult:
+    """The outcome of :func:`solve_fixed_point`, per sample.
+
+    :param z: final latent, (B, H, W, d), zero on padded cells. For a diverged sample, the last
+        latent that passed the divergence guard.
+    :param iterations: applications of f spent on each sample, (B,) long.
+    :param residual: relative residual of the last iterate, (B,) float32; inf when diverged.
+    :param converged: whether the residual fell below the tolerance, (B,) bool.
+    :param diverged: whether the latent became non-finite or exceeded the divergence limit, (B,).
+    :param trace: when asked for, each sample's residual at each of its iterations; else None.
+    """
+
+    z: torch.Tensor
+    iterations: torch.Tensor
+    residual: torch.Tensor
+    converged: torch.Tensor
+    diverged: torch.Tensor
+    trace: list[list[float]] | None = None
+
+
+def relative_residual(f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``max over cells |f(z) - z|_inf / (max over cells |f(z)|_inf + eps)`` per sample, in float32.
+
+    Padded cells are zero in both latents and so do not count.
+
+    :param f_z: f(z), (B, H, W, d).
+    :param z: z, (B, H, W, d).
+    :param eps: added to the denominator.
+    :return: (B,) float32.
+    """
+    f_z32, z32 = f_z.float(), z.float()
+    change = (f_z32 - z32).abs().amax(dim=(1, 2, 3))
+    scale = f_z32.abs().amax(dim=(1, 2, 3))
+    return change / (scale + eps)
+
+
+def check_grid_inputs(
+    x: torch.Tensor, mask: torch.Tensor | None, d_model: int, where: str
+) -> torch.Tensor | None:
+    """Validate an input embedding and its mask.
+
+    :param x: input embedding, expected (B, H, W, d_model), floating point.
+    :param mask: expected None or (B, H, W); any dtype (non-zero = real cell).
+    :param d_model: the reasoner's width.
+    :param where: name of the caller, used in error messages.
+    :return: the mask as bool (B, H, W), or None.
+    """
+    if x.dim() != 4 or x.shape[-1] != d_model:
+        raise ValueError(f"{where}: x must have shape (B, H, W, {d_model}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{where}: x must be a floating-point tensor, got {x.dtype}")
+    if mask is None:
+        return None
+    if tuple(mask.shape) != tuple(x.shape[:3]):
+        raise ValueError(
+            f"{where}: mask must have shape {tuple(x.shape[:3])} (B, H, W), got {tuple(mask.shape)}"
+        )
+    mask = mask.to(device=x.device) != 0
+    empty = (~mask.flatten(1).any(dim=1)).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"{where}: mask has no valid cell in samples {empty}")
+    return mask
+
+
+def initial_latent(
+    config: ReasonerConfig,
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    z0: torch.Tensor | None,
+    z0_seeds: torch.Tensor | list[int] | None,
+) -> torch.Tensor:
+    """The starting latent z0 of a solve, zero on padded cells.
+
+    A given ``z0`` wins over ``config.z0_mode``. In "random" mode each sample draws its own noise
+    from a generator seeded with its seed (``z0_seeds[b]``, or ``config.z0_seed`` for all), one
+    value per valid cell in row-major order, so the draw does not depend on batch-mates or padding.
+
+    :param config: the reasoner configuration.
+    :param x: input embedding, (B, H, W, d).
+    :param mask: (B, H, W) bool or None.
+    :param z0: given initial latent (B, H, W, d), or None.
+    :param z0_seeds: per-sample seeds (B,), or None.
+    :return: z0, (B, H, W, d), dtype and device of x.
+    """
+    batch = x.shape[0]
+    if z0 is not None:
+        if tuple(z0.shape) != tuple(x.shape):
+            raise ValueError(
+                f"solve: z0 must have the shape of x {tuple(x.shape)}, got {tuple(z0.shape)}"
+            )
+        start = z0.to(device=x.device, dtype=x.dtype)
+    elif config.z0_mode == "given":
+        raise ValueError("solve: ReasonerConfig.z0_mode is 'given' but no z0 was passed")
+    elif config.z0_mode == "zeros":
+        start = torch.zeros_like(x)
+    else:
+        if z0_seeds is None:
+            seeds = [config.z0_seed] * batch
+        else:
+            seeds = [int(seed) for seed in torch.as_tensor(z0_seeds).flatten().tolist()]
+            if len(seeds) != batch:
+                raise ValueError(f"solve: z0_seeds must hold {batch} seeds, got {len(seeds)}")
+        valid = (
+            torch.ones(x.shape[:3], dtype=torch.bool) if mask is None else mask.cpu()
+        )  # (B, H, W)
+        noise = torch.zeros(x.shape, dtype=torch.float32)  # drawn on CPU: same on every device
+        for sample, seed in enumerate(seeds):
+            generator = torch.Generator().manual_seed(seed)
+            n_valid = int(valid[sample].sum())
+            draw = torch.randn(n_valid, x.shape[-1], generator=generator) * config.z0_std
+            noise[sample][valid[sample]] = draw
+        start = noise.to(device=x.device, dtype=x.dtype)
+    if mask is not None:
+        start = start * mask.unsqueeze(-1).to(start.dtype)
+    return start
+
+
+def _crop_to_valid(
+    z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Drop the trailing rows and columns that are padding for every sample in the batch.
+
+    :param z: latent, (A, H, W, d).
+    :param x: input embedding, (A, H, W, d).
+    :param mask: (A, H, W) bool or None.
+    :return: (z, x, mask) cropped to the smallest top-left box that holds every valid cell; the
+        mask becomes None when every remaining cell is valid.
+    """
+    if mask is None:
+        return z, x, mask
+    rows = int(mask.any(dim=2).any(dim=0).nonzero().max()) + 1
+    cols = int(mask.any(dim=1).any(dim=0).nonzero().max()) + 1
+    if rows < mask.shape[1] or cols < mask.shape[2]:
+        z, x, mask = z[:, :rows, :cols], x[:, :rows, :cols], mask[:, :rows, :cols]
+    if bool(mask.all()):
+        mask = None
+    return z, x, mask
+
+
+def solve_fixed_point(
+    reasoner: FixedPointReasoner,
+    x: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    z0: torch.Tensor | None = None,
+    *,
+    max_iters: int | None = None,
+    tol: float | None = None,
+    halting: str | None = None,
+    return_trace: bool = False,
+    z0_seeds: torch.Tensor | list[int] | None = None,
+) -> SolveResult:
+    """Iterate ``z <- f(z; x)`` per sample until each sample halts; runs without gradient.
+
+    Each iteration computes ``f(z)`` and the relative residual ``r`` of the current ``z``, then
+    steps ``z <- eta * f(z) + (1 - eta) * z`` (FPOPT; eta = 1 outside "fixed_point" mode). FPOPT
+    keeps each sample's best residual; after ``patience`` iterations without a new best, its eta is
+    multiplied by ``gamma``. A sample halts:
+
+    - "fixed_point": when ``r < tol`` (converged), when ``eta < eta_min``, or at ``max_iters``;
+    - "fixed_depth": after exactly ``max_iters`` (default ``config.fixed_depth``) iterations;
+    - "learned": when the halting head's probability exceeds 0.5, or at ``max_iters``;
+    - in every mode, when ``f(z)`` is not finite or exceeds ``config.divergence_limit`` in
+      max-norm (diverged; its result keeps the last good latent, with residual inf).
+
+    Halted samples leave the active batch, and the padding no active sample needs is cropped.
+    Works on x's device and dtype and under autocast (the latent stays in x's dtype, residuals are
+    computed in float32).
+
+    :param reasoner: the reasoner whose ``step`` is f.
+    :param x: input embedding, (B, H, W, d).
+    :param mask: (B, H, W), True (non-zero) on real cells; None when all cells are real. Grids of
+        different sizes share a batch by padding to the largest, top-left aligned.
+    :param z0: initial latent (B, H, W, d), e.g. a previous fixed point; None uses
+        ``config.z0_mode``.
+    :param max_iters: most iterations (default ``config.max_iters``; in "fixed_depth" mode the
+        exact count, default ``config.fixed_depth``).
+    :param tol: residual tolerance (default ``config.tol``).
+    :param halting: halting mode (default ``config.halting``).
+    :param return_trace: also return each sample's residual at each iteration.
+    :param z0_seeds: per-sample seeds for ``z0_mode="random"``, (B,); default ``config.z0_seed``.
+    :return: the per-sample result.
+    """
+    config = reasoner.config
+    mask = check_grid_inputs(x, mask, config.d_model, "solve")
+    halting = config.halting if halting is None else halting
+    if halting not in HALTING_MODES:
+        raise ValueError(f"solve: halting must be one of {HALTING_MODES}, got {halting!r}")
+    if max_iters is None:
+        max_iters = config.fixed_depth if halting == "fixed_depth" else config.max_iters
+    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f"solve: max_iters must be an integer >= 1, got {max_iters!r}")
+    tol = config.tol if tol is None else float(tol)
+    if not tol >= 0:
+        raise ValueError(f"solve: tol must be >= 0, got {tol!r}")
+    with torch.no_grad():
+        start = initial_latent(config, x, mask, z0, z0_seeds)
+        return _iterate(
+            reasoner,
+            x,
+            mask,
+            start,
+            max_iters=max_iters,
+            tol=tol,
+            halting=halting,
+            return_trace=return_trace,
+        )
+
+
+def _iterate(
+    reasoner: FixedPointReasoner,
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    z: torch.Tensor,
+    *,
+    max_iters: int,
+    tol: float,
+    halting: str,
+    return_trace: bool,
+) -> SolveResult:
+    """The solve loop with per-sample halting and compaction (inputs already validated).
+
+    :param reasoner: the reasoner whose ``step`` is f.
+    :param x: input embedding, (B, H, W, d).
+    :param mask: (B, H, W) bool or None.
+    :param z: initial latent, (B, H, W, d), zero on padded cells.
+    :param max_iters: most iterations.
+    :param tol: residual tolerance.
+    :param halting: halting mode.
+    :param return_trace: record residual traces.
+    :return: the per-sample result.
+    """
+    config = reasoner.config
+    batch, device = x.shape[0], x.device
+    if mask is not None:
+        x = x * mask.unsqueeze(-1).to(x.dtype)
+    out_z = torch.zeros_like(z)
+    out_iterations = torch.zeros(batch, dtype=torch.long, device=device)
+    out_residual = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
+    out_converged = torch.zeros(batch, dtype=torch.bool, device=device)
+    out_diverged = torch.zeros(batch, dtype=torch.bool, device=device)
+    trace: list[list[float]] | None = [[] for _ in range(batch)] if return_trace else None
+
+    damped = halting == "fixed_point"
+    active = torch.arange(batch, device=device)  # global index of each active row
+    active_list = list(range(batch))
+    eta = torch.full((batch,), config.eta0 if damped else 1.0, dtype=torch.float32, device=device)
+    best = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
+    stalled = torch.zeros(batch, dtype=torch.long, device=device)
+    z, x, mask = _crop_to_valid(z, x, mask)
+
+    for iteration in range(1, max_iters + 1):
+        f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
+        residual = relative_residual(f_z, z, config.eps)  # (A,)
+        size = f_z.float().abs().amax(dim=(1, 2, 3))  # NaN when not finite
+        diverged = ~(size <= config.divergence_limit)
+        residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
+        converged = (residual < tol) & ~diverged
+        if damped:
+            step_size = eta.view(-1, 1, 1, 1).to(z.dtype)
+            z_next = z + step_size * (f_z - z)
+            improved = residual < best
+            best = torch.where(improved, residual, best)
+            stalled = torch.where(improved, torch.zeros_like(stalled), stalled + 1)
+            reduce = stalled >= config.patience
+            eta = torch.where(reduce, eta * config.gamma, eta)
+            stalled = torch.where(reduce, torch.zeros_like(stalled), stalled)
+            halt = converged | (eta < config.eta_min)
+        else:
+            z_next = f_z
+            halt = torch.zeros_like(converged)
+            if halting == "learned":
+                halt = torch.sigmoid(reasoner.halt_logit(z_next, mask).float()) > 0.5
+        halt = halt | diverged | (iteration == max_iters)
+        z_next = torch.where(diverged.view(-1, 1, 1, 1), z, z_next)
+        if trace is not None:
+            for sample, value in zip(active_list, residual.tolist(), strict=True):
+                trace[sample].append(value)
+        if not bool(halt.any()):
+            z = z_next
+            continue
+        rows = halt.nonzero().flatten()
+        targets = active[rows]
+        height, width = z.shape[1], z.shape[2]
+        out_z[targets, :height, :width] = z_next[rows]
+        out_iterations[targets] = iteration
+        out_residual[targets] = residual[rows]
+        out_converged[targets] = converged[rows]
+        out_diverged[targets] = diverged[rows]
+        keep = (~halt).nonzero().flatten()
+        if keep.numel() == 0:
+            break
+        active, eta, best, stalled = active[keep], eta[keep], best[keep], stalled[keep]
+        active_list = active.tolist()
+        z, x = z_next[keep], x[keep]
+        mask = None if mask is None else mask[keep]
+        z, x, mask = _crop_to_valid(z, x, mask)
+
+    return SolveResult(
+        z=out_z,
+        iterations=out_iterations,
+        residual=out_residual,
+        converged=out_converged,
+        diverged=out_diverged,
+        trace=trace,
+    )

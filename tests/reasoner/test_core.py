@@ -1,0 +1,133 @@
+"""FixedPointReasoner.step: shapes, masks, batch independence, gates, and bounded iterates."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.reasoner.factories import small_reasoner
+
+
+def _padded_batch(
+    sizes: list[tuple[int, int]], dim: int, generator: torch.Generator
+) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """Random grids of several sizes, alone and padded into one batch with a mask."""
+    grids = [torch.randn(h, w, dim, generator=generator) for h, w in sizes]
+    height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
+    batch = torch.zeros(len(sizes), height, width, dim)
+    mask = torch.zeros(len(sizes), height, width, dtype=torch.bool)
+    for i, (h, w) in enumerate(sizes):
+        batch[i, :h, :w] = grids[i]
+        mask[i, :h, :w] = True
+    return grids, batch, mask
+
+
+@pytest.mark.parametrize("attention", [True, False])
+@pytest.mark.parametrize("block_style", ["gated", "prenorm", "postnorm"])
+def test_step_on_mixed_grid_sizes_matches_each_grid_alone(
+    attention: bool, block_style: str, generator: torch.Generator
+) -> None:
+    reasoner = small_reasoner(attention=attention, block_style=block_style)
+    sizes = [(3, 5), (6, 4), (2, 2)]
+    xs, x, mask = _padded_batch(sizes, 16, generator)
+    zs, z, _ = _padded_batch(sizes, 16, generator)
+    with torch.no_grad():
+        out = reasoner.step(z, x, mask)
+        assert out.shape == x.shape
+        assert torch.equal(out[~mask], torch.zeros_like(out[~mask]))  # padding stays 0
+        for i, (h, w) in enumerate(sizes):
+            alone = reasoner.step(zs[i][None], xs[i][None])
+            assert torch.allclose(out[i, :h, :w], alone[0], atol=1e-5)
+
+
+def test_padded_content_does_not_leak(generator: torch.Generator) -> None:
+    reasoner = small_reasoner()
+    _, x, mask = _padded_batch([(4, 4), (5, 3)], 16, generator)
+    _, z, _ = _padded_batch([(4, 4), (5, 3)], 16, generator)
+    noisy_x, noisy_z = x.clone(), z.clone()
+    noisy_x[~mask] = 50.0
+    noisy_z[~mask] = -50.0
+    with torch.no_grad():
+        clean, noisy = reasoner.step(z, x, mask), reasoner.step(noisy_z, noisy_x, mask)
+    assert torch.allclose(clean, noisy, atol=1e-5)
+
+
+def test_gates_follow_the_tied_formulas() -> None:
+    reasoner = small_reasoner(n_layers=2)
+    with torch.no_grad():
+        reasoner.gate_layer.param.normal_()
+        reasoner.gate_iteration.param.normal_()
+    gates = reasoner.gates()
+    sublayers = 4  # 2 blocks x (attention + MLP)
+    a1, a2 = torch.sigmoid(reasoner.gate_layer.param), torch.sigmoid(reasoner.gate_iteration.param)
+    assert torch.allclose(gates.layer, a1) and torch.allclose(gates.iteration, a2)
+    assert torch.allclose(gates.input_scale, 1 - a2 * a1**sublayers)
+    assert torch.allclose(gates.block_scale, gates.input_scale * (1 - a1) / (1 - a1**sublayers))
+    # The sub-block weights add up to b2: sum_k a1^k * b1 over the 2L sub-blocks.
+    total = sum(a1**k * gates.block_scale for k in range(sublayers))
+    assert torch.allclose(total, gates.input_scale)
+    assert small_reasoner(attention=False).sublayers_per_step == 1
+
+
+def test_gate_parameters_are_excluded_from_weight_decay() -> None:
+    reasoner = small_reasoner()
+    excluded = reasoner.no_weight_decay_parameters()
+    assert {id(p) for p in excluded} == {
+        id(reasoner.gate_layer.param),
+        id(reasoner.gate_iteration.param),
+    }
+    assert small_reasoner(block_style="prenorm").no_weight_decay_parameters() == []
+    with pytest.raises(ValueError, match="no gates"):
+        small_reasoner(block_style="postnorm").gates()
+
+
+def _iterate_norms(block_style: str, iterations: int, seed: int) -> torch.Tensor:
+    """Max-norm of the latent along plain iterations of a randomly weighted reasoner."""
+    reasoner = small_reasoner(seed=seed, block_style=block_style, d_model=32, n_heads=2)
+    with torch.no_grad():
+        for gate in (reasoner.gate_layer, reasoner.gate_iteration):
+            if gate is not None:
+                gate.param.normal_(std=2.0)  # any gate values in (0, 1)
+        x = torch.randn(2, 6, 6, 32)
+        z = torch.randn(2, 6, 6, 32)
+        norms = []
+        for _ in range(iterations):
+            z = reasoner.step(z, x)
+            norms.append(z.abs().amax())
+    return torch.stack(norms)
+
+
+def test_gated_iterates_stay_bounded_while_ungated_prenorm_grows() -> None:
+    gated = _iterate_norms("gated", 500, seed=3)
+    prenorm = _iterate_norms("prenorm", 500, seed=3)
+    postnorm = _iterate_norms("postnorm", 500, seed=3)
+    assert torch.isfinite(gated).all() and torch.isfinite(postnorm).all()
+    # Gated: no growth after the first iterations (FPRM's Theorem 1).
+    assert gated[-100:].max() <= 1.5 * gated[:50].max()
+    # Ungated pre-norm: the latent keeps growing, far beyond the gated one (here exponentially,
+    # through the residual local mixing z + conv(z); an overflow to inf/NaN also counts as growth).
+    assert prenorm[99] > 10 * gated[99]
+    assert prenorm[99] > 5 * prenorm[49]
+    assert not prenorm[-1] <= 10 * gated[-1]
+    # Post-norm: every output is normalised, so bounded too.
+    assert postnorm.max() <= 1.5 * postnorm[:50].max()
+
+
+def test_forward_is_step(generator: torch.Generator) -> None:
+    reasoner = small_reasoner()
+    x = torch.randn(2, 3, 3, 16, generator=generator)
+    z = torch.randn(2, 3, 3, 16, generator=generator)
+    with torch.no_grad():
+        assert torch.equal(reasoner(z, x), reasoner.step(z, x))
+
+
+def test_halt_logit_uses_valid_cells_only(generator: torch.Generator) -> None:
+    reasoner = small_reasoner()
+    z = torch.randn(2, 4, 4, 16, generator=generator)
+    mask = torch.ones(2, 4, 4, dtype=torch.bool)
+    mask[:, 2:] = False
+    with torch.no_grad():
+        logits = reasoner.halt_logit(z, mask)
+        alone = reasoner.halt_logit(z[:, :2])
+    assert logits.shape == (2,)
+    assert torch.allclose(logits, alone, atol=1e-6)

@@ -1,0 +1,142 @@
+"""Training helpers: truncated back-propagation, deep supervision, halting loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fpr_agents.reasoner import DeepSupervision, GridEmbedding, halting_loss, truncated_unroll
+from tests.reasoner.factories import small_reasoner
+
+
+def _inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4, 5, 16, generator=generator)
+    mask = torch.ones(3, 4, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    return x, mask
+
+
+@pytest.mark.parametrize("attention", [True, False])
+@pytest.mark.parametrize("block_style", ["gated", "prenorm", "postnorm"])
+def test_truncated_unroll_gives_finite_gradients_on_every_parameter(
+    attention: bool, block_style: str
+) -> None:
+    reasoner = small_reasoner(attention=attention, block_style=block_style).train()
+    x, mask = _inputs()
+    z = truncated_unroll(reasoner, x, mask, torch.zeros_like(x), n_no_grad=5, k_grad=2)
+    target = torch.randn_like(z)
+    loss = (z - target).pow(2).mean() + halting_loss(
+        reasoner, z, mask, torch.tensor([True, False, True])
+    )
+    loss.backward()
+    for name, parameter in reasoner.named_parameters():
+        assert parameter.grad is not None, name
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+def test_truncated_unroll_equals_plain_iteration() -> None:
+    reasoner = small_reasoner()
+    x, mask = _inputs()
+    z = torch.zeros_like(x)
+    with torch.no_grad():
+        expected = z
+        for _ in range(6):
+            expected = reasoner.step(expected, x, mask)
+    out = truncated_unroll(reasoner, x, mask, z, n_no_grad=4, k_grad=2)
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert out.requires_grad
+
+
+def _saved_for_backward(n_no_grad: int, k_grad: int) -> tuple[int, int]:
+    """Number and total bytes of the tensors autograd saves for backward in one truncated unroll."""
+    reasoner = small_reasoner().train()
+    x, mask = _inputs()
+    count, size = 0, 0
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        nonlocal count, size
+        count += 1
+        size += tensor.numel() * tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = truncated_unroll(reasoner, x, mask, torch.zeros_like(x), n_no_grad, k_grad)
+    out.sum().backward()
+    return count, size
+
+
+def test_graph_memory_does_not_grow_with_the_no_grad_prefix() -> None:
+    short, long = _saved_for_backward(1, 2), _saved_for_backward(40, 2)
+    assert short == long and short[0] > 0
+    # ...while it grows by the same amount with each step under gradient (so it measures the graph).
+    two, four, six = short, _saved_for_backward(1, 4), _saved_for_backward(1, 6)
+    assert four[0] - two[0] == six[0] - four[0] > 0
+    assert four[1] - two[1] == six[1] - four[1] > 0
+
+
+def test_deep_supervision_trains_and_carries_the_state() -> None:
+    torch.manual_seed(0)
+    reasoner = small_reasoner().train()
+    embedding = GridEmbedding({"grid": 3}, 16)
+    readout = torch.nn.Linear(16, 3)
+    grid = torch.randint(0, 3, (4, 4, 4), generator=torch.Generator().manual_seed(1))
+    labels = (grid + 1) % 3  # a per-cell relabelling
+    parameters = [*reasoner.parameters(), *embedding.parameters(), *readout.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-2)
+    supervision = DeepSupervision(segments=3, n_no_grad=2, k_grad=1, clip_grad_norm=1.0)
+
+    def loss_fn(z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(readout(z).reshape(-1, 3), labels.reshape(-1))
+
+    first = supervision.run(
+        reasoner, lambda: embedding({"grid": grid}), loss_fn, optimizer=optimizer
+    )
+    assert len(first.losses) == 3 and not first.z.requires_grad
+    for _ in range(8):
+        last = supervision.run(
+            reasoner, lambda: embedding({"grid": grid}), loss_fn, optimizer=optimizer
+        )
+    assert last.losses[-1] < 0.5 * first.losses[0]
+    # Without an optimiser the gradients of all segments accumulate for the caller.
+    optimizer.zero_grad()
+    supervision.run(reasoner, lambda: embedding({"grid": grid}), loss_fn)
+    assert all(p.grad is not None for p in readout.parameters())
+
+
+def test_halting_loss_targets_correctness() -> None:
+    reasoner = small_reasoner()
+    x, mask = _inputs()
+    with torch.no_grad():
+        reasoner.halt_head.weight.zero_()
+        reasoner.halt_head.bias.fill_(4.0)  # confident "halt"
+    right = halting_loss(reasoner, x, mask, torch.tensor([True, True, True]))
+    wrong = halting_loss(reasoner, x, mask, torch.tensor([0, 0, 0]))
+    assert right < 0.05 < 3.0 < wrong
+    with pytest.raises(ValueError, match=r"is_correct must have shape \(3,\)"):
+        halting_loss(reasoner, x, mask, torch.ones(2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_no_grad": -1}, "n_no_grad must be an integer >= 0"),
+        ({"k_grad": 0}, "k_grad must be an integer >= 1"),
+        ({"z": torch.zeros(3, 4, 4, 16)}, "z must have the shape of x"),
+    ],
+)
+def test_truncated_unroll_rejects_bad_arguments(kwargs: dict[str, object], message: str) -> None:
+    reasoner = small_reasoner()
+    x, mask = _inputs()
+    arguments: dict[str, object] = {"z": torch.zeros_like(x), "n_no_grad": 1, "k_grad": 1}
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        truncated_unroll(reasoner, x, mask, **arguments)  # type: ignore[arg-type]
+
+
+def test_deep_supervision_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match=r"DeepSupervision\.segments"):
+        DeepSupervision(segments=0)
+    with pytest.raises(ValueError, match=r"DeepSupervision\.clip_grad_norm"):
+        DeepSupervision(clip_grad_norm=0.0)
