@@ -27,6 +27,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.report import (
     depth_markdown,
     depth_report,
@@ -38,9 +39,7 @@ from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
 from train.common import check_env_id, load_planner, parse_args, resolve_device, seed_everything
 
-SHIPPED_MAZE_PLANNER = (
-    Path(__file__).resolve().parent.parent / "fpr_agents" / "checkpoints" / "maze.safetensors"
-)
+SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze.safetensors"
 
 
 @dataclass

@@ -87,6 +87,7 @@ class PPOArgs:
     checkpoint_freq: int = field(default=5_000, metadata={"help": "env steps between checkpoints"})
     runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
     resume: str | None = field(default=None, metadata={"help": "checkpoint to resume from"})
+    out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
     verbose: int = field(default=0, metadata={"help": "SB3 verbosity"})
 
     def __post_init__(self) -> None:
@@ -325,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         progress_bar=False,
     )
     checkpoint.save()
+    if args.out:
+        tensors, meta = load_checkpoint(run_dir / "checkpoint.safetensors")
+        weights = {k: v for k, v in tensors.items() if k.startswith("policy.")}
+        save_checkpoint(args.out, weights, meta)
     env.close()
     eval_env.close()
     success = None

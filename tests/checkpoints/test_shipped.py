@@ -1,0 +1,49 @@
+"""Each shipped planner loads and, on a small fixed seed set, reaches the success it promises.
+
+The asserted floors sit well below the figures in fpr_agents/checkpoints/README.md (measured on
+hundreds of episodes) so that the test is stable, but far above what an untrained planner gets.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+
+import envs  # noqa: F401
+from fpr_agents.checkpoints import shipped_checkpoint, shipped_names
+from fpr_agents.evaluation.rollout import run_episodes
+from train.common import load_planner
+
+# name -> (env id, episodes, success floor, iteration cap)
+FLOORS = {
+    "maze": ("FPR/Maze-15x15-v0", 12, 0.6, 512),
+    "sudoku4": ("FPR/Sudoku-4x4-v0", 24, 0.75, 64),
+}
+
+
+def test_every_shipped_checkpoint_has_a_floor() -> None:
+    assert set(shipped_names()) <= set(FLOORS), "add a success floor for each shipped planner"
+    assert shipped_names(), "no planner is shipped"
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_shipped_planner_reaches_its_floor(name: str) -> None:
+    if name not in shipped_names():
+        pytest.skip(f"{name} is not shipped")
+    torch.set_num_threads(1)
+    env_id, episodes, floor, cap = FLOORS[name]
+    planner = load_planner(shipped_checkpoint(name))
+    result = run_episodes(
+        planner,
+        [gym.make(env_id) for _ in range(min(episodes, 12))],
+        seeds=list(range(90_000, 90_000 + episodes)),
+        max_iters=cap,
+    )
+    assert len(result.episodes) == episodes
+    assert result.success_rate >= floor, f"{name}: success {result.success_rate:.2f} < {floor}"
+
+
+def test_unknown_shipped_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ValueError, match="shipped"):
+        shipped_checkpoint("nope")

@@ -1,0 +1,49 @@
+"""``train.ship`` copies weights and provenance into the package, and refuses bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from fpr_agents import checkpoints
+from train import ship
+from train.common import load_planner, save_checkpoint
+
+
+def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(ship, "CHECKPOINT_DIR", tmp_path / "shipped")
+    source = tmp_path / "run" / "checkpoint.safetensors"
+    task = {
+        "family": "maze", "grid_shape": [9, 9], "grid_keys": {"grid": 3},
+        "action_layout": "move_at_agent", "moves": [[-1, 0], [0, 1], [1, 0], [0, -1]],
+        "agent_key": "agent",
+    }  # fmt: skip
+    from fpr_agents.policy.planner import PlannerNetwork
+
+    planner = PlannerNetwork(task, {"d_model": 16, "n_heads": 2}, head_hidden=8)
+    tensors = {f"model.{k}": v for k, v in planner.state_dict().items()}
+    tensors["optim.0.exp_avg"] = torch.zeros(3)
+    meta = {
+        "kind": "fpr_agents.planner", "reasoner": planner.config_dict(), "task_description": task,
+        "head_hidden": 8, "stack_sizes": {}, "metrics": {"size15": {"exact": 1.0}},
+    }  # fmt: skip
+    save_checkpoint(source, tensors, meta)
+    target = ship.main(["--checkpoint", str(source), "--name", "tiny"])
+    stored = json.loads(target.with_suffix(".json").read_text())
+    assert stored["shipped_from"] == str(source) and stored["metrics"] == meta["metrics"]
+    assert len(stored["shipped_at_commit"]) in (7, 40) or stored["shipped_at_commit"] == "unknown"
+    loaded = load_planner(target)
+    for key, value in planner.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value)
+
+
+def test_ship_needs_name_and_checkpoint() -> None:
+    with pytest.raises(SystemExit):
+        ship.main(["--name", "x"])
+
+
+def test_package_lists_shipped_checkpoints() -> None:
+    for name in checkpoints.shipped_names():
+        assert checkpoints.shipped_checkpoint(name).exists()

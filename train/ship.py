@@ -1,0 +1,71 @@
+"""Copy a trained planner into the package (``fpr_agents/checkpoints/<name>``), weights only,
+with the command, the commit and the metrics recorded beside it.
+
+    python -m train.ship --checkpoint runs/<run>/checkpoint.safetensors --name maze
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fpr_agents.checkpoints import CHECKPOINT_DIR
+from train.common import load_checkpoint, parse_args, save_checkpoint
+
+MAX_BYTES = 5 * 1024 * 1024
+WEIGHT_PREFIXES = ("model.", "policy.")
+
+
+@dataclass
+class ShipArgs:
+    """Arguments of ``python -m train.ship``."""
+
+    checkpoint: str = field(default="", metadata={"help": "checkpoint to ship (.safetensors)"})
+    name: str = field(default="", metadata={"help": "name in fpr_agents/checkpoints/"})
+    note: str = field(default="", metadata={"help": "free text stored beside it"})
+
+    def __post_init__(self) -> None:
+        if not self.checkpoint or not self.name:
+            raise ValueError("--checkpoint and --name are both required")
+        if not self.name.isidentifier():
+            raise ValueError(f"--name must be an identifier, got {self.name!r}")
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    """Ship a checkpoint.
+
+    :param argv: command-line arguments.
+    :return: the shipped file.
+    """
+    args = parse_args(ShipArgs, argv, __doc__.splitlines()[0])
+    tensors, meta = load_checkpoint(args.checkpoint)
+    weights = {k: v for k, v in tensors.items() if k.startswith(WEIGHT_PREFIXES)}
+    if not weights:
+        raise ValueError(f"{args.checkpoint} holds no model weights")
+    shipped_meta: dict[str, Any] = dict(meta)
+    shipped_meta.update(shipped_from=args.checkpoint, shipped_at_commit=_commit(), note=args.note)
+    target = CHECKPOINT_DIR / f"{args.name}.safetensors"
+    save_checkpoint(target, weights, shipped_meta)
+    size = target.stat().st_size
+    if size > MAX_BYTES:
+        target.unlink()
+        target.with_suffix(".json").unlink()
+        raise ValueError(f"{args.checkpoint} is {size} bytes, over the {MAX_BYTES}-byte limit")
+    return target
+
+
+if __name__ == "__main__":
+    print(main())
