@@ -14,6 +14,7 @@ continues from one. Under ``torchrun --nproc_per_node=N`` the processes average 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -29,6 +30,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from fpr_agents.evaluation.metrics import spearman, summarize
+from fpr_agents.evaluation.report import bucket_edges, bucket_index
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.training import truncated_unroll
@@ -237,6 +239,7 @@ def evaluate(
     """
     planner.eval()
     correct_cells, counted, exact, success = 0, 0, [], []
+    sample_accuracy: list[float] = []
     iterations, difficulty, converged = [], [], []
     for batch in batches:
         batch = batch.to(device)
@@ -247,6 +250,8 @@ def evaluate(
         correct_cells += int((right & batch.cells).sum())
         counted += int(batch.cells.sum())
         exact.extend(right.flatten(1).all(-1).cpu().tolist())
+        hits = (right & batch.cells).flatten(1).sum(-1).float()
+        sample_accuracy.extend((hits / batch.cells.flatten(1).sum(-1).clamp_min(1)).cpu().tolist())
         if isinstance(source, MazeOracle):
             success.extend(source.greedy_success(logits, batch).tolist())
         iterations.extend(result.iterations.cpu().tolist())
@@ -262,6 +267,19 @@ def evaluate(
     }
     if success:
         metrics["greedy_success"] = float(np.mean(success))
+    edges = bucket_edges(difficulty, 4)
+    metrics["by_difficulty"] = [
+        {
+            "low": low,
+            "high": high,
+            "samples": len(members),
+            "cell_accuracy": float(np.mean([sample_accuracy[i] for i in members])),
+            "exact": float(np.mean([exact[i] for i in members])),
+            "iterations_mean": float(np.mean([iterations[i] for i in members])),
+        }
+        for b, (low, high) in enumerate(itertools.pairwise(edges))
+        if (members := [i for i, d in enumerate(difficulty) if bucket_index(d, edges) == b])
+    ]
     return metrics
 
 
@@ -300,7 +318,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     world = dist.get_world_size() if distributed else 1
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)  # same weights on every process
-    rng = np.random.default_rng(args.seed + 1000 * rank)  # different data on every process
 
     source = make_source(args)
     planner = PlannerNetwork(source.task_description, args.reasoner_config()).to(device)
@@ -325,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         _load_optimizer(optimizer, tensors)
         step = int(meta["step"])
         run_dir = Path(args.resume).parent
+    # Different data on every process, and fresh data after a resume.
+    rng = np.random.default_rng([args.seed, rank, step])
     writer = SummaryWriter(str(run_dir)) if rank == 0 else None
     checkpoint_path = run_dir / "checkpoint.safetensors"
     evaluation_sets = eval_batches(args, source)
@@ -409,7 +428,15 @@ def _brief(metrics: dict[str, Any]) -> str:
 def _log_metrics(writer: SummaryWriter, metrics: dict[str, Any], step: int) -> None:
     for name, values in metrics.items():
         for key, value in values.items():
-            if isinstance(value, dict):
+            if key == "by_difficulty":
+                for bucket, row in enumerate(value):
+                    writer.add_scalar(
+                        f"eval_{name}/accuracy_bucket{bucket}", row["cell_accuracy"], step
+                    )
+                    writer.add_scalar(
+                        f"eval_{name}/iterations_bucket{bucket}", row["iterations_mean"], step
+                    )
+            elif isinstance(value, dict):
                 writer.add_scalar(f"eval_{name}/{key}_mean", value["mean"], step)
             elif isinstance(value, float) and np.isfinite(value):
                 writer.add_scalar(f"eval_{name}/{key}", value, step)

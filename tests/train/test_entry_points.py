@@ -43,6 +43,8 @@ def test_pretrain_cli_then_resume(tmp_path) -> None:
     checkpoint = run_dir / "checkpoint.safetensors"
     meta = json.loads(checkpoint.with_suffix(".json").read_text())
     assert meta["step"] == 4 and "size9" in meta["metrics"]
+    buckets = meta["metrics"]["size9"]["by_difficulty"]
+    assert sum(bucket["samples"] for bucket in buckets) == 4  # --batch-size 4, one eval batch
     resumed = pretrain.main([*TINY_PRETRAIN, "--total-steps", "6", "--resume", str(checkpoint)])
     assert resumed["step"] == 6
     assert json.loads(checkpoint.with_suffix(".json").read_text())["step"] == 6
