@@ -1,0 +1,591 @@
+"""Reasoner speed and memory benchmark.
+
+1. **Speed of one iteration.** Milliseconds per application of f (``FixedPointReasoner.step``,
+   chained ``z <- f(z)`` as in a solve) and the achieved GFLOP/s at batch 1, 16, 64 and 256 on
+   a square grid, against a plain matrix product timed in the same rounds: ``torch.matmul`` of
+   the step's largest GEMM at the same number of tokens, ``(B * H * W, K) @ (K, N)``, into a
+   preallocated output, the ceiling of what the machine does with matrices of that size. Each
+   iteration's FLOPs are counted analytically (:func:`step_flops`).
+   Two architectures: the planner's (from the checkpoint, or ``train/configs/maze.yaml``) and
+   the same with grid attention switched (on when the planner is conv-only, off otherwise).
+   ``ms/iter in solve`` also times ``solve(halting="fixed_depth")``, which adds the residual,
+   halting and bookkeeping to each iteration.
+2. **Training memory.** Bytes of the activations that autograd saves for the backward pass of
+   ``truncated_unroll`` (``n - k`` iterations without gradient, then ``k`` with it) against full
+   back-propagation through all ``n`` iterations, as ``n`` grows. Counted with
+   ``torch.autograd.graph.saved_tensors_hooks`` (every saved storage once; parameters excluded),
+   which is exact and deterministic; on CUDA the peak allocated memory is reported too.
+
+``python -m bench.reasoner --help`` lists the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from statistics import median
+from typing import Any
+
+import torch
+
+from bench.common import (
+    DEFAULT_CHECKPOINT,
+    DEVICE_CHOICES,
+    BenchReport,
+    RatioRow,
+    Table,
+    aim_at_least,
+    aim_at_most,
+    autocast,
+    format_report,
+    format_seconds,
+    load_planner_or_random,
+    machine_description,
+    maze_reasoner_fields,
+    paired_ratio,
+    synchronize,
+    time_in_turns,
+    torch_threads,
+)
+from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig
+from fpr_agents.reasoner.training import truncated_unroll
+
+__all__ = [
+    "FlopCount",
+    "ReasonerBenchConfig",
+    "ceiling_gemm_shape",
+    "main",
+    "run_benchmark",
+    "saved_activation_bytes",
+    "step_flops",
+]
+
+GEMM_AIM_BATCH = 64
+GEMM_AIM = 0.5  # the step's rate over the matrix product's rate at batch 64
+FLAT_MEMORY_AIM = 1.05  # truncated memory at the most iterations over at the fewest: "flat"
+
+
+# ------------------------------------------------------------------------------------------------
+# FLOPs of one step.
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """Floating-point operations of one application of f, by kind (a multiply-add counts 2).
+
+    :param conv: the depthwise local-mixing convolution.
+    :param projections: the linear layers (attention's input and output projections, SwiGLU's).
+    :param attention: the two attention products, ``Q K^T`` and ``softmax(.) V``.
+    :param elementwise: norms, gates and residuals, input injection, rotary, softmax, SiLU.
+    """
+
+    conv: int
+    projections: int
+    attention: int
+    elementwise: int
+
+    @property
+    def total(self) -> int:
+        """All operations.
+
+        :return: the sum of the four kinds.
+        """
+        return self.conv + self.projections + self.attention + self.elementwise
+
+    @property
+    def gemm_and_conv(self) -> int:
+        """The operations of the matrix products and the convolution (what
+        ``torch.utils.flop_counter`` counts on the CPU, which skips fused attention).
+
+        :return: conv + projections.
+        """
+        return self.conv + self.projections
+
+
+def _linear_shapes(config: ReasonerConfig) -> list[tuple[int, int]]:
+    """(in, out) widths of every linear layer applied in one step, in order."""
+    dim, hidden = config.d_model, config.mlp_hidden
+    shapes: list[tuple[int, int]] = []
+    for _ in range(config.n_layers):
+        if config.attention:
+            # q, k, v and the rotary partners of q and k come out of one fused projection.
+            shapes += [(dim, 5 * dim), (dim, dim)]
+        shapes += [(dim, 2 * hidden), (hidden, dim)]
+    return shapes
+
+
+def step_flops(config: ReasonerConfig, height: int, width: int, batch: int = 1) -> FlopCount:
+    """Count the FLOPs of one ``FixedPointReasoner.step`` on a ``batch`` of ``height x width``
+    grids without padding mask.
+
+    With ``N = H * W`` tokens, width ``d``, SwiGLU hidden width ``h``, ``n_h`` heads, kernel
+    side ``k``, ``L`` blocks, per sample:
+
+    - convolution: ``2 k^2 N d`` (plus ``N d`` for the ungated styles' residual ``z + conv(z)``);
+    - input injection: ``3 N d`` gated (``a2 z + b2 x``), ``N d`` ungated (``z + x``);
+    - per attention sub-block: RMSNorm ``4 N d``; projection ``2 N d (5d)`` (q, k, v and the
+      rotary partners of q and k); rotary ``3 N (2d)``; ``Q K^T`` and ``A V`` ``2 N^2 d`` each;
+      softmax ``5 n_h N^2`` (scale, max, subtract-exp, sum, divide); output projection
+      ``2 N d^2``; residual ``3 N d`` gated (``a1 h + b1 u``), ``N d`` ungated;
+    - per SwiGLU sub-block: RMSNorm ``4 N d``; input projection ``2 N d (2h)``; SiLU ``4 N h``;
+      gating ``N h``; output projection ``2 N h d``; residual as above.
+
+    RMSNorm's ``4 N d`` is square, sum, scale and weight per element (the square root is per
+    token and ignored); a transcendental function counts as one operation; the post-norm style
+    applies the same norms at another place, so its count is the pre-norm one. The gates' own
+    computation (``O(d)`` per step) is left out.
+
+    :param config: the reasoner's configuration.
+    :param height: grid rows H.
+    :param width: grid columns W.
+    :param batch: samples B.
+    :return: the counts for the whole batch.
+    """
+    if height < 1 or width < 1 or batch < 1:
+        raise ValueError(
+            f"step_flops: height, width and batch must be >= 1, got {height}, {width}, {batch}"
+        )
+    tokens, dim, hidden = height * width, config.d_model, config.mlp_hidden
+    gated = config.block_style == "gated"
+    residual = 3 if gated else 1
+    conv = 2 * config.conv_kernel**2 * tokens * dim
+    elementwise = (3 if gated else 1) * tokens * dim + (0 if gated else tokens * dim)
+    projections = sum(2 * tokens * n_in * n_out for n_in, n_out in _linear_shapes(config))
+    attention = 0
+    for _ in range(config.n_layers):
+        if config.attention:
+            attention += 2 * (2 * tokens * tokens * dim)
+            elementwise += 4 * tokens * dim + 3 * tokens * 2 * dim
+            elementwise += 5 * config.n_heads * tokens * tokens + residual * tokens * dim
+        elementwise += 4 * tokens * dim + 4 * tokens * hidden + tokens * hidden
+        elementwise += residual * tokens * dim
+    return FlopCount(
+        conv=batch * conv,
+        projections=batch * projections,
+        attention=batch * attention,
+        elementwise=batch * elementwise,
+    )
+
+
+def ceiling_gemm_shape(config: ReasonerConfig, tokens: int) -> tuple[int, int, int]:
+    """The matrix product the step's rate is compared with: its largest linear layer applied to
+    all tokens of the batch at once.
+
+    :param config: the reasoner's configuration.
+    :param tokens: B * H * W.
+    :return: (M, K, N) of ``(M, K) @ (K, N)``.
+    """
+    n_in, n_out = max(_linear_shapes(config), key=lambda shape: shape[0] * shape[1])
+    return tokens, n_in, n_out
+
+
+# ------------------------------------------------------------------------------------------------
+# Memory of back-propagation.
+# ------------------------------------------------------------------------------------------------
+
+
+def saved_activation_bytes(
+    forward: Callable[[], torch.Tensor], parameters: Sequence[torch.Tensor]
+) -> tuple[int, torch.Tensor]:
+    """Run ``forward`` and count the bytes of the storages autograd saves for backward.
+
+    Each storage counts once however many times it is saved; parameters are left out (they are
+    memory the model has anyway).
+
+    :param forward: builds the graph and returns its output.
+    :param parameters: tensors whose storages are not counted.
+    :return: (bytes, the output of ``forward``).
+    """
+    excluded = {param.untyped_storage().data_ptr() for param in parameters}
+    sizes: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        pointer = storage.data_ptr()
+        if pointer not in excluded:
+            sizes[pointer] = max(sizes.get(pointer, 0), storage.nbytes())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        output = forward()
+    return sum(sizes.values()), output
+
+
+# ------------------------------------------------------------------------------------------------
+# The benchmark.
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReasonerBenchConfig:
+    """What to measure and how long.
+
+    :param batches: batch sizes of the speed table.
+    :param side: grid side (the grid is side x side, no padding).
+    :param rounds: timed rounds (medians over them).
+    :param min_seconds: least time of one timed turn.
+    :param solve_iters: iterations per timed call, of the chained steps and of the solve.
+    :param memory_batch: batch of the memory table.
+    :param memory_iters: iteration counts n of the memory table.
+    :param k_grad: iterations with gradient of truncated back-propagation.
+    :param seed: seed of the inputs and of the second architecture's weights.
+    """
+
+    batches: tuple[int, ...] = (1, 16, 64, 256)
+    side: int = 15
+    rounds: int = 5
+    min_seconds: float = 0.25
+    solve_iters: int = 8
+    memory_batch: int = 16
+    memory_iters: tuple[int, ...] = (4, 8, 16, 32, 64)
+    k_grad: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.batches or min(self.batches) < 1:
+            raise ValueError(f"batches must be positive, got {self.batches}")
+        if not self.memory_iters or min(self.memory_iters) < self.k_grad:
+            raise ValueError(
+                f"memory_iters {self.memory_iters} must all be at least k_grad={self.k_grad}"
+            )
+        for name in ("side", "rounds", "solve_iters", "memory_batch", "k_grad"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+QUICK_CONFIG = ReasonerBenchConfig(
+    side=5, rounds=2, min_seconds=0.0, solve_iters=2, memory_batch=2, memory_iters=(3, 6), k_grad=2
+)
+QUICK_RANDOM_REASONER: dict[str, Any] = {"d_model": 16, "n_heads": 2, "attention": False}
+
+
+def _architecture_name(config: ReasonerConfig) -> str:
+    kind = "attention" if config.attention else "conv-only"
+    return f"{kind}, d={config.d_model}, L={config.n_layers}"
+
+
+def _inputs(
+    config: ReasonerConfig, batch: int, side: int, device: torch.device, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, side, side, config.d_model)
+    x = torch.randn(shape, generator=generator).to(device)  # (B, H, W, d)
+    z = torch.randn(shape, generator=generator).to(device)  # (B, H, W, d)
+    return x, z
+
+
+def _speed_rows(
+    reasoner: FixedPointReasoner,
+    bench: ReasonerBenchConfig,
+    device: torch.device,
+    report: BenchReport,
+    table: Table,
+) -> None:
+    """Time step, matrix product and solve at every batch size; add rows, ratios and values."""
+    config = reasoner.config
+    name = _architecture_name(config)
+    side = bench.side
+    for batch in bench.batches:
+        x, z = _inputs(config, batch, side, device, bench.seed + batch)
+        rows, inner, cols = ceiling_gemm_shape(config, batch * side * side)
+        generator = torch.Generator().manual_seed(bench.seed)
+        # The ceiling runs in the dtype autocast gives the step's products, into a preallocated
+        # output: pure arithmetic, no allocation.
+        gemm_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        left = torch.randn(rows, inner, generator=generator).to(device, gemm_dtype)
+        right = torch.randn(inner, cols, generator=generator).to(device, gemm_dtype)
+        product = torch.empty(rows, cols, device=device, dtype=gemm_dtype)
+        iters = bench.solve_iters
+
+        def step(z: torch.Tensor = z, x: torch.Tensor = x, iters: int = iters) -> torch.Tensor:
+            # Chained as in a solve (z <- f(z)); one call is ``iters`` iterations.
+            with torch.no_grad(), autocast(device):
+                for _ in range(iters):
+                    z = reasoner.step(z, x)
+            return z
+
+        def gemm(
+            left: torch.Tensor = left, right: torch.Tensor = right, product: torch.Tensor = product
+        ) -> torch.Tensor:
+            with torch.no_grad():
+                return torch.matmul(left, right, out=product)
+
+        def solve(z: torch.Tensor = z, x: torch.Tensor = x, iters: int = iters) -> object:
+            with autocast(device):
+                return reasoner.solve(x, None, z, max_iters=iters, halting="fixed_depth")
+
+        times = time_in_turns(
+            {"step": step, "gemm": gemm, "solve": solve}, device, bench.rounds, bench.min_seconds
+        )
+        flops = step_flops(config, side, side, batch).total
+        gemm_flops = 2 * rows * inner * cols
+        step_times = [t / iters for t in times["step"]]
+        step_rates = [flops / t for t in step_times]
+        gemm_rates = [gemm_flops / t for t in times["gemm"]]
+        ratio = paired_ratio(step_rates, gemm_rates)
+        solve_per_iter = median(times["solve"]) / iters
+        key = f"{'attention' if config.attention else 'conv'}_b{batch}"
+        report.values.update(
+            {
+                f"{key}_ms_per_iter": 1e3 * median(step_times),
+                f"{key}_gflops": median(step_rates) / 1e9,
+                f"{key}_gemm_gflops": median(gemm_rates) / 1e9,
+                f"{key}_solve_ms_per_iter": 1e3 * solve_per_iter,
+                f"{key}_ratio": ratio,
+            }
+        )
+        table.rows.append(
+            [
+                name,
+                str(batch),
+                f"{flops / 1e6:,.1f}",
+                format_seconds(median(step_times)),
+                f"{median(step_rates) / 1e9:.2f}",
+                f"({rows}x{inner})@({inner}x{cols})",
+                f"{median(gemm_rates) / 1e9:.2f}",
+                f"{ratio:.2f}",
+                format_seconds(solve_per_iter),
+            ]
+        )
+        aimed = batch == GEMM_AIM_BATCH
+        report.ratios.append(
+            RatioRow(
+                label=f"{name}: step rate at batch {batch}",
+                baseline=f"torch.matmul {rows}x{inner}x{cols}",
+                ours=f"{median(step_rates) / 1e9:.2f} GFLOP/s",
+                theirs=f"{median(gemm_rates) / 1e9:.2f} GFLOP/s",
+                value=ratio,
+                shown=f"{ratio:.2f}x",
+                aim=f">= {GEMM_AIM:g}x" if aimed else "-",
+                met=aim_at_least(ratio, GEMM_AIM) if aimed else None,
+            )
+        )
+
+
+def _backprop_cost(
+    reasoner: FixedPointReasoner,
+    x: torch.Tensor,
+    z: torch.Tensor,
+    n_no_grad: int,
+    k_grad: int,
+    device: torch.device,
+) -> tuple[int, float]:
+    """Saved-activation bytes of one unroll and the peak CUDA memory of forward + backward."""
+    parameters = list(reasoner.parameters())
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    start = torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+
+    def forward() -> torch.Tensor:
+        with autocast(device):
+            return truncated_unroll(reasoner, x, None, z, n_no_grad, k_grad)
+
+    saved, out = saved_activation_bytes(forward, parameters)
+    out.float().square().mean().backward()
+    reasoner.zero_grad(set_to_none=True)
+    peak = float("nan")
+    if device.type == "cuda":
+        synchronize(device)
+        peak = float(torch.cuda.max_memory_allocated(device) - start)
+    return saved, peak
+
+
+def _memory_rows(
+    reasoner: FixedPointReasoner,
+    bench: ReasonerBenchConfig,
+    device: torch.device,
+    report: BenchReport,
+) -> Table:
+    """Saved bytes and fwd+bwd time of truncated and full back-propagation for each n."""
+    config = reasoner.config
+    x, z = _inputs(config, bench.memory_batch, bench.side, device, bench.seed)
+    k_grad = bench.k_grad
+    header = ["iterations n", f"truncated (k={k_grad}) saved", "full saved", "full / truncated"]
+    header += ["truncated fwd+bwd", "full fwd+bwd"]
+    cuda = device.type == "cuda"
+    if cuda:
+        header += ["truncated peak", "full peak"]
+    table = Table(
+        f"Training memory: {_architecture_name(config)}, batch {bench.memory_batch}, "
+        f"{bench.side}x{bench.side} grid (bytes of activations saved for backward)",
+        header,
+    )
+    for n_iters in bench.memory_iters:
+        truncated_bytes, truncated_peak = _backprop_cost(
+            reasoner, x, z, n_iters - k_grad, k_grad, device
+        )
+        full_bytes, full_peak = _backprop_cost(reasoner, x, z, 0, n_iters, device)
+
+        def truncated(n_iters: int = n_iters) -> None:
+            _backprop_cost(reasoner, x, z, n_iters - k_grad, k_grad, device)
+
+        def full(n_iters: int = n_iters) -> None:
+            _backprop_cost(reasoner, x, z, 0, n_iters, device)
+
+        times = time_in_turns({"truncated": truncated, "full": full}, device, bench.rounds)
+        report.values[f"memory_truncated_n{n_iters}"] = float(truncated_bytes)
+        report.values[f"memory_full_n{n_iters}"] = float(full_bytes)
+        report.values[f"time_truncated_n{n_iters}_s"] = median(times["truncated"])
+        report.values[f"time_full_n{n_iters}_s"] = median(times["full"])
+        row = [
+            str(n_iters),
+            _mebibytes(truncated_bytes),
+            _mebibytes(full_bytes),
+            f"{full_bytes / truncated_bytes:.2f}x",
+            format_seconds(median(times["truncated"])),
+            format_seconds(median(times["full"])),
+        ]
+        if cuda:
+            row += [_mebibytes(truncated_peak), _mebibytes(full_peak)]
+        table.rows.append(row)
+    first, last = bench.memory_iters[0], bench.memory_iters[-1]
+    growth = (
+        report.values[f"memory_truncated_n{last}"] / report.values[f"memory_truncated_n{first}"]
+    )
+    full_over = report.values[f"memory_full_n{last}"] / report.values[f"memory_truncated_n{last}"]
+    report.ratios.append(
+        RatioRow(
+            label=f"truncated back-prop memory, n={last} vs n={first}",
+            baseline=f"truncated at n={first}",
+            ours=_mebibytes(report.values[f"memory_truncated_n{last}"]),
+            theirs=_mebibytes(report.values[f"memory_truncated_n{first}"]),
+            value=growth,
+            shown=f"{growth:.2f}x",
+            aim=f"<= {FLAT_MEMORY_AIM:g}x (flat)",
+            met=aim_at_most(growth, FLAT_MEMORY_AIM),
+        )
+    )
+    report.ratios.append(
+        RatioRow(
+            label=f"full back-prop memory at n={last}",
+            baseline=f"truncated (k={k_grad}) at n={last}",
+            ours=_mebibytes(report.values[f"memory_full_n{last}"]),
+            theirs=_mebibytes(report.values[f"memory_truncated_n{last}"]),
+            value=full_over,
+            shown=f"{full_over:.2f}x",
+        )
+    )
+    return table
+
+
+def _mebibytes(size: float) -> str:
+    if not math.isfinite(size):
+        return "-"
+    return f"{size / 2**20:,.2f} MiB"
+
+
+def run_benchmark(
+    reasoners: Sequence[FixedPointReasoner],
+    bench: ReasonerBenchConfig,
+    device: torch.device,
+    notes: Sequence[str] = (),
+) -> BenchReport:
+    """Measure the speed of every reasoner and the training memory of the first.
+
+    :param reasoners: the architectures to time (on ``device``); the first is the planner's.
+    :param bench: sizes and repetitions.
+    :param device: where to run.
+    :param notes: lines for the report (where the weights came from).
+    :return: the report.
+    """
+    if not reasoners:
+        raise ValueError("run_benchmark: give at least one reasoner")
+    report = BenchReport(
+        name="reasoner",
+        machine=machine_description(device),
+        method=(
+            f"{bench.rounds} timed rounds per workload (each turn >= {bench.min_seconds:g} s) "
+            f"after a warm-up; step, matrix product and solve take turns; medians; "
+            f"seed {bench.seed}"
+        ),
+        notes=list(notes),
+    )
+    speed = Table(
+        f"One iteration on a {bench.side}x{bench.side} grid (no padding mask)",
+        [
+            "architecture",
+            "batch",
+            "MFLOP/iter",
+            "time/iter",
+            "GFLOP/s",
+            "matmul (ceiling)",
+            "matmul GFLOP/s",
+            "step / matmul",
+            "ms/iter in solve",
+        ],
+    )
+    for reasoner in reasoners:
+        reasoner.eval()
+        _speed_rows(reasoner, bench, device, report, speed)
+    report.tables.append(speed)
+    report.tables.append(_memory_rows(reasoners[0], bench, device, report))
+    return report
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.reasoner",
+        description="Reasoner ms/iteration and GFLOP/s against a matrix product; back-prop memory.",
+    )
+    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="planner checkpoint")
+    parser.add_argument(
+        "--random-weights", action="store_true", help="ignore the checkpoint (random planner)"
+    )
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds")
+    parser.add_argument("--seconds", type=float, default=None, help="least seconds per turn")
+    parser.add_argument("--side", type=int, default=None, help="grid side")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> BenchReport:
+    """Run the benchmark from command-line arguments and print its tables.
+
+    :param argv: arguments without the program name (None: ``sys.argv[1:]``).
+    :return: the report that was printed.
+    """
+    from bench.common import resolve_bench_device
+
+    args = _parse_args(argv)
+    device = resolve_bench_device(args.device)
+    base = QUICK_CONFIG if args.quick else ReasonerBenchConfig()
+    bench = replace(
+        base,
+        rounds=base.rounds if args.rounds is None else args.rounds,
+        min_seconds=base.min_seconds if args.seconds is None else args.seconds,
+        side=base.side if args.side is None else args.side,
+        seed=args.seed,
+    )
+    with torch_threads(args.threads):
+        random_fields = QUICK_RANDOM_REASONER if args.quick else maze_reasoner_fields()
+        loaded = load_planner_or_random(
+            None if args.random_weights else args.checkpoint,
+            device,
+            "FPR/Maze-v0",
+            random_fields,
+            args.seed,
+        )
+        planner_reasoner = loaded.planner.reasoner
+        other_config = replace(
+            planner_reasoner.config, attention=not planner_reasoner.config.attention
+        )
+        torch.manual_seed(args.seed)
+        other = FixedPointReasoner(other_config).to(device)
+        notes = [
+            f"architecture 1: {loaded.origin} (weights do not change the cost of an iteration)",
+            f"architecture 2: the same with attention={other_config.attention}, random weights",
+        ]
+        report = run_benchmark([planner_reasoner, other], bench, device, notes)
+    print(format_report(report))
+    return report
+
+
+if __name__ == "__main__":
+    main()
