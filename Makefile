@@ -1,7 +1,7 @@
 # Set-up and entry points; the README's two commands call these targets.
 PYTHON ?= python
 
-.PHONY: install install-dev demo test lint format
+.PHONY: install install-dev demo reasoner-demo train-demo test lint format
 
 install:
 	$(PYTHON) -m pip install torch==2.13.0 || $(PYTHON) -m pip install "torch>=2.4"
@@ -11,8 +11,20 @@ install-dev:
 	$(PYTHON) -m pip install torch==2.13.0 || $(PYTHON) -m pip install "torch>=2.4"
 	$(PYTHON) -m pip install -e ".[dev]"
 
+# The main job: evaluate the shipped maze planner on mazes of growing size (tables + plots).
 demo: install
+	$(PYTHON) -m train.evaluate --out runs/demo
+
+# The reasoner alone: train on a toy chain task, then print iterations per sample.
+reasoner-demo: install
 	$(PYTHON) -m fpr_agents.reasoner
+
+# A short PPO fine-tune of the shipped maze planner, then its evaluation.
+train-demo: install
+	$(PYTHON) -m train.ppo --config maze.yaml --pretrained fpr_agents/checkpoints/maze.safetensors \
+		--total-timesteps 2048 --n-steps 64 --batch-size 128 --exp-name train-demo \
+		--out runs/train-demo/ppo.safetensors
+	$(PYTHON) -m train.evaluate --checkpoint runs/train-demo/ppo.safetensors --out runs/train-demo/eval
 
 test: install-dev
 	$(PYTHON) -m ruff check .

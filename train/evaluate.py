@@ -55,13 +55,11 @@ class EvaluateArgs:
             "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze"
         },
     )
-    episodes: int = field(default=48, metadata={"help": "episodes for the depth report"})
-    sweep_episodes: int = field(default=24, metadata={"help": "episodes per sweep setting"})
+    episodes: int = field(default=32, metadata={"help": "episodes for the depth report"})
+    sweep_episodes: int = field(default=12, metadata={"help": "episodes per sweep setting"})
     parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
     max_iters: int = field(default=0, metadata={"help": "iteration cap (0: the checkpoint's)"})
-    caps: str = field(
-        default="1,2,4,8,16,32,64", metadata={"help": "forced-depth caps; empty: skip"}
-    )
+    caps: str = field(default="1,4,16,64", metadata={"help": "forced-depth caps; empty: skip"})
     sizes: str = field(default="9,15,21,33", metadata={"help": "maze sides to sweep; empty: skip"})
     size_max_iters: int = field(
         default=0, metadata={"help": "cap for the size sweep (0: 8 x side)"}

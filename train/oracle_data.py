@@ -291,28 +291,39 @@ class SudokuOracle(OracleSource):
         return self.batch_from_blanks([(self.min_blanks, high)] * batch_size, rng)
 
     def batch_from_blanks(
-        self, blanks: list[int | tuple[int, int]], rng: np.random.Generator
+        self,
+        blanks: list[int | tuple[int, int]],
+        rng: np.random.Generator,
+        placed_share: float | None = None,
     ) -> OracleBatch:
-        """One puzzle per entry of ``blanks``.
+        """One puzzle per entry of ``blanks``, shown as the env shows it mid-episode: a share of
+        the blanks already filled with their solution digits, which (unlike the clues) are not
+        marked ``given``.
 
         :param blanks: blanks wanted per puzzle (an int or a (low, high) range).
         :param rng: the source of randomness.
+        :param placed_share: share of the blanks already placed; None draws it per puzzle,
+            uniformly in [0, 1) (so half the time about half the board is the agent's).
         :return: the batch.
         """
         n, size = len(blanks), self.size
         boards = np.zeros((n, size, size), dtype=np.uint8)
         solutions = np.zeros((n, size, size), dtype=np.int64)
+        given = np.zeros((n, size, size), dtype=np.uint8)
         for i, wanted in enumerate(blanks):
-            boards[i], solutions[i] = generate_puzzle(size, wanted, rng)
+            puzzle, solution = generate_puzzle(size, wanted, rng)
+            given[i] = puzzle > 0
+            share = float(rng.random()) if placed_share is None else placed_share
+            open_cells = np.flatnonzero(puzzle == 0)
+            placed = rng.permutation(open_cells)[: int(share * len(open_cells))]
+            puzzle.flat[placed] = solution.flat[placed]
+            boards[i], solutions[i] = puzzle, solution
         optimal = np.zeros((n, size, size, size), dtype=bool)
         np.put_along_axis(optimal, (solutions - 1)[..., None], True, axis=-1)
         blank = boards == 0
         optimal &= blank[..., None]
         return OracleBatch(
-            obs={
-                "board": torch.from_numpy(boards),
-                "given": torch.from_numpy((~blank).astype(np.uint8)),
-            },
+            obs={"board": torch.from_numpy(boards), "given": torch.from_numpy(given)},
             optimal=torch.from_numpy(optimal),
             cells=torch.from_numpy(blank),
             difficulty=torch.from_numpy(blank.sum(axis=(1, 2)).astype(np.float32)),

@@ -93,7 +93,10 @@ class CellSymbolHead(nn.Module):
     """Per-cell, per-symbol logits, flattened in the env's action order, then global actions.
 
     Action ``(r * W + c) * n_symbols + s`` puts symbol s at (r, c); the global actions (resize,
-    submit, ...) follow, read from the masked mean of the latent.
+    submit, ...) follow, read from the masked mean of the latent. Over the whole action space the
+    cell actions score ``log p(s | cell)`` (a log-softmax over each cell's symbols), so the most
+    likely action is the most confident placement: raw logits of different cells are not
+    comparable, probabilities are.
 
     :param d_model: latent width d.
     :param n_symbols: symbols a cell can take.
@@ -121,9 +124,9 @@ class CellSymbolHead(nn.Module):
 
         :param z: latent, (B, H, W, d).
         :param mask: (B, H, W) bool of real cells, for pooling; None means all.
-        :return: (B, H * W * n_symbols + n_global).
+        :return: (B, H * W * n_symbols + n_global); the cell part is log p(s | cell).
         """
-        cells = self.cell(z).flatten(1)  # (B, H * W * n_symbols)
+        cells = torch.log_softmax(self.cell(z).float(), dim=-1).to(z.dtype).flatten(1)
         if self.global_actions is None:
             return cells
         return torch.cat([cells, self.global_actions(masked_mean(z, mask))], dim=-1)

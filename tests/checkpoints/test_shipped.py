@@ -17,8 +17,8 @@ from train.common import load_planner
 
 # name -> (env id, episodes, success floor, iteration cap)
 FLOORS = {
-    "maze": ("FPR/Maze-15x15-v0", 12, 0.6, 512),
-    "sudoku4": ("FPR/Sudoku-4x4-v0", 24, 0.75, 64),
+    "maze": ("FPR/Maze-11x11-v0", 16, 0.4, 512),
+    "sudoku4": ("FPR/Sudoku-4x4-v0", 24, 0.9, 64),
 }
 
 

@@ -39,9 +39,12 @@ def test_cell_head_flattens_in_env_action_order() -> None:
     z = torch.randn(2, 4, 5, 6)
     logits = head(z)
     assert logits.shape == (2, 4 * 5 * 3 + 2)
-    cells = head.forward_cells(z)
+    cells = torch.log_softmax(head.forward_cells(z), dim=-1)
     row, col, symbol = 2, 3, 1
     torch.testing.assert_close(logits[:, (row * 5 + col) * 3 + symbol], cells[:, row, col, symbol])
+    # Each cell's scores are log-probabilities over its symbols.
+    per_cell = logits[:, : 4 * 5 * 3].reshape(2, 4, 5, 3).exp().sum(-1)
+    torch.testing.assert_close(per_cell, torch.ones(2, 4, 5))
 
 
 def test_pooling_ignores_masked_cells() -> None:
