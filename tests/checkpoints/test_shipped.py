@@ -19,6 +19,8 @@ from train.common import load_planner
 FLOORS = {
     "maze": ("FPR/Maze-11x11-v0", 16, 0.4, 512),
     "sudoku4": ("FPR/Sudoku-4x4-v0", 24, 0.9, 64),
+    "sudoku6": ("FPR/Sudoku-6x6-v0", 16, 0.6, 64),
+    "sudoku9": ("FPR/Sudoku-9x9-v0", 12, 0.3, 64),
 }
 
 
