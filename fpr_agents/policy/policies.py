@@ -72,14 +72,23 @@ class _PlannerPolicyMixin:
     optimizer_class: type[torch.optim.Optimizer]
     optimizer_kwargs: dict[str, Any]
 
-    def _store_planner_settings(
+    def __init__(
         self,
-        task_description: Mapping[str, Any],
-        reasoner: ReasonerConfig | Mapping[str, Any] | None,
-        head_hidden: int,
-        grad_iters: int,
-        warm_start: bool,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        task_description: Mapping[str, Any] | None = None,
+        reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
+        head_hidden: int = 64,
+        grad_iters: int = 2,
+        warm_start: bool = True,
+        **kwargs: Any,
     ) -> None:
+        if task_description is None:
+            raise ValueError(
+                f"{type(self).__name__} needs policy_kwargs['task_description'] "
+                "(the env's unwrapped.task_description)"
+            )
         if grad_iters < 1:
             raise ValueError(
                 f"grad_iters must be >= 1 (steps with gradient in PPO), got {grad_iters}"
@@ -94,15 +103,18 @@ class _PlannerPolicyMixin:
         self.warm_start = warm_start
         self._warm_z: torch.Tensor | None = None
         self.last_solve_stats: dict[str, np.ndarray] | None = None
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
 
-    def _planner_constructor_parameters(self) -> dict[str, Any]:
-        return {
-            "task_description": self.task_description,
-            "reasoner": self.reasoner_config,
-            "head_hidden": self.head_hidden,
-            "grad_iters": self.grad_iters,
-            "warm_start": self.warm_start,
-        }
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()  # type: ignore[misc]
+        data.update(
+            task_description=self.task_description,
+            reasoner=self.reasoner_config,
+            head_hidden=self.head_hidden,
+            grad_iters=self.grad_iters,
+            warm_start=self.warm_start,
+        )
+        return data
 
     def _build(self, lr_schedule: Schedule) -> None:
         stack_sizes = stack_sizes_from_space(self.observation_space, self.task_description)
@@ -171,33 +183,6 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
     :param kwargs: passed on to SB3's ActorCriticPolicy (optimizer_class, optimizer_kwargs, ...).
     """
 
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        lr_schedule: Schedule,
-        task_description: Mapping[str, Any] | None = None,
-        reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
-        head_hidden: int = 64,
-        grad_iters: int = 2,
-        warm_start: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        if task_description is None:
-            raise ValueError(
-                "FixedPointPlannerPolicy needs policy_kwargs['task_description'] "
-                "(the env's unwrapped.task_description)"
-            )
-        self._store_planner_settings(
-            task_description, reasoner, head_hidden, grad_iters, warm_start
-        )
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(self._planner_constructor_parameters())
-        return data
-
     def forward(
         self, obs: PyTorchObs, deterministic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -247,33 +232,6 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
     :param warm_start: start each rollout decision from the previous step's fixed point.
     :param kwargs: passed on to MaskableActorCriticPolicy.
     """
-
-    def __init__(
-        self,
-        observation_space: spaces.Space,
-        action_space: spaces.Space,
-        lr_schedule: Schedule,
-        task_description: Mapping[str, Any] | None = None,
-        reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
-        head_hidden: int = 64,
-        grad_iters: int = 2,
-        warm_start: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        if task_description is None:
-            raise ValueError(
-                "MaskableFixedPointPlannerPolicy needs policy_kwargs['task_description'] "
-                "(the env's unwrapped.task_description)"
-            )
-        self._store_planner_settings(
-            task_description, reasoner, head_hidden, grad_iters, warm_start
-        )
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(self._planner_constructor_parameters())
-        return data
 
     def _masked(self, logits: torch.Tensor, action_masks: np.ndarray | None) -> Distribution:
         distribution = self.action_dist.proba_distribution(action_logits=logits)
