@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 import envs  # noqa: F401  (registers the FPR ids)
+from envs.arc_concepts import CONCEPT_FAMILIES, ConceptConfig, generate_concept_task
+from envs.arc_tasks import PADDING_SYMBOL, pad_grid
 from envs.maze import GOAL, MOVES, distance_field
 from envs.maze_generators import generate_maze
 from envs.sudoku_solver import generate_puzzle
@@ -92,6 +94,13 @@ class OracleSource:
     def __init__(self, env_id: str) -> None:
         env = gym.make(env_id)
         self.task_description: dict[str, Any] = env.unwrapped.task_description
+        height, width = self.task_description["grid_shape"]
+        # Grid keys that stack K grids (flat length K * H * W in the env's observation space).
+        self.stack_sizes: dict[str, int] = {
+            key: env.observation_space[key].shape[0] // (height * width)
+            for key in self.task_description["grid_keys"]
+            if env.observation_space[key].shape[0] > height * width
+        }
         env.close()
         if self.task_description["family"] != self.family:
             raise ValueError(
@@ -341,4 +350,122 @@ class SudokuOracle(OracleSource):
         return planner.cell_head.forward_cells(z)
 
 
-ORACLES: Mapping[str, type[OracleSource]] = {"maze": MazeOracle, "sudoku": SudokuOracle}
+# Concept families whose answer has the test input's shape (the canvas starts as the input).
+SAME_SHAPE_FAMILIES = tuple(f for f in CONCEPT_FAMILIES if f not in ("scale_up", "crop"))
+
+
+class ArcConceptOracle(OracleSource):
+    """Generated ARC concept tasks with the answer's colour at every cell of the answer.
+
+    Only families whose answer keeps the test input's size are drawn by default (a rotation of a
+    non-square grid swaps its sides); the canvas is shown at the answer's shape, as after the
+    oracle's resize, with a random share of its wrong cells already painted right. Resizing and
+    submitting are not learned here. Difficulty is the
+    concept difficulty (grid cells x composition depth).
+
+    :param env_id: an ARC env id (for the task description, grid side and demo count).
+    :param families: concept families to draw from (default: every same-shape family).
+    :param max_depth: most transformations composed in one task.
+    :param min_size: smallest input side.
+    :param max_size: largest input side (at most the env's grid side).
+    """
+
+    family = "arc"
+
+    def __init__(
+        self,
+        env_id: str = "FPR/ARC-Concepts-v0",
+        families: tuple[str, ...] | None = None,
+        max_depth: int = 1,
+        min_size: int = 3,
+        max_size: int | None = None,
+    ) -> None:
+        super().__init__(env_id)
+        self.side = int(self.task_description["grid_shape"][0])
+        self.n_demos = self.stack_sizes.get("demo_inputs", 1)
+        families = tuple(families or SAME_SHAPE_FAMILIES)
+        unknown = sorted(set(families) - set(SAME_SHAPE_FAMILIES))
+        if unknown:
+            raise ValueError(
+                f"families {unknown} change the grid's shape or are unknown; "
+                f"choose from {SAME_SHAPE_FAMILIES}"
+            )
+        self.config = ConceptConfig(
+            min_size=min_size,
+            max_size=min(max_size or self.side, self.side),
+            max_grid=self.side,
+            families=families,
+            max_depth=max_depth,
+            n_demos=self.n_demos,
+        )
+
+    def sample(self, batch_size: int, rng: np.random.Generator, progress: float) -> OracleBatch:
+        """Draw concept tasks.
+
+        :param batch_size: tasks in the batch.
+        :param rng: the source of randomness.
+        :param progress: unused (no curriculum).
+        :return: the batch; ``extra["answer_shape"]`` holds each answer's (h, w).
+        """
+        n, side, k = batch_size, self.side, self.n_demos
+        demo_in = np.full((n, k, side, side), PADDING_SYMBOL, dtype=np.uint8)
+        demo_out = np.full((n, k, side, side), PADDING_SYMBOL, dtype=np.uint8)
+        test_in = np.full((n, side, side), PADDING_SYMBOL, dtype=np.uint8)
+        canvas = np.full((n, side, side), PADDING_SYMBOL, dtype=np.uint8)
+        answer = np.zeros((n, side, side), dtype=np.int64)
+        cells = np.zeros((n, side, side), dtype=bool)
+        difficulty = np.zeros(n, dtype=np.float32)
+        shapes = []
+        for i in range(n):
+            task = generate_concept_task(rng, self.config)
+            for j, pair in enumerate(task["train"][:k]):
+                pad_grid(pair["input"], side, demo_in[i, j])
+                pad_grid(pair["output"], side, demo_out[i, j])
+            grid_in, grid_out = task["test"][0]["input"], task["test"][0]["output"]
+            h, w = grid_out.shape
+            pad_grid(grid_in, side, test_in[i])
+            # The canvas as after the oracle's resize (overlap kept, new cells 0), then a share
+            # of its wrong cells painted right.
+            board = np.zeros((h, w), dtype=np.uint8)
+            rows, cols = min(h, grid_in.shape[0]), min(w, grid_in.shape[1])
+            board[:rows, :cols] = grid_in[:rows, :cols]
+            wrong = np.flatnonzero(board != grid_out)
+            fixed = rng.permutation(wrong)[: int(rng.random() * len(wrong))]
+            board.flat[fixed] = grid_out.flat[fixed]
+            pad_grid(board, side, canvas[i])
+            answer[i, :h, :w] = grid_out
+            cells[i, :h, :w] = True
+            difficulty[i] = float(task["difficulty"])
+            shapes.append((h, w))
+        optimal = np.zeros((n, side, side, 10), dtype=bool)
+        np.put_along_axis(optimal, answer[..., None], True, axis=-1)
+        optimal &= cells[..., None]
+        return OracleBatch(
+            obs={
+                "demo_inputs": torch.from_numpy(demo_in),
+                "demo_outputs": torch.from_numpy(demo_out),
+                "test_input": torch.from_numpy(test_in),
+                "canvas": torch.from_numpy(canvas),
+            },
+            optimal=torch.from_numpy(optimal),
+            cells=torch.from_numpy(cells),
+            difficulty=torch.from_numpy(difficulty),
+            extra={"answer_shape": shapes},
+        )
+
+    def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:
+        """Colour logits at every cell.
+
+        :param planner: the planner network (its cell head).
+        :param z: latent, (B, H, W, d).
+        :return: (B, H, W, 10).
+        """
+        assert planner.cell_head is not None
+        return planner.cell_head.forward_cells(z)
+
+
+ORACLES: Mapping[str, type[OracleSource]] = {
+    "maze": MazeOracle,
+    "sudoku": SudokuOracle,
+    "arc": ArcConceptOracle,
+}

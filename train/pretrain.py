@@ -46,6 +46,7 @@ from train.common import (
 )
 from train.oracle_data import (
     ORACLES,
+    ArcConceptOracle,
     MazeOracle,
     OracleBatch,
     OracleSource,
@@ -94,6 +95,10 @@ class PretrainArgs:
     extra_openings: float = field(default=0.1, metadata={"help": "maze: most walls knocked out"})
     min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
     max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
+    families: str = field(
+        default="", metadata={"help": "arc: concept families, comma-separated (empty: all)"}
+    )
+    max_depth: int = field(default=1, metadata={"help": "arc: most transformations composed"})
     curriculum: float = field(
         default=0.3, metadata={"help": "share of steps to reach full difficulty"}
     )
@@ -159,6 +164,9 @@ def make_source(args: PretrainArgs) -> OracleSource:
         )
     if family == "sudoku":
         return SudokuOracle(args.env, args.min_blanks, args.max_blanks, args.curriculum)
+    if family == "arc":
+        families = tuple(f for f in args.families.split(",") if f.strip()) or None
+        return ArcConceptOracle(args.env, families, args.max_depth)
     raise ValueError(
         f"pretraining has no oracle data for the {family!r} family yet "
         f"(supported: {sorted(ORACLES)})"
@@ -320,7 +328,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)  # same weights on every process
 
     source = make_source(args)
-    planner = PlannerNetwork(source.task_description, args.reasoner_config()).to(device)
+    planner = PlannerNetwork(
+        source.task_description, args.reasoner_config(), stack_sizes=source.stack_sizes
+    ).to(device)
     no_decay = {id(p) for p in planner.no_weight_decay_parameters()}
     optimizer = torch.optim.AdamW(
         [
