@@ -405,7 +405,7 @@ class ArcConceptOracle(OracleSource):
         :param batch_size: tasks in the batch.
         :param rng: the source of randomness.
         :param progress: unused (no curriculum).
-        :return: the batch; ``extra["answer_shape"]`` holds each answer's (h, w).
+        :return: the batch; ``extra`` holds each answer's (h, w) and its transformations.
         """
         n, side, k = batch_size, self.side, self.n_demos
         demo_in = np.full((n, k, side, side), PADDING_SYMBOL, dtype=np.uint8)
@@ -415,7 +415,8 @@ class ArcConceptOracle(OracleSource):
         answer = np.zeros((n, side, side), dtype=np.int64)
         cells = np.zeros((n, side, side), dtype=bool)
         difficulty = np.zeros(n, dtype=np.float32)
-        shapes = []
+        shapes: list[tuple[int, int]] = []
+        records: list[Any] = []
         for i in range(n):
             task = generate_concept_task(rng, self.config)
             for j, pair in enumerate(task["train"][:k]):
@@ -437,6 +438,7 @@ class ArcConceptOracle(OracleSource):
             cells[i, :h, :w] = True
             difficulty[i] = float(task["difficulty"])
             shapes.append((h, w))
+            records.append(task["transformations"])
         optimal = np.zeros((n, side, side, 10), dtype=bool)
         np.put_along_axis(optimal, answer[..., None], True, axis=-1)
         optimal &= cells[..., None]
@@ -450,7 +452,7 @@ class ArcConceptOracle(OracleSource):
             optimal=torch.from_numpy(optimal),
             cells=torch.from_numpy(cells),
             difficulty=torch.from_numpy(difficulty),
-            extra={"answer_shape": shapes},
+            extra={"answer_shape": shapes, "transformations": records},
         )
 
     def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:

@@ -118,3 +118,15 @@ def test_ppo_pretrained_from_other_task_names_field(tmp_path) -> None:
                 "--runs-dir", str(tmp_path / "ppo"),
             ]
         )  # fmt: skip
+
+
+def test_pretrain_arc_concepts_family(tmp_path) -> None:
+    result = pretrain.main(
+        [
+            *TINY_PRETRAIN, "--env", "FPR/ARC-Concepts-v0", "--families", "recolour,flip",
+            "--runs-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert 0.0 <= result["metrics"]["full"]["cell_accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="scale_up"):
+        pretrain.main([*TINY_PRETRAIN, "--env", "FPR/ARC-Concepts-v0", "--families", "scale_up"])

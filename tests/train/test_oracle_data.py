@@ -1,0 +1,67 @@
+"""The oracle data sources: targets agree with the envs' own rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from envs.arc_concepts import apply_transformations
+from envs.sudoku_solver import count_solutions
+from train.oracle_data import ArcConceptOracle, MazeOracle, SudokuOracle, cell_correct, set_loss
+
+
+def test_maze_targets_are_shortest_path_moves() -> None:
+    batch = MazeOracle().batch_from_sizes([9, 7], np.random.default_rng(0))
+    grid = batch.obs["grid"].numpy()
+    assert grid.shape == (2, 9, 9) and (grid[1, 7:, :] == 0).all()  # padded with walls
+    # Following any optimal move from the farthest cell reaches the goal in 'difficulty' steps.
+    for i in range(2):
+        row, col = batch.extra["start"][i]
+        steps = 0
+        while (row, col) != batch.extra["goal"][i]:
+            move = int(np.flatnonzero(batch.optimal[i, row, col].numpy())[0])
+            row, col = row + (-1, 0, 1, 0)[move], col + (0, 1, 0, -1)[move]
+            steps += 1
+        assert steps == int(batch.difficulty[i])
+
+
+def test_sudoku_targets_complete_a_unique_solution() -> None:
+    batch = SudokuOracle("FPR/Sudoku-4x4-v0", 4, 10).batch_from_blanks(
+        [8, 8], np.random.default_rng(1)
+    )
+    for i in range(2):
+        board = batch.obs["board"][i].numpy().copy()
+        assert count_solutions(board) == 1
+        digits = batch.optimal[i].numpy().argmax(-1) + 1
+        board[batch.cells[i].numpy()] = digits[batch.cells[i].numpy()]
+        assert (board > 0).all() and count_solutions(board) == 1
+        given = batch.obs["given"][i].numpy().astype(bool)
+        assert not (given & batch.cells[i].numpy()).any()
+
+
+def test_arc_targets_are_the_transformed_test_input() -> None:
+    source = ArcConceptOracle("FPR/ARC-Concepts-v0", ("recolour", "flip"))
+    batch = source.sample(4, np.random.default_rng(2), 0.0)
+    assert batch.obs["demo_inputs"].shape == (4, source.n_demos, 10, 10)
+    for i in range(4):
+        h, w = batch.extra["answer_shape"][i]
+        answer = batch.optimal[i, :h, :w].numpy().argmax(-1)
+        assert batch.cells[i].sum() == h * w
+        test_input = batch.obs["test_input"][i].numpy()
+        rows, cols = int((test_input[:, 0] < 10).sum()), int((test_input[0] < 10).sum())
+        expected = apply_transformations(
+            test_input[:rows, :cols], batch.extra["transformations"][i]
+        )
+        np.testing.assert_array_equal(answer, expected)
+
+
+def test_set_loss_is_zero_only_on_the_set() -> None:
+    optimal = torch.tensor([[[[True, True, False]]]])
+    cells = torch.tensor([[[True]]])
+    confident = torch.tensor([[[[20.0, 20.0, -20.0]]]])
+    wrong = torch.tensor([[[[-20.0, -20.0, 20.0]]]])
+    assert float(set_loss(confident, optimal, cells)) < 1e-6
+    assert float(set_loss(wrong, optimal, cells)) > 10
+    assert bool(cell_correct(confident, optimal).all()) and not bool(
+        cell_correct(wrong, optimal).any()
+    )
