@@ -400,11 +400,24 @@ class ArcConceptOracle(OracleSource):
         )
 
     def sample(self, batch_size: int, rng: np.random.Generator, progress: float) -> OracleBatch:
-        """Draw concept tasks.
+        """Draw concept tasks, each canvas with a random share of its wrong cells painted right.
 
         :param batch_size: tasks in the batch.
         :param rng: the source of randomness.
         :param progress: unused (no curriculum).
+        :return: the batch.
+        """
+        return self.batch(batch_size, rng, painted_share=None)
+
+    def batch(
+        self, batch_size: int, rng: np.random.Generator, painted_share: float | None
+    ) -> OracleBatch:
+        """Draw concept tasks.
+
+        :param batch_size: tasks in the batch.
+        :param rng: the source of randomness.
+        :param painted_share: share of the canvas's wrong cells already painted right; None draws
+            it per task, uniformly in [0, 1); 0 shows the canvas as the episode starts.
         :return: the batch; ``extra`` holds each answer's (h, w) and its transformations.
         """
         n, side, k = batch_size, self.side, self.n_demos
@@ -431,7 +444,8 @@ class ArcConceptOracle(OracleSource):
             rows, cols = min(h, grid_in.shape[0]), min(w, grid_in.shape[1])
             board[:rows, :cols] = grid_in[:rows, :cols]
             wrong = np.flatnonzero(board != grid_out)
-            fixed = rng.permutation(wrong)[: int(rng.random() * len(wrong))]
+            share = float(rng.random()) if painted_share is None else painted_share
+            fixed = rng.permutation(wrong)[: int(share * len(wrong))]
             board.flat[fixed] = grid_out.flat[fixed]
             pad_grid(board, side, canvas[i])
             answer[i, :h, :w] = grid_out

@@ -120,6 +120,10 @@ class PretrainArgs:
         default=None, metadata={"help": "checkpoint (.safetensors) to resume"}
     )
     out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
+    eval_only: bool = field(
+        default=False,
+        metadata={"help": "with --resume: evaluate the checkpoint on fresh seeds, write nothing"},
+    )
 
     def __post_init__(self) -> None:
         for name in ("total_steps", "batch_size", "segments", "k_grad", "eval_batches", "threads"):
@@ -308,6 +312,10 @@ def eval_batches(args: PretrainArgs, source: OracleSource) -> dict[str, list[Ora
             ]
             for size in sizes
         }
+    if isinstance(source, ArcConceptOracle):  # unseen tasks from a fresh canvas: one-shot answers
+        return {
+            "fresh": [source.batch(args.batch_size, rng, 0.0) for _ in range(args.eval_batches)]
+        }
     return {"full": [source.sample(args.batch_size, rng, 1.0) for _ in range(args.eval_batches)]}
 
 
@@ -352,6 +360,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         _load_optimizer(optimizer, tensors)
         step = int(meta["step"])
         run_dir = Path(args.resume).parent
+    if args.eval_only:
+        if not args.resume:
+            raise ValueError("--eval-only needs --resume (the checkpoint to evaluate)")
+        metrics = {
+            name: evaluate(planner, source, b, device)
+            for name, b in eval_batches(args, source).items()
+        }
+        print(f"step {step}: {_brief(metrics)}")
+        return {"metrics": metrics, "checkpoint": args.resume, "step": step}
     # Different data on every process, and fresh data after a resume.
     rng = np.random.default_rng([args.seed, rank, step])
     writer = SummaryWriter(str(run_dir)) if rank == 0 else None

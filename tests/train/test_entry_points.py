@@ -48,6 +48,10 @@ def test_pretrain_cli_then_resume(tmp_path) -> None:
     resumed = pretrain.main([*TINY_PRETRAIN, "--total-steps", "6", "--resume", str(checkpoint)])
     assert resumed["step"] == 6
     assert json.loads(checkpoint.with_suffix(".json").read_text())["step"] == 6
+    before = checkpoint.stat().st_mtime_ns
+    evaluated = pretrain.main([*TINY_PRETRAIN, "--resume", str(checkpoint), "--eval-only", "true"])
+    assert evaluated["step"] == 6 and "size9" in evaluated["metrics"]
+    assert checkpoint.stat().st_mtime_ns == before  # nothing written
 
 
 def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
@@ -127,6 +131,6 @@ def test_pretrain_arc_concepts_family(tmp_path) -> None:
             "--runs-dir", str(tmp_path),
         ]
     )  # fmt: skip
-    assert 0.0 <= result["metrics"]["full"]["cell_accuracy"] <= 1.0
+    assert 0.0 <= result["metrics"]["fresh"]["cell_accuracy"] <= 1.0
     with pytest.raises(ValueError, match="scale_up"):
         pretrain.main([*TINY_PRETRAIN, "--env", "FPR/ARC-Concepts-v0", "--families", "scale_up"])
