@@ -420,22 +420,42 @@ class ArcConceptOracle(OracleSource):
             it per task, uniformly in [0, 1); 0 shows the canvas as the episode starts.
         :return: the batch; ``extra`` holds each answer's (h, w) and its transformations.
         """
-        n, side, k = batch_size, self.side, self.n_demos
+        tasks = [generate_concept_task(rng, self.config) for _ in range(batch_size)]
+        pairs = [
+            ([(p["input"], p["output"]) for p in task["train"]],
+             (task["test"][0]["input"], task["test"][0]["output"]))
+            for task in tasks
+        ]  # fmt: skip
+        batch = self.batch_from_pairs(pairs, rng, painted_share)
+        batch.difficulty = torch.tensor([float(task["difficulty"]) for task in tasks])
+        batch.extra["transformations"] = [task["transformations"] for task in tasks]
+        return batch
+
+    def batch_from_pairs(
+        self,
+        tasks: list[tuple[list[tuple[np.ndarray, np.ndarray]], tuple[np.ndarray, np.ndarray]]],
+        rng: np.random.Generator,
+        painted_share: float | None = 0.0,
+    ) -> OracleBatch:
+        """A batch from given tasks (generated, or real ARC tasks whose grids fit the side).
+
+        :param tasks: per task, its demonstration pairs and its test pair, (input, output) grids.
+        :param rng: the source of randomness (for the painted share).
+        :param painted_share: as in :meth:`batch`.
+        :return: the batch; difficulty is the answer's cell count.
+        """
+        n, side, k = len(tasks), self.side, self.n_demos
         demo_in = np.full((n, k, side, side), PADDING_SYMBOL, dtype=np.uint8)
         demo_out = np.full((n, k, side, side), PADDING_SYMBOL, dtype=np.uint8)
         test_in = np.full((n, side, side), PADDING_SYMBOL, dtype=np.uint8)
         canvas = np.full((n, side, side), PADDING_SYMBOL, dtype=np.uint8)
         answer = np.zeros((n, side, side), dtype=np.int64)
         cells = np.zeros((n, side, side), dtype=bool)
-        difficulty = np.zeros(n, dtype=np.float32)
         shapes: list[tuple[int, int]] = []
-        records: list[Any] = []
-        for i in range(n):
-            task = generate_concept_task(rng, self.config)
-            for j, pair in enumerate(task["train"][:k]):
-                pad_grid(pair["input"], side, demo_in[i, j])
-                pad_grid(pair["output"], side, demo_out[i, j])
-            grid_in, grid_out = task["test"][0]["input"], task["test"][0]["output"]
+        for i, (demos, (grid_in, grid_out)) in enumerate(tasks):
+            for j, (demo_input, demo_output) in enumerate(demos[:k]):
+                pad_grid(demo_input, side, demo_in[i, j])
+                pad_grid(demo_output, side, demo_out[i, j])
             h, w = grid_out.shape
             pad_grid(grid_in, side, test_in[i])
             # The canvas as after the oracle's resize (overlap kept, new cells 0), then a share
@@ -450,9 +470,7 @@ class ArcConceptOracle(OracleSource):
             pad_grid(board, side, canvas[i])
             answer[i, :h, :w] = grid_out
             cells[i, :h, :w] = True
-            difficulty[i] = float(task["difficulty"])
             shapes.append((h, w))
-            records.append(task["transformations"])
         optimal = np.zeros((n, side, side, 10), dtype=bool)
         np.put_along_axis(optimal, answer[..., None], True, axis=-1)
         optimal &= cells[..., None]
@@ -465,8 +483,8 @@ class ArcConceptOracle(OracleSource):
             },
             optimal=torch.from_numpy(optimal),
             cells=torch.from_numpy(cells),
-            difficulty=torch.from_numpy(difficulty),
-            extra={"answer_shape": shapes, "transformations": records},
+            difficulty=torch.from_numpy(cells.sum(axis=(1, 2)).astype(np.float32)),
+            extra={"answer_shape": shapes},
         )
 
     def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:

@@ -7,13 +7,16 @@ hundreds of episodes) so that the test is stable, but far above what an untraine
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
 import envs  # noqa: F401
+from bench.arc_oneshot import exact_share
 from fpr_agents.checkpoints import shipped_checkpoint, shipped_names
 from fpr_agents.evaluation.rollout import run_episodes
 from train.common import load_planner
+from train.oracle_data import ArcConceptOracle
 
 # name -> (env id, episodes, success floor, iteration cap)
 FLOORS = {
@@ -24,8 +27,14 @@ FLOORS = {
 }
 
 
+# ARC planners are scored one-shot (the answer read from the fixed point), per trained family:
+# name -> (family, tasks, exact floor)
+ONE_SHOT_FLOORS = {"arc_concepts": ("denoise", 16, 0.8)}
+
+
 def test_every_shipped_checkpoint_has_a_floor() -> None:
-    assert set(shipped_names()) <= set(FLOORS), "add a success floor for each shipped planner"
+    floored = set(FLOORS) | set(ONE_SHOT_FLOORS)
+    assert set(shipped_names()) <= floored, "add a success floor for each shipped planner"
     assert shipped_names(), "no planner is shipped"
 
 
@@ -49,3 +58,14 @@ def test_shipped_planner_reaches_its_floor(name: str) -> None:
 def test_unknown_shipped_name_lists_the_shipped_ones() -> None:
     with pytest.raises(ValueError, match="shipped"):
         shipped_checkpoint("nope")
+
+
+@pytest.mark.parametrize("name", sorted(ONE_SHOT_FLOORS))
+def test_shipped_arc_planner_reads_answers_of_its_families(name: str) -> None:
+    torch.set_num_threads(1)
+    family, tasks, floor = ONE_SHOT_FLOORS[name]
+    planner = load_planner(shipped_checkpoint(name))
+    source = ArcConceptOracle("FPR/ARC-Concepts-v0", (family,))
+    batch = source.batch(tasks, np.random.default_rng(90_000), painted_share=0.0)
+    exact = exact_share(planner, source, batch)
+    assert exact >= floor, f"{name} on {family}: exact {exact:.2f} < {floor}"

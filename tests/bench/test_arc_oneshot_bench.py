@@ -1,0 +1,12 @@
+"""bench.arc_oneshot runs on the shipped ARC planner and its table is complete."""
+
+from __future__ import annotations
+
+from bench import arc_oneshot
+
+
+def test_arc_oneshot_table_is_complete() -> None:
+    results = arc_oneshot.main(["--families", "denoise,flip", "--tasks", "4", "--threads", "1"])
+    assert set(results) == {"denoise", "flip", "arc-agi-1/evaluation"}
+    assert results["arc-agi-1/evaluation"]["tasks"] > 0
+    assert all(0.0 <= row["exact"] <= 1.0 for row in results.values())
