@@ -227,7 +227,7 @@ class MixedSet:
             sudoku = SudokuOracle(env_id, low, high)
 
             def draw_sudokus(n: int, rng: np.random.Generator) -> OracleBatch:
-                return sudoku.batch_from_blanks([(low, high)] * n, rng)
+                return sudoku.batch_from_blanks([(low, high)] * n, rng, placed_share=0.0)
 
             return cls(sudoku, f"{side}x{side} Sudokus with {low}..{high} blanks", draw_sudokus)
         raise ValueError(
