@@ -203,6 +203,58 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     return load_file(str(path)), json.loads(meta_path.read_text())
 
 
+def strip_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with ``prefix``, with the prefix removed.
+
+    :param tensors: a checkpoint's tensors.
+    :param prefix: e.g. ``"model."`` or ``"policy."``.
+    :return: name -> tensor, e.g. a state dict.
+    """
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """An optimizer's per-parameter state as named tensors (``optim.<index>.<name>``).
+
+    :param optimizer: the optimizer.
+    :return: tensors to store beside the weights.
+    """
+    return {
+        f"optim.{index}.{name}": torch.as_tensor(value)
+        for index, state in optimizer.state_dict()["state"].items()
+        for name, value in state.items()
+    }
+
+
+def load_optimizer_tensors(
+    optimizer: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor]
+) -> None:
+    """Restore the state written by :func:`optimizer_tensors` (other tensors are ignored).
+
+    :param optimizer: an optimizer over the same parameters.
+    :param tensors: a checkpoint's tensors.
+    """
+    state_dict = optimizer.state_dict()
+    for key, value in strip_prefix(tensors, "optim.").items():
+        index, name = key.split(".", 1)
+        state_dict["state"].setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict(state_dict)
+
+
+def copy_weights(
+    source: str | os.PathLike[str], target: str | os.PathLike[str], prefix: str
+) -> None:
+    """Write ``target`` with the weights of checkpoint ``source`` (names starting with
+    ``prefix``; optimizer state left out) and the same metadata.
+
+    :param source: a checkpoint file.
+    :param target: the file to write.
+    :param prefix: the weights' name prefix.
+    """
+    tensors, meta = load_checkpoint(source)
+    save_checkpoint(target, {k: v for k, v in tensors.items() if k.startswith(prefix)}, meta)
+
+
 def load_planner(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
     """Build a :class:`PlannerNetwork` from a checkpoint of ``train.pretrain`` or ``train.ppo``.
 

@@ -36,12 +36,16 @@ from fpr_agents.reasoner import ReasonerConfig
 from train.common import (
     check_env_id,
     compare_architecture,
+    copy_weights,
     load_checkpoint,
+    load_optimizer_tensors,
+    optimizer_tensors,
     parse_args,
     resolve_device,
     run_name,
     save_checkpoint,
     seed_everything,
+    strip_prefix,
 )
 
 
@@ -156,7 +160,7 @@ def planner_start(args: PPOArgs) -> PlannerStart:
         )
     reasoner = dict(meta["reasoner"])
     reasoner.update(max_iters=args.max_iters, tol=args.tol)
-    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    weights = strip_prefix(tensors, "model.")
     return PlannerStart(reasoner, int(meta["head_hidden"]), weights, meta["task_description"])
 
 
@@ -233,9 +237,7 @@ class SafetensorsCheckpointCallback(BaseCallback):
         self._last = self.num_timesteps
         policy = self.model.policy
         tensors = {f"policy.{k}": v for k, v in policy.state_dict().items()}
-        for index, state in policy.optimizer.state_dict()["state"].items():
-            for name, value in state.items():
-                tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
+        tensors.update(optimizer_tensors(policy.optimizer))
         meta: dict[str, Any] = {
             "kind": "fpr_agents.ppo",
             "num_timesteps": int(self.num_timesteps),
@@ -263,7 +265,7 @@ def restore(model: BaseAlgorithm, path: str) -> None:
     if meta.get("kind") != "fpr_agents.ppo":
         raise ValueError(f"{path} is not a PPO checkpoint (kind={meta.get('kind')!r})")
     policy = model.policy
-    state = {k[len("policy.") :]: v for k, v in tensors.items() if k.startswith("policy.")}
+    state = strip_prefix(tensors, "policy.")
     expected = policy.state_dict()
     for key in sorted(set(expected) | set(state)):
         if key not in state or key not in expected or state[key].shape != expected[key].shape:
@@ -273,12 +275,7 @@ def restore(model: BaseAlgorithm, path: str) -> None:
                 f"run {tuple(expected[key].shape) if key in expected else 'missing'})"
             )
     policy.load_state_dict(state)
-    optim_state = policy.optimizer.state_dict()
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            optim_state["state"].setdefault(int(index), {})[name] = value
-    policy.optimizer.load_state_dict(optim_state)
+    load_optimizer_tensors(policy.optimizer, tensors)
     model.num_timesteps = int(meta["num_timesteps"])
 
 
@@ -327,9 +324,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     checkpoint.save()
     if args.out:
-        tensors, meta = load_checkpoint(run_dir / "checkpoint.safetensors")
-        weights = {k: v for k, v in tensors.items() if k.startswith("policy.")}
-        save_checkpoint(args.out, weights, meta)
+        copy_weights(run_dir / "checkpoint.safetensors", args.out, "policy.")
     env.close()
     eval_env.close()
     success = None

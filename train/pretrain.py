@@ -37,12 +37,16 @@ from fpr_agents.reasoner.training import truncated_unroll
 from train.common import (
     check_env_id,
     compare_architecture,
+    copy_weights,
     load_checkpoint,
+    load_optimizer_tensors,
+    optimizer_tensors,
     parse_args,
     resolve_device,
     run_name,
     save_checkpoint,
     seed_everything,
+    strip_prefix,
 )
 from train.oracle_data import (
     ORACLES,
@@ -215,24 +219,6 @@ def checkpoint_meta(
     }
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    tensors = {}
-    for index, state in optimizer.state_dict()["state"].items():
-        for name, value in state.items():
-            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value)
-    return tensors
-
-
-def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    state_dict = optimizer.state_dict()
-    for key, value in tensors.items():
-        if not key.startswith("optim."):
-            continue
-        _, index, name = key.split(".", 2)
-        state_dict["state"].setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict(state_dict)
-
-
 @torch.no_grad()
 def evaluate(
     planner: PlannerNetwork,
@@ -339,14 +325,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     planner = PlannerNetwork(
         source.task_description, args.reasoner_config(), stack_sizes=source.stack_sizes
     ).to(device)
-    no_decay = {id(p) for p in planner.no_weight_decay_parameters()}
     optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for p in planner.parameters() if id(p) not in no_decay]},
-            {"params": [p for p in planner.parameters() if id(p) in no_decay], "weight_decay": 0},
-        ],
-        lr=args.lr,
-        weight_decay=args.weight_decay,
+        planner.parameter_groups(), lr=args.lr, weight_decay=args.weight_decay
     )
     step = 0
     run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
@@ -354,10 +334,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         tensors, meta = load_checkpoint(args.resume)
         compare_architecture(planner.config_dict(), meta["reasoner"], "reasoner config")
         compare_architecture(source.task_description, meta["task_description"], "task")
-        planner.load_state_dict(
-            {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        )
-        _load_optimizer(optimizer, tensors)
+        planner.load_state_dict(strip_prefix(tensors, "model."))
+        load_optimizer_tensors(optimizer, tensors)
         step = int(meta["step"])
         run_dir = Path(args.resume).parent
     if args.eval_only:
@@ -379,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def save() -> None:
         if rank == 0:
             tensors = {f"model.{k}": v for k, v in planner.state_dict().items()}
-            tensors.update(_optimizer_tensors(optimizer))
+            tensors.update(optimizer_tensors(optimizer))
             save_checkpoint(checkpoint_path, tensors, checkpoint_meta(args, planner, step, metrics))
 
     progress = tqdm(total=args.total_steps, initial=step, disable=rank != 0, desc="pretrain")
@@ -431,9 +409,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     progress.close()
     save()
     if rank == 0 and args.out:
-        tensors, meta = load_checkpoint(checkpoint_path)
-        model_only = {k: v for k, v in tensors.items() if k.startswith("model.")}
-        save_checkpoint(args.out, model_only, meta)
+        copy_weights(checkpoint_path, args.out, "model.")
     if writer is not None:
         writer.close()
     if distributed:

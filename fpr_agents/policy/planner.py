@@ -127,6 +127,17 @@ class PlannerNetwork(nn.Module):
                 )
         self.task["grid_shape"] = list(task_description["grid_shape"])
 
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Optimizer parameter groups: everything decayed but the reasoner's gates.
+
+        :return: two groups; the second sets ``weight_decay`` to 0.
+        """
+        no_decay = {id(p) for p in self.no_weight_decay_parameters()}
+        return [
+            {"params": [p for p in self.parameters() if id(p) not in no_decay]},
+            {"params": [p for p in self.parameters() if id(p) in no_decay], "weight_decay": 0.0},
+        ]
+
     def no_weight_decay_parameters(self) -> list[nn.Parameter]:
         """Parameters AdamW must not decay (the reasoner's gates).
 

@@ -121,12 +121,8 @@ class _PlannerPolicyMixin:
         self.planner = PlannerNetwork(
             self.task_description, self.reasoner_config, self.head_hidden, stack_sizes
         )
-        no_decay = {id(p) for p in self.planner.no_weight_decay_parameters()}
-        params = list(self.parameters())  # type: ignore[attr-defined]
-        groups = [
-            {"params": [p for p in params if id(p) not in no_decay]},
-            {"params": [p for p in params if id(p) in no_decay], "weight_decay": 0.0},
-        ]
+        # The planner holds every parameter of the policy (its features extractor is a flatten).
+        groups = self.planner.parameter_groups()
         self.optimizer = self.optimizer_class(groups, lr=lr_schedule(1), **self.optimizer_kwargs)
 
     def _plan(self, obs: PyTorchObs, grad_iters: int = 0) -> PlannerOutput:
