@@ -110,6 +110,9 @@ class PretrainArgs:
     n_heads: int = field(default=4, metadata={"help": "attention heads"})
     n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
     mlp_ratio: float = field(default=2.0, metadata={"help": "SwiGLU width / d_model"})
+    mlp_kernel: int = field(
+        default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
     gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
     gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
@@ -148,6 +151,7 @@ class PretrainArgs:
             n_heads=self.n_heads,
             n_layers=self.n_layers,
             mlp_ratio=self.mlp_ratio,
+            mlp_kernel=self.mlp_kernel,
             attention=self.attention,
             gate_init_layer=self.gate_init_layer,
             gate_init_iter=self.gate_init_iter,

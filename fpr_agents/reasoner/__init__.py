@@ -4,6 +4,7 @@ a fixed point (see DESIGN.md, "The reasoner")."""
 from fpr_agents.reasoner.config import ReasonerConfig
 from fpr_agents.reasoner.core import FixedPointReasoner, GateValues
 from fpr_agents.reasoner.layers import (
+    ConvSwiGLU,
     Gate,
     GridAttention,
     GridConv,
@@ -20,6 +21,7 @@ from fpr_agents.reasoner.training import (
 )
 
 __all__ = [
+    "ConvSwiGLU",
     "DeepSupervision",
     "FixedPointReasoner",
     "Gate",

@@ -39,6 +39,10 @@ class ReasonerConfig:
     :param attention: use grid self-attention; False gives the conv-only variant, which extrapolates
         to large grids at low cost (the attention sub-block is then left out).
     :param conv_kernel: side of the depthwise local-mixing convolution (odd).
+    :param mlp_kernel: side of the MLP sub-block's projections (odd): 1 is the token-wise SwiGLU,
+        3 or more makes both projections channel-mixing convolutions over the grid
+        (:class:`~fpr_agents.reasoner.layers.ConvSwiGLU`), the strong local step that lets a
+        conv-only planner carry a wave across a maze.
     :param gate_init_layer: initial value of the layer-wise gate a1, in (0, 1).
     :param gate_init_iter: initial value of the iteration-wise gate a2, in (0, 1).
     :param block_style: "gated" (the FPRM design), "prenorm" (ungated ``h = h + F(RMSNorm(h))``
@@ -74,6 +78,8 @@ class ReasonerConfig:
     """Grid self-attention on (True) or the conv-only variant (False)."""
     conv_kernel: int = 3
     """Side of the depthwise local-mixing convolution; odd."""
+    mlp_kernel: int = 1
+    """Side of the MLP sub-block's projections; odd (1: token-wise SwiGLU, >1: ConvSwiGLU)."""
     gate_init_layer: float = 0.75
     """Initial layer-wise gate a1 (per channel, sigmoid-parametrised), in (0, 1)."""
     gate_init_iter: float = 0.25
@@ -167,7 +173,7 @@ class ReasonerConfig:
 
     def _check_architecture(self) -> None:
         """Validate the fields that shape the network."""
-        for field in ("d_model", "n_heads", "n_layers", "conv_kernel"):
+        for field in ("d_model", "n_heads", "n_layers", "conv_kernel", "mlp_kernel"):
             self._check_positive_int(field)
         if not isinstance(self.attention, bool):
             self._fail("attention", "must be a bool")
@@ -182,6 +188,8 @@ class ReasonerConfig:
         self._check_positive_real("mlp_ratio")
         if self.conv_kernel % 2 == 0:
             self._fail("conv_kernel", "must be odd")
+        if self.mlp_kernel % 2 == 0:
+            self._fail("mlp_kernel", "must be odd")
         self._check_open_unit("gate_init_layer")
         self._check_open_unit("gate_init_iter")
         if self.block_style not in BLOCK_STYLES:

@@ -14,7 +14,14 @@ import torch
 from torch import nn
 
 from fpr_agents.reasoner.config import ReasonerConfig
-from fpr_agents.reasoner.layers import Gate, GridAttention, GridConv, RMSNorm, SwiGLU
+from fpr_agents.reasoner.layers import (
+    ConvSwiGLU,
+    Gate,
+    GridAttention,
+    GridConv,
+    RMSNorm,
+    SwiGLU,
+)
 from fpr_agents.reasoner.solve import SolveResult, solve_fixed_point
 
 
@@ -49,7 +56,11 @@ class ReasonerBlock(nn.Module):
             self.attn_norm = RMSNorm(dim, config.eps)
             self.attn = GridAttention(dim, config.n_heads, config.rope_base)
         self.mlp_norm = RMSNorm(dim, config.eps)
-        self.mlp = SwiGLU(dim, config.mlp_hidden)
+        self.mlp: SwiGLU | ConvSwiGLU = (
+            SwiGLU(dim, config.mlp_hidden)
+            if config.mlp_kernel == 1
+            else ConvSwiGLU(dim, config.mlp_hidden, config.mlp_kernel)
+        )
 
     def sublayers(self) -> list[tuple[RMSNorm, nn.Module]]:
         """The (norm, function) pairs of this block in order.
@@ -66,14 +77,14 @@ class ReasonerBlock(nn.Module):
 def _apply_sublayer(
     function: nn.Module, h: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
-    """Call a sub-layer, passing the mask only to attention.
+    """Call a sub-layer, passing the mask to those that look at other cells.
 
-    :param function: a GridAttention or SwiGLU.
+    :param function: a GridAttention, ConvSwiGLU or SwiGLU.
     :param h: its input, (B, H, W, d).
     :param mask: (B, H, W) bool or None.
     :return: its output, (B, H, W, d).
     """
-    if isinstance(function, GridAttention):
+    if isinstance(function, (GridAttention, ConvSwiGLU)):
         return function(h, mask)
     return function(h)
 
@@ -86,7 +97,9 @@ class FixedPointReasoner(nn.Module):
     1. local mixing ``z <- GridConv(z)``, a depthwise convolution whose kernel is kept
        non-expansive (see :class:`GridConv`);
     2. input injection ``h = a2 * z + b2 * x``;
-    3. L blocks of ``h = a1 * h + b1 * Attn(RMSNorm(h))``, ``h = a1 * h + b1 * SwiGLU(RMSNorm(h))``.
+    3. L blocks of ``h = a1 * h + b1 * Attn(RMSNorm(h))``, ``h = a1 * h + b1 * SwiGLU(RMSNorm(h))``
+       (the SwiGLU's projections are ``mlp_kernel x mlp_kernel`` convolutions when that is > 1;
+       its input is normalised per cell, so the update stays bounded and Theorem 1 still holds).
 
     The ablations drop the gates and use plain residuals everywhere: local mixing
     ``z <- z + conv(z)`` (unconstrained kernel), ``h = z + x``, then ``h = h + F(RMSNorm(h))``

@@ -63,6 +63,49 @@ class SwiGLU(nn.Module):
         return self.proj_out(F.silu(gate) * up)
 
 
+class ConvSwiGLU(nn.Module):
+    """Gated MLP whose projections are channel-mixing ``k x k`` convolutions over the grid.
+
+    ``conv_out(silu(g) * u)`` with ``(g, u) = conv_in(h)``: each cell reads its neighbours' channels
+    in both projections, so one application carries information ``2 * (k // 2)`` cells, where the
+    token-wise :class:`SwiGLU` carries none. Padded cells are zeroed before each convolution, so
+    they never leak into real ones. Without biases, like :class:`SwiGLU`.
+
+    :param dim: input and output width.
+    :param hidden: hidden width.
+    :param kernel_size: odd kernel side k.
+    """
+
+    def __init__(self, dim: int, hidden: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"ConvSwiGLU: kernel_size must be odd and >= 1, got {kernel_size}")
+        self.hidden = hidden
+        padding = kernel_size // 2
+        self.conv_in = nn.Conv2d(dim, 2 * hidden, kernel_size, padding=padding, bias=False)
+        self.conv_out = nn.Conv2d(hidden, dim, kernel_size, padding=padding, bias=False)
+
+    def forward(self, h: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply the MLP over the grid.
+
+        :param h: input, (B, H, W, dim).
+        :param mask: (B, H, W) bool, True on real cells, or None.
+        :return: output, (B, H, W, dim), zero on padded cells.
+        """
+        valid = None if mask is None else mask.unsqueeze(1).to(h.dtype)  # (B, 1, H, W)
+        x = h.permute(0, 3, 1, 2)  # (B, dim, H, W)
+        if valid is not None:
+            x = x * valid
+        gate, up = self.conv_in(x).split(self.hidden, dim=1)  # (B, hidden, H, W) each
+        inner = F.silu(gate) * up
+        if valid is not None:
+            inner = inner * valid
+        out = self.conv_out(inner)  # (B, dim, H, W)
+        if valid is not None:
+            out = out * valid
+        return out.permute(0, 2, 3, 1)
+
+
 def grid_rotary_tables(
     height: int,
     width: int,

@@ -22,6 +22,8 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("attention", "yes"),
     ("conv_kernel", 0),
     ("conv_kernel", 4),
+    ("mlp_kernel", 0),
+    ("mlp_kernel", 2),
     ("gate_init_layer", 0.0),
     ("gate_init_layer", 1.0),
     ("gate_init_iter", 1.5),

@@ -22,12 +22,12 @@ def _padded_batch(
     return grids, batch, mask
 
 
-@pytest.mark.parametrize("attention", [True, False])
+@pytest.mark.parametrize(("attention", "mlp_kernel"), [(True, 1), (False, 1), (False, 3)])
 @pytest.mark.parametrize("block_style", ["gated", "prenorm", "postnorm"])
 def test_step_on_mixed_grid_sizes_matches_each_grid_alone(
-    attention: bool, block_style: str, generator: torch.Generator
+    attention: bool, mlp_kernel: int, block_style: str, generator: torch.Generator
 ) -> None:
-    reasoner = small_reasoner(attention=attention, block_style=block_style)
+    reasoner = small_reasoner(attention=attention, block_style=block_style, mlp_kernel=mlp_kernel)
     sizes = [(3, 5), (6, 4), (2, 2)]
     xs, x, mask = _padded_batch(sizes, 16, generator)
     zs, z, _ = _padded_batch(sizes, 16, generator)
@@ -40,8 +40,9 @@ def test_step_on_mixed_grid_sizes_matches_each_grid_alone(
             assert torch.allclose(out[i, :h, :w], alone[0], atol=1e-5)
 
 
-def test_padded_content_does_not_leak(generator: torch.Generator) -> None:
-    reasoner = small_reasoner()
+@pytest.mark.parametrize("mlp_kernel", [1, 3])
+def test_padded_content_does_not_leak(mlp_kernel: int, generator: torch.Generator) -> None:
+    reasoner = small_reasoner(mlp_kernel=mlp_kernel)
     _, x, mask = _padded_batch([(4, 4), (5, 3)], 16, generator)
     _, z, _ = _padded_batch([(4, 4), (5, 3)], 16, generator)
     noisy_x, noisy_z = x.clone(), z.clone()
@@ -81,9 +82,13 @@ def test_gate_parameters_are_excluded_from_weight_decay() -> None:
         small_reasoner(block_style="postnorm").gates()
 
 
-def _iterate_norms(block_style: str, iterations: int, seed: int) -> torch.Tensor:
+def _iterate_norms(
+    block_style: str, iterations: int, seed: int, mlp_kernel: int = 1
+) -> torch.Tensor:
     """Max-norm of the latent along plain iterations of a randomly weighted reasoner."""
-    reasoner = small_reasoner(seed=seed, block_style=block_style, d_model=32, n_heads=2)
+    reasoner = small_reasoner(
+        seed=seed, block_style=block_style, d_model=32, n_heads=2, mlp_kernel=mlp_kernel
+    )
     with torch.no_grad():
         for gate in (reasoner.gate_layer, reasoner.gate_iteration):
             if gate is not None:
@@ -111,6 +116,13 @@ def test_gated_iterates_stay_bounded_while_ungated_prenorm_grows() -> None:
     assert not prenorm[-1] <= 10 * gated[-1]
     # Post-norm: every output is normalised, so bounded too.
     assert postnorm.max() <= 1.5 * postnorm[:50].max()
+
+
+def test_gated_iterates_stay_bounded_with_convolutional_mlp() -> None:
+    # The ConvSwiGLU reads normalised neighbours, so its update is bounded like the token-wise one.
+    gated = _iterate_norms("gated", 300, seed=5, mlp_kernel=3)
+    assert torch.isfinite(gated).all()
+    assert gated[-100:].max() <= 1.5 * gated[:50].max()
 
 
 def test_forward_is_step(generator: torch.Generator) -> None:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fpr_agents.reasoner.layers import (
+    ConvSwiGLU,
     Gate,
     GridAttention,
     GridConv,
@@ -155,6 +156,34 @@ def test_residual_grid_conv_adds_the_input() -> None:
     )
     assert torch.allclose(conv(z), expected, atol=1e-5)
     assert torch.equal(conv.kernel(), conv.weight)  # unconstrained
+
+
+def test_conv_swiglu_mixes_channels_of_neighbours_only() -> None:
+    torch.manual_seed(0)
+    mlp = ConvSwiGLU(4, 8, 3)
+    h = torch.zeros(1, 7, 7, 4)
+    h[0, 3, 3, 0] = 1.0
+    out = mlp(h)
+    assert out.shape == h.shape
+    touched = out[0].abs().sum(-1) != 0  # (7, 7)
+    # two 3x3 convolutions: the 5x5 neighbourhood, nothing beyond
+    assert touched[1:6, 1:6].all() and touched.sum() == 25
+    assert (out[0, 3, 3] != 0).all()  # every channel reads channel 0
+
+
+def test_conv_swiglu_zeroes_and_ignores_padded_cells() -> None:
+    torch.manual_seed(0)
+    mlp = ConvSwiGLU(4, 8, 3)
+    h = torch.randn(2, 5, 5, 4)
+    mask = torch.ones(2, 5, 5, dtype=torch.bool)
+    mask[:, :, 3:] = False
+    noisy = h.clone()
+    noisy[~mask] = 100.0
+    clean_out, noisy_out = mlp(h, mask), mlp(noisy, mask)
+    assert torch.allclose(clean_out, noisy_out, atol=1e-5)
+    assert torch.equal(noisy_out[~mask], torch.zeros_like(noisy_out[~mask]))
+    with pytest.raises(ValueError, match="kernel_size"):
+        ConvSwiGLU(4, 8, 2)
 
 
 def test_gate_initial_value() -> None:
