@@ -32,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 import envs  # noqa: F401  (registers the FPR ids)
 from bench.common import (
@@ -47,6 +47,7 @@ from bench.common import (
     resolve_bench_device,
     torch_threads,
 )
+from fpr_agents.policy import CriticWarmupCallback
 from train.ppo import PPOArgs, build_model, make_envs
 
 __all__ = [
@@ -240,6 +241,7 @@ def run_benchmark(
     """
     models: dict[str, BaseAlgorithm] = {}
     timers: dict[str, RolloutTimer] = {}
+    callbacks: dict[str, BaseCallback] = {}
     vec_envs = []
     for policy in POLICIES:
         args = _ppo_args(bench, policy, device.type, pretrained)
@@ -247,13 +249,20 @@ def run_benchmark(
         vec_envs.append(vec_env)
         models[policy] = build_model(args, vec_env, None)
         timers[policy] = RolloutTimer()
+        callbacks[policy] = timers[policy]
+        if args.warmup_steps() > 0:  # as train.ppo does: value-only updates first
+            callbacks[policy] = CallbackList(
+                [CriticWarmupCallback(args.warmup_steps()), timers[policy]]
+            )
     runs = {policy: PolicyRun(policy, [], []) for policy in POLICIES}
     for chunk in range(bench.chunks):
         order = list(POLICIES) if chunk % 2 == 0 else list(reversed(POLICIES))
         for policy in order:
             timer, before = timers[policy], timers[policy].seconds
             start = time.perf_counter()
-            models[policy].learn(bench.chunk_steps, callback=timer, reset_num_timesteps=chunk == 0)
+            models[policy].learn(
+                bench.chunk_steps, callback=callbacks[policy], reset_num_timesteps=chunk == 0
+            )
             runs[policy].chunk_seconds.append(time.perf_counter() - start)
             runs[policy].rollout_seconds.append(timer.seconds - before)
     masked = bench.algo == "maskable_ppo"

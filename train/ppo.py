@@ -27,6 +27,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from fpr_agents.policy import (
+    CriticWarmupCallback,
     FixedPointPlannerPolicy,
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
@@ -76,6 +77,13 @@ class PPOArgs:
     pretrained: str | None = field(
         default=None, metadata={"help": "planner checkpoint from train.pretrain to start from"}
     )
+    critic_warmup: int = field(
+        default=-1,
+        metadata={
+            "help": "env steps during which only the value head learns (-1: two rollouts "
+            "with --pretrained, none without)"
+        },
+    )
     d_model: int = field(
         default=48, metadata={"help": "reasoner width (ignored with --pretrained)"}
     )
@@ -94,6 +102,17 @@ class PPOArgs:
     out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
     verbose: int = field(default=0, metadata={"help": "SB3 verbosity"})
 
+    def warmup_steps(self) -> int:
+        """Env steps of value-only updates (``--critic-warmup``, with -1 resolved).
+
+        :return: steps; 0 for the default policy.
+        """
+        if self.policy != "planner":
+            return 0
+        if self.critic_warmup >= 0:
+            return self.critic_warmup
+        return 2 * self.n_envs * self.n_steps if self.pretrained else 0
+
     def __post_init__(self) -> None:
         if self.algo not in ("ppo", "maskable_ppo"):
             raise ValueError(f"--algo must be ppo or maskable_ppo, got {self.algo!r}")
@@ -101,6 +120,8 @@ class PPOArgs:
             raise ValueError(f"--policy must be planner or default, got {self.policy!r}")
         if self.vec_env not in ("dummy", "subproc"):
             raise ValueError(f"--vec-env must be dummy or subproc, got {self.vec_env!r}")
+        if self.critic_warmup < -1:
+            raise ValueError(f"--critic-warmup must be >= -1, got {self.critic_warmup}")
         for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -314,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     callbacks = [checkpoint, evaluation]
     if args.policy == "planner":
         callbacks.insert(0, PlanningDepthCallback())
+        if args.warmup_steps() > 0:
+            callbacks.insert(0, CriticWarmupCallback(args.warmup_steps()))
     remaining = max(0, args.total_timesteps - model.num_timesteps)
     model.learn(
         remaining,

@@ -1,12 +1,13 @@
 """Stable-Baselines3 policies built on the fixed-point reasoner, and their logging callbacks."""
 
-from fpr_agents.policy.callbacks import PlanningDepthCallback
+from fpr_agents.policy.callbacks import CriticWarmupCallback, PlanningDepthCallback
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput, check_task_description
 from fpr_agents.policy.policies import FixedPointPlannerPolicy, MaskableFixedPointPlannerPolicy
 
 __all__ = [
     "CellSymbolHead",
+    "CriticWarmupCallback",
     "FixedPointPlannerPolicy",
     "MaskableFixedPointPlannerPolicy",
     "MoveHead",

@@ -80,3 +80,52 @@ class PlanningDepthCallback(BaseCallback):
         rho = spearman(iterations[keep], difficulty[keep]) if keep.sum() > 1 else float("nan")
         if np.isfinite(rho):
             self.logger.record("planner/spearman_iterations_difficulty", rho)
+
+
+class CriticWarmupCallback(BaseCallback):
+    """Trains only the value head for the first ``steps`` env steps, then the whole planner.
+
+    A pretrained planner arrives with a good policy and an untrained value head; PPO's first
+    advantages are then mostly noise, and updating the planner on them undoes its pretraining.
+    Freezing every planner parameter but the value head's until the critic has seen ``steps``
+    env steps keeps the pretrained policy while the critic learns (frozen parameters get no
+    gradient, so Adam leaves them as they are). The freeze is decided before each update.
+
+    :param steps: env steps (``model.num_timesteps``) of value-only updates.
+    :param verbose: SB3 verbosity level.
+    """
+
+    def __init__(self, steps: int, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        if steps < 0:
+            raise ValueError(f"CriticWarmupCallback: steps must be >= 0, got {steps}")
+        self.steps = steps
+        self.frozen = False
+
+    def _set_frozen(self, frozen: bool) -> None:
+        planner = getattr(self.model.policy, "planner", None)
+        if planner is None:
+            raise ValueError("CriticWarmupCallback needs a planner policy (policy.planner)")
+        value_params = {id(p) for p in planner.value_head.parameters()}
+        for param in planner.parameters():
+            if id(param) not in value_params:
+                param.requires_grad_(not frozen)
+        self.frozen = frozen
+
+    def _on_training_start(self) -> None:
+        self._set_frozen(self.model.num_timesteps < self.steps)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        # Called after the rollout, before the update that uses it: the updates on rollouts that
+        # end within the first ``steps`` env steps are value-only.
+        frozen = self.model.num_timesteps <= self.steps
+        if frozen != self.frozen:
+            self._set_frozen(frozen)
+        self.logger.record("planner/critic_warmup", float(frozen))
+
+    def _on_training_end(self) -> None:
+        if self.frozen:
+            self._set_frozen(False)

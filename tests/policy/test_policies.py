@@ -12,6 +12,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import envs  # noqa: F401
 from fpr_agents.policy import (
+    CriticWarmupCallback,
     FixedPointPlannerPolicy,
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
@@ -135,3 +136,21 @@ def test_bad_task_description_names_field() -> None:
     del task["moves"]
     with pytest.raises(ValueError, match="moves"):
         PPO(FixedPointPlannerPolicy, env, device="cpu", policy_kwargs={"task_description": task})
+
+
+def test_critic_warmup_trains_only_the_value_head_then_everything() -> None:
+    model = _model(PPO, "FPR/Maze-9x9-v0")  # 2 envs x 8 steps = 16 env steps per rollout
+    planner = model.policy.planner
+    before = {k: v.clone() for k, v in planner.state_dict().items()}
+    warmup = CriticWarmupCallback(32)
+    model.learn(32, callback=warmup)  # two updates, both inside the warm-up
+    after = planner.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("value_head.") for k in changed)
+    assert all(p.requires_grad for p in planner.parameters())  # released at the end
+    model.learn(16, callback=warmup, reset_num_timesteps=False)  # past the warm-up
+    moved = {k for k in before if not torch.equal(before[k], planner.state_dict()[k])}
+    assert any(k.startswith("reasoner.") for k in moved)
+    assert any(k.startswith("move_head.") for k in moved)
+    with pytest.raises(ValueError, match="steps"):
+        CriticWarmupCallback(-1)

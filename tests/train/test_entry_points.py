@@ -106,6 +106,15 @@ def test_ppo_cli_from_pretrained_then_resume(tmp_path) -> None:
     assert resumed["num_timesteps"] >= 48
 
 
+def test_ppo_critic_warmup_resolves_and_rejects_bad_values() -> None:
+    assert ppo.PPOArgs(n_envs=2, n_steps=8, pretrained="p.safetensors").warmup_steps() == 32
+    assert ppo.PPOArgs(pretrained=None).warmup_steps() == 0
+    assert ppo.PPOArgs(critic_warmup=100).warmup_steps() == 100
+    assert ppo.PPOArgs(policy="default", critic_warmup=100).warmup_steps() == 0
+    with pytest.raises(ValueError, match="--critic-warmup"):
+        ppo.PPOArgs(critic_warmup=-2)
+
+
 def test_ppo_default_policy_and_bad_env(tmp_path) -> None:
     result = ppo.main([*TINY_PPO, "--policy", "default", "--runs-dir", str(tmp_path)])
     assert result["num_timesteps"] >= 32
