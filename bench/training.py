@@ -100,6 +100,7 @@ class TrainingBenchConfig:
     :param grad_iters: the planner's iterations with gradient in updates.
     :param d_model: width of a planner built without checkpoint.
     :param n_heads: its attention heads (used only when attention is on).
+    :param mlp_kernel: its MLP kernel (1: token-wise SwiGLU, 3: ConvSwiGLU).
     :param seed: seed of both models and envs.
     """
 
@@ -115,6 +116,7 @@ class TrainingBenchConfig:
     grad_iters: int = 2
     d_model: int = 48
     n_heads: int = 4
+    mlp_kernel: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -181,6 +183,7 @@ def _ppo_args(
         pretrained=pretrained if policy == "planner" else None,
         d_model=bench.d_model,
         n_heads=bench.n_heads,
+        mlp_kernel=bench.mlp_kernel,
         max_iters=bench.max_iters,
         grad_iters=bench.grad_iters,
     )
@@ -400,6 +403,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--env", default=None, help="env id")
     parser.add_argument("--chunks", type=int, default=None, help="rollout+update cycles each")
     parser.add_argument("--n-envs", type=int, default=None, help="vectorised envs")
+    parser.add_argument(
+        "--d-model", type=int, default=None, help="width of a planner from random weights"
+    )
+    parser.add_argument(
+        "--mlp-kernel", type=int, default=None, help="its MLP kernel (1: token-wise, 3: convs)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -415,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     device = resolve_bench_device(args.device)
     bench = QUICK_CONFIG if args.quick else TrainingBenchConfig()
     overrides: dict[str, Any] = {"seed": args.seed}
-    for name in ("env", "chunks", "n_envs"):
+    for name in ("env", "chunks", "n_envs", "d_model", "mlp_kernel"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     bench = replace(bench, **overrides)
@@ -425,7 +434,10 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
         origin = f"starts from {pretrained}"
     else:
         why = "--random-weights" if args.random_weights else f"{args.checkpoint} does not exist"
-        origin = f"starts from random weights ({why}), d={bench.d_model}, conv-only"
+        origin = (
+            f"starts from random weights ({why}), d={bench.d_model}, conv-only, "
+            f"MLP kernel {bench.mlp_kernel}"
+        )
     with torch_threads(args.threads):
         report = run_benchmark(bench, device, pretrained, origin)
     print(format_report(report))

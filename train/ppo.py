@@ -89,6 +89,9 @@ class PPOArgs:
     )
     n_heads: int = field(default=4, metadata={"help": "attention heads"})
     n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
+    mlp_kernel: int = field(
+        default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
     max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
@@ -169,6 +172,7 @@ def planner_start(args: PPOArgs) -> PlannerStart:
             d_model=args.d_model,
             n_heads=args.n_heads,
             n_layers=args.n_layers,
+            mlp_kernel=args.mlp_kernel,
             attention=args.attention,
             max_iters=args.max_iters,
             tol=args.tol,
