@@ -59,6 +59,7 @@ class EvaluateArgs:
     sweep_episodes: int = field(default=12, metadata={"help": "episodes per sweep setting"})
     parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
     max_iters: int = field(default=0, metadata={"help": "iteration cap (0: the checkpoint's)"})
+    patience: int = field(default=0, metadata={"help": "FPOPT patience (0: the checkpoint's)"})
     caps: str = field(default="1,4,16,64", metadata={"help": "forced-depth caps; empty: skip"})
     sizes: str = field(default="9,15,21,33", metadata={"help": "maze sides to sweep; empty: skip"})
     size_max_iters: int = field(
@@ -72,6 +73,8 @@ class EvaluateArgs:
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
     def __post_init__(self) -> None:
+        if self.patience < 0:
+            raise ValueError(f"--patience must be >= 0, got {self.patience}")
         for name in ("episodes", "parallel", "n_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -127,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)
     device = resolve_device(args.device)
     planner = load_planner(args.checkpoint, device)
+    if args.patience:
+        planner.set_solver(patience=args.patience)
     max_iters = args.max_iters or planner.config.max_iters
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from fpr_agents.evaluation.metrics import spearman, summarize
 from fpr_agents.evaluation.report import bucket_edges, bucket_index
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import ReasonerConfig
+from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.training import truncated_unroll
 from train.common import (
     check_env_id,
@@ -117,6 +118,9 @@ class PretrainArgs:
     gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
     gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
+    patience: int = field(
+        default=16, metadata={"help": "FPOPT iterations without progress before damping"}
+    )
     max_iters: int = field(default=256, metadata={"help": "iteration cap at evaluation"})
     eval_every: int = field(default=250, metadata={"help": "steps between evaluations"})
     eval_batches: int = field(default=2, metadata={"help": "batches per evaluation"})
@@ -157,6 +161,7 @@ class PretrainArgs:
             gate_init_iter=self.gate_init_iter,
             tol=self.tol,
             max_iters=self.max_iters,
+            patience=self.patience,
         )
 
 
@@ -336,7 +341,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
     if args.resume:
         tensors, meta = load_checkpoint(args.resume)
-        compare_architecture(planner.config_dict(), meta["reasoner"], "reasoner config")
+        # Only the fields that shape the weights must match; solver settings come from this run.
+        stored = asdict(ReasonerConfig(**meta["reasoner"]))  # fields added since: defaults
+        compare_architecture(
+            {k: planner.config_dict()[k] for k in REASONER_ARCHITECTURE_FIELDS},
+            {k: stored[k] for k in REASONER_ARCHITECTURE_FIELDS},
+            "reasoner config",
+        )
         compare_architecture(source.task_description, meta["task_description"], "task")
         planner.load_state_dict(strip_prefix(tensors, "model."))
         load_optimizer_tensors(optimizer, tensors)

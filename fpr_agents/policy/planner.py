@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -11,6 +11,7 @@ from torch import nn
 
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
+from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.training import truncated_unroll
 
 ACTION_LAYOUTS = ("move_at_agent", "symbol_per_cell")
@@ -110,6 +111,19 @@ class PlannerNetwork(nn.Module):
         :return: the ReasonerConfig fields.
         """
         return asdict(self.config)
+
+    def set_solver(self, **fields: Any) -> None:
+        """Change solver settings (halting, tolerance, FPOPT, iteration cap) in place.
+
+        :param fields: ReasonerConfig fields outside its architecture fields, e.g. ``patience``.
+        """
+        shaping = sorted(set(fields) & set(REASONER_ARCHITECTURE_FIELDS))
+        if shaping:
+            raise ValueError(
+                f"PlannerNetwork.set_solver: {shaping} shape the weights and cannot change here"
+            )
+        self.config = replace(self.config, **fields)
+        self.reasoner.config = self.config
 
     def adapt_to(self, task_description: Mapping[str, Any]) -> None:
         """Act on another grid size of the same task (the weights do not depend on the size).

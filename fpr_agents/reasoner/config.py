@@ -7,6 +7,18 @@ from dataclasses import dataclass
 
 BLOCK_STYLES: tuple[str, ...] = ("gated", "prenorm", "postnorm")
 HALTING_MODES: tuple[str, ...] = ("fixed_point", "fixed_depth", "learned")
+# Fields that shape the weights; the others (halting, FPOPT, initial state) may change between
+# training and use, or between a checkpoint and the run that resumes it.
+ARCHITECTURE_FIELDS: tuple[str, ...] = (
+    "d_model",
+    "n_heads",
+    "n_layers",
+    "mlp_ratio",
+    "attention",
+    "conv_kernel",
+    "mlp_kernel",
+    "block_style",
+)
 Z0_MODES: tuple[str, ...] = ("zeros", "random", "given")
 
 
@@ -96,8 +108,10 @@ class ReasonerConfig:
     """Iterations of the 'fixed_depth' halting mode."""
     eta0: float = 1.0
     """Initial FPOPT step size, in (0, 1]."""
-    patience: int = 4
-    """FPOPT iterations without improvement before eta is multiplied by gamma."""
+    patience: int = 16
+    """FPOPT iterations without improvement before eta is multiplied by gamma. A wave crossing a
+    large maze keeps the residual from improving for several iterations at a time: with 4, the
+    maze planner halted 88% of 33x33 mazes unconverged; with 16, none."""
     gamma: float = 0.5
     """FPOPT step-size reduction factor, in (0, 1)."""
     eta_min: float = 1.0 / 64.0

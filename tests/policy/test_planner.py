@@ -1,0 +1,28 @@
+"""PlannerNetwork: solver settings change in place, the weights' shape does not."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+import torch
+
+import envs  # noqa: F401
+from fpr_agents.policy import PlannerNetwork
+
+
+def test_set_solver_changes_the_reasoners_settings_only() -> None:
+    task = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
+    torch.manual_seed(0)
+    planner = PlannerNetwork(task, {"d_model": 16, "attention": False, "mlp_kernel": 3})
+    weights = {k: v.clone() for k, v in planner.state_dict().items()}
+    planner.set_solver(patience=2, max_iters=7)
+    assert planner.config.patience == 2 and planner.reasoner.config.max_iters == 7
+    assert planner.reasoner.config is planner.config
+    grid = torch.from_numpy(gym.make("FPR/Maze-9x9-v0").reset(seed=0)[0]["grid"]).view(1, 9, 9)
+    x, mask = planner.embed({"grid": grid})
+    assert planner.reasoner.solve(x, mask).iterations.max() <= 7
+    assert all(torch.equal(weights[k], v) for k, v in planner.state_dict().items())
+    with pytest.raises(ValueError, match="d_model"):
+        planner.set_solver(d_model=32)
+    with pytest.raises(ValueError, match="patience"):
+        planner.set_solver(patience=0)
