@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fpr_agents.checkpoints import CHECKPOINT_DIR
+from fpr_agents.reasoner import ReasonerConfig
 from train.common import load_checkpoint, parse_args, save_checkpoint
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -26,10 +27,15 @@ class ShipArgs:
     checkpoint: str = field(default="", metadata={"help": "checkpoint to ship (.safetensors)"})
     name: str = field(default="", metadata={"help": "name in fpr_agents/checkpoints/"})
     note: str = field(default="", metadata={"help": "free text stored beside it"})
+    patience: int = field(
+        default=0, metadata={"help": "set the FPOPT patience users get (0: keep the checkpoint's)"}
+    )
 
     def __post_init__(self) -> None:
         if not self.checkpoint or not self.name:
             raise ValueError("--checkpoint and --name are both required")
+        if self.patience < 0:
+            raise ValueError(f"--patience must be >= 0, got {self.patience}")
         if not self.name.isidentifier():
             raise ValueError(f"--name must be an identifier, got {self.name!r}")
 
@@ -56,6 +62,12 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if not weights:
         raise ValueError(f"{args.checkpoint} holds no model weights")
     shipped_meta: dict[str, Any] = dict(meta)
+    if args.patience:
+        if "reasoner" not in meta:
+            raise ValueError(f"{args.checkpoint} has no reasoner config to set --patience in")
+        reasoner = dict(meta["reasoner"], patience=args.patience)
+        ReasonerConfig(**reasoner)  # still valid
+        shipped_meta["reasoner"] = reasoner
     shipped_meta.update(shipped_from=args.checkpoint, shipped_at_commit=_commit(), note=args.note)
     target = CHECKPOINT_DIR / f"{args.name}.safetensors"
     save_checkpoint(target, weights, shipped_meta)

@@ -37,6 +37,11 @@ def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
     loaded = load_planner(target)
     for key, value in planner.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value)
+    assert loaded.config.patience == planner.config.patience
+    patient = ship.main(["--checkpoint", str(source), "--name", "tiny", "--patience", "40"])
+    assert load_planner(patient).config.patience == 40
+    with pytest.raises(SystemExit):  # argparse's error: "--patience must be >= 0"
+        ship.main(["--checkpoint", str(source), "--name", "tiny", "--patience", "-1"])
 
 
 def test_ship_needs_name_and_checkpoint() -> None:
