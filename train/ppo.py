@@ -72,7 +72,10 @@ class PPOArgs:
     learning_rate: float = field(default=3e-4, metadata={"help": "Adam learning rate"})
     gamma: float = field(default=0.99, metadata={"help": "discount"})
     gae_lambda: float = field(default=0.95, metadata={"help": "GAE lambda"})
-    ent_coef: float = field(default=0.01, metadata={"help": "entropy bonus"})
+    ent_coef: float = field(
+        default=-1.0,
+        metadata={"help": "entropy bonus (-1: 0 with --pretrained, 0.01 without)"},
+    )
     clip_range: float = field(default=0.2, metadata={"help": "PPO clip range"})
     pretrained: str | None = field(
         default=None, metadata={"help": "planner checkpoint from train.pretrain to start from"}
@@ -105,6 +108,20 @@ class PPOArgs:
     out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
     verbose: int = field(default=0, metadata={"help": "SB3 verbosity"})
 
+    def entropy_coefficient(self) -> float:
+        """The entropy bonus (``--ent-coef``, with -1 resolved).
+
+        A pretrained planner already plays well, so its advantages are near zero and an entropy
+        bonus would be the only steady gradient: it flattens the policy through the shared
+        reasoner (measured on 9x9 mazes, from 100% greedy success: after 4,096 steps, 90% of 20
+        episodes with 0.01, 100% of 100 with 0).
+
+        :return: the coefficient.
+        """
+        if self.ent_coef >= 0:
+            return self.ent_coef
+        return 0.0 if self.pretrained and self.policy == "planner" else 0.01
+
     def warmup_steps(self) -> int:
         """Env steps of value-only updates (``--critic-warmup``, with -1 resolved).
 
@@ -123,6 +140,8 @@ class PPOArgs:
             raise ValueError(f"--policy must be planner or default, got {self.policy!r}")
         if self.vec_env not in ("dummy", "subproc"):
             raise ValueError(f"--vec-env must be dummy or subproc, got {self.vec_env!r}")
+        if self.ent_coef < 0 and self.ent_coef != -1:
+            raise ValueError(f"--ent-coef must be >= 0 or -1 (auto), got {self.ent_coef}")
         if self.critic_warmup < -1:
             raise ValueError(f"--critic-warmup must be >= -1, got {self.critic_warmup}")
         for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs"):
@@ -205,7 +224,7 @@ def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> Base
         "learning_rate": args.learning_rate,
         "gamma": args.gamma,
         "gae_lambda": args.gae_lambda,
-        "ent_coef": args.ent_coef,
+        "ent_coef": args.entropy_coefficient(),
         "clip_range": args.clip_range,
         "seed": args.seed,
         "device": resolve_device(args.device),

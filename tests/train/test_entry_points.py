@@ -125,6 +125,14 @@ def test_ppo_critic_warmup_resolves_and_rejects_bad_values() -> None:
         ppo.PPOArgs(critic_warmup=-2)
 
 
+def test_ppo_entropy_bonus_is_off_for_a_pretrained_planner_unless_asked() -> None:
+    assert ppo.PPOArgs(pretrained="p.safetensors").entropy_coefficient() == 0.0
+    assert ppo.PPOArgs(pretrained=None).entropy_coefficient() == 0.01
+    assert ppo.PPOArgs(pretrained="p.safetensors", ent_coef=0.05).entropy_coefficient() == 0.05
+    with pytest.raises(ValueError, match="--ent-coef"):
+        ppo.PPOArgs(ent_coef=-0.5)
+
+
 def test_ppo_default_policy_and_bad_env(tmp_path) -> None:
     result = ppo.main([*TINY_PPO, "--policy", "default", "--runs-dir", str(tmp_path)])
     assert result["num_timesteps"] >= 32
