@@ -274,7 +274,11 @@ def load_planner(path: str | os.PathLike[str], device: str | torch.device = "cpu
         )
     prefix = prefixes[kind]
     planner = PlannerNetwork(
-        meta["task_description"], meta["reasoner"], meta["head_hidden"], meta.get("stack_sizes")
+        meta["task_description"],
+        meta["reasoner"],
+        meta["head_hidden"],
+        meta.get("stack_sizes"),
+        meta.get("value_at_agent", False),  # written before the option: pooled value head
     )
     planner.load_state_dict(
         {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -172,12 +172,14 @@ class PlannerStart:
     :param head_hidden: hidden width of the heads.
     :param weights: PlannerNetwork state dict from a pretraining checkpoint, or None.
     :param task: the task description the weights were trained on, or None.
+    :param value_at_agent: value head option of the pretrained planner (None: the default).
     """
 
     reasoner: dict[str, Any]
     head_hidden: int = 64
     weights: dict[str, torch.Tensor] | None = None
     task: dict[str, Any] | None = None
+    value_at_agent: bool | None = None
 
 
 def planner_start(args: PPOArgs) -> PlannerStart:
@@ -205,7 +207,13 @@ def planner_start(args: PPOArgs) -> PlannerStart:
     reasoner = dict(meta["reasoner"])
     reasoner.update(max_iters=args.max_iters, tol=args.tol)
     weights = strip_prefix(tensors, "model.")
-    return PlannerStart(reasoner, int(meta["head_hidden"]), weights, meta["task_description"])
+    return PlannerStart(
+        reasoner,
+        int(meta["head_hidden"]),
+        weights,
+        meta["task_description"],
+        meta.get("value_at_agent", False),
+    )
 
 
 def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
@@ -248,6 +256,7 @@ def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> Base
         "task_description": task,
         "reasoner": start.reasoner,
         "head_hidden": start.head_hidden,
+        "value_at_agent": start.value_at_agent,
         "grad_iters": args.grad_iters,
         "warm_start": args.warm_start,
     }
@@ -294,6 +303,7 @@ class SafetensorsCheckpointCallback(BaseCallback):
                 reasoner=planner.config_dict(),
                 task_description=planner.task,
                 head_hidden=planner.value_head.net[0].out_features,
+                value_at_agent=planner.value_at_agent,
                 stack_sizes=planner.stack_sizes,
             )
         save_checkpoint(self.path, tensors, meta)

@@ -222,6 +222,7 @@ def checkpoint_meta(
         "reasoner": planner.config_dict(),
         "task_description": planner.task,
         "head_hidden": planner.value_head.net[0].out_features,
+        "value_at_agent": planner.value_at_agent,
         "stack_sizes": planner.stack_sizes,
         "metrics": metrics,
         "command": " ".join(["python -m train.pretrain", *sys.argv[1:]]),

@@ -133,24 +133,43 @@ class CellSymbolHead(nn.Module):
 
 
 class ValueHead(nn.Module):
-    """State value from the masked mean and max of the latent.
+    """State value from the masked mean and max of the latent, and (``at_agent``) the latent at
+    the agent's cell.
+
+    Where an agent moves through a fixed field (the maze), the pooled latent is the same wherever
+    the agent stands; only its own cell tells how far it still has to go.
 
     :param d_model: latent width d.
     :param hidden: width of the hidden layer.
+    :param at_agent: also read the latent at the agent's cell (``forward`` then needs it).
     """
 
-    def __init__(self, d_model: int, hidden: int = 64) -> None:
+    def __init__(self, d_model: int, hidden: int = 64, at_agent: bool = False) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2 * d_model, hidden), nn.SiLU(), nn.Linear(hidden, 1))
+        self.at_agent = at_agent
+        width = (3 if at_agent else 2) * d_model
+        self.net = nn.Sequential(nn.Linear(width, hidden), nn.SiLU(), nn.Linear(hidden, 1))
 
-    def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        position: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """
         :param z: latent, (B, H, W, d).
         :param mask: (B, H, W) bool of real cells; None means all.
+        :param position: (B, 2) long, [row, col] of the agent; required with ``at_agent``.
         :return: values, (B, 1).
         """
         if mask is None:
             peak = z.amax(dim=(1, 2))
         else:
             peak = z.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=(1, 2))
-        return self.net(torch.cat([masked_mean(z, mask), peak], dim=-1))
+        parts = [masked_mean(z, mask), peak]
+        if self.at_agent:
+            if position is None:
+                raise ValueError("ValueHead(at_agent=True) needs the agent's position")
+            index = torch.arange(z.shape[0], device=z.device)
+            parts.append(z[index, position[:, 0].long(), position[:, 1].long()])  # (B, d)
+        return self.net(torch.cat(parts, dim=-1))

@@ -74,6 +74,8 @@ class PlannerNetwork(nn.Module):
     :param reasoner: the reasoner's configuration (a ReasonerConfig or its fields as a dict).
     :param head_hidden: hidden width of the move and value heads.
     :param stack_sizes: grid key -> K for keys whose grids stack K grids, (B, K, H, W).
+    :param value_at_agent: the value head also reads the latent at the agent's cell; None: yes
+        for the move-at-agent layout (checkpoints written before this option hold False).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class PlannerNetwork(nn.Module):
         reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
         head_hidden: int = 64,
         stack_sizes: Mapping[str, int] | None = None,
+        value_at_agent: bool | None = None,
     ) -> None:
         super().__init__()
         check_task_description(task_description)
@@ -103,7 +106,14 @@ class PlannerNetwork(nn.Module):
             self.move_head = None
             n_global = len(self.task.get("global_actions", []))
             self.cell_head = CellSymbolHead(d_model, int(self.task["n_symbols"]), n_global)
-        self.value_head = ValueHead(d_model, head_hidden)
+        if value_at_agent is None:
+            value_at_agent = self.layout == "move_at_agent"
+        if value_at_agent and self.layout != "move_at_agent":
+            raise ValueError(
+                f"value_at_agent needs the move_at_agent layout, not {self.layout!r} (no agent)"
+            )
+        self.value_at_agent = bool(value_at_agent)
+        self.value_head = ValueHead(d_model, head_hidden, at_agent=self.value_at_agent)
 
     def config_dict(self) -> dict[str, Any]:
         """The reasoner configuration as plain values (for checkpoints).
@@ -206,13 +216,14 @@ class PlannerNetwork(nn.Module):
         :param mask: (B, H, W) bool or None.
         :return: logits (B, n_actions) and values (B, 1).
         """
+        position = None
         if self.move_head is not None:
             position = obs[self.task["agent_key"]].round().long()  # (B, 2)
             logits = self.move_head(z, position)
         else:
             assert self.cell_head is not None
             logits = self.cell_head(z, mask)
-        return logits, self.value_head(z, mask)
+        return logits, self.value_head(z, mask, position)
 
     def forward(
         self,

@@ -82,6 +82,7 @@ class _PlannerPolicyMixin:
         head_hidden: int = 64,
         grad_iters: int = 2,
         warm_start: bool = True,
+        value_at_agent: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if task_description is None:
@@ -101,6 +102,7 @@ class _PlannerPolicyMixin:
         self.head_hidden = head_hidden
         self.grad_iters = grad_iters
         self.warm_start = warm_start
+        self.value_at_agent = value_at_agent
         self._warm_z: torch.Tensor | None = None
         self.last_solve_stats: dict[str, np.ndarray] | None = None
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
@@ -113,13 +115,18 @@ class _PlannerPolicyMixin:
             head_hidden=self.head_hidden,
             grad_iters=self.grad_iters,
             warm_start=self.warm_start,
+            value_at_agent=self.value_at_agent,
         )
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
         stack_sizes = stack_sizes_from_space(self.observation_space, self.task_description)
         self.planner = PlannerNetwork(
-            self.task_description, self.reasoner_config, self.head_hidden, stack_sizes
+            self.task_description,
+            self.reasoner_config,
+            self.head_hidden,
+            stack_sizes,
+            self.value_at_agent,
         )
         # The planner holds every parameter of the policy (its features extractor is a flatten).
         groups = self.planner.parameter_groups()
@@ -176,6 +183,7 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
     :param grad_iters: reasoner iterations with gradient from the detached fixed point during PPO's
         update (truncated back-propagation; memory does not grow with the loop count).
     :param warm_start: start each rollout decision from the previous step's fixed point.
+    :param value_at_agent: the value head also reads the agent's cell (None: for move layouts).
     :param kwargs: passed on to SB3's ActorCriticPolicy (optimizer_class, optimizer_kwargs, ...).
     """
 
@@ -226,6 +234,7 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
     :param head_hidden: hidden width of the move and value heads.
     :param grad_iters: reasoner iterations with gradient during the update.
     :param warm_start: start each rollout decision from the previous step's fixed point.
+    :param value_at_agent: the value head also reads the agent's cell (None: for move layouts).
     :param kwargs: passed on to MaskableActorCriticPolicy.
     """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead, masked_mean
@@ -56,3 +57,17 @@ def test_pooling_ignores_masked_cells() -> None:
     torch.testing.assert_close(masked_mean(z, mask), masked_mean(z_changed, mask))
     head = ValueHead(4, hidden=8)
     torch.testing.assert_close(head(z, mask), head(z_changed, mask))
+
+
+def test_value_head_at_agent_reads_the_agents_cell() -> None:
+    torch.manual_seed(0)
+    head = ValueHead(4, hidden=8, at_agent=True)
+    z = torch.randn(2, 5, 5, 4)
+    here = torch.tensor([[1, 1], [1, 1]])
+    there = torch.tensor([[1, 1], [3, 2]])
+    values_here, values_there = head(z, None, here), head(z, None, there)
+    assert values_here.shape == (2, 1)
+    assert torch.equal(values_here[0], values_there[0])  # same cell, same value
+    assert not torch.equal(values_here[1], values_there[1])  # the pooled part alone is equal
+    with pytest.raises(ValueError, match="position"):
+        head(z)

@@ -26,3 +26,14 @@ def test_set_solver_changes_the_reasoners_settings_only() -> None:
         planner.set_solver(d_model=32)
     with pytest.raises(ValueError, match="patience"):
         planner.set_solver(patience=0)
+
+
+def test_value_reads_the_agents_cell_on_move_layouts_only() -> None:
+    maze = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
+    sudoku = gym.make("FPR/Sudoku-4x4-v0").unwrapped.task_description
+    small = {"d_model": 16, "n_heads": 2}
+    assert PlannerNetwork(maze, small).value_at_agent
+    assert not PlannerNetwork(maze, small, value_at_agent=False).value_at_agent
+    assert not PlannerNetwork(sudoku, small).value_at_agent
+    with pytest.raises(ValueError, match="move_at_agent"):
+        PlannerNetwork(sudoku, small, value_at_agent=True)

@@ -28,6 +28,7 @@ def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
     meta = {
         "kind": "fpr_agents.planner", "reasoner": planner.config_dict(), "task_description": task,
         "head_hidden": 8, "stack_sizes": {}, "metrics": {"size15": {"exact": 1.0}},
+        "value_at_agent": True,
     }  # fmt: skip
     save_checkpoint(source, tensors, meta)
     target = ship.main(["--checkpoint", str(source), "--name", "tiny"])
