@@ -95,6 +95,9 @@ class PPOArgs:
     mlp_kernel: int = field(
         default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
     )
+    position_embedding: int = field(
+        default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
     max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
@@ -194,6 +197,7 @@ def planner_start(args: PPOArgs) -> PlannerStart:
             n_heads=args.n_heads,
             n_layers=args.n_layers,
             mlp_kernel=args.mlp_kernel,
+            position_embedding=args.position_embedding,
             attention=args.attention,
             max_iters=args.max_iters,
             tol=args.tol,

@@ -114,6 +114,9 @@ class PretrainArgs:
     mlp_kernel: int = field(
         default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
     )
+    position_embedding: int = field(
+        default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
     gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
     gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
@@ -156,6 +159,7 @@ class PretrainArgs:
             n_layers=self.n_layers,
             mlp_ratio=self.mlp_ratio,
             mlp_kernel=self.mlp_kernel,
+            position_embedding=self.position_embedding,
             attention=self.attention,
             gate_init_layer=self.gate_init_layer,
             gate_init_iter=self.gate_init_iter,

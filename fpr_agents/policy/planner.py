@@ -96,7 +96,12 @@ class PlannerNetwork(nn.Module):
         self.grid_keys = dict(self.task["grid_keys"])
         self.valid_key = self.task.get("valid_key")
         self.stack_sizes = {k: int(v) for k, v in (stack_sizes or {}).items()}
-        self.embedding = GridEmbedding(self.grid_keys, d_model, self.stack_sizes or None)
+        self.embedding = GridEmbedding(
+            self.grid_keys,
+            d_model,
+            self.stack_sizes or None,
+            max_positions=self.config.position_embedding,
+        )
         self.reasoner = FixedPointReasoner(self.config)
         self.layout = self.task["action_layout"]
         if self.layout == "move_at_agent":

@@ -17,6 +17,7 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "attention",
     "conv_kernel",
     "mlp_kernel",
+    "position_embedding",
     "block_style",
 )
 Z0_MODES: tuple[str, ...] = ("zeros", "random", "given")
@@ -51,6 +52,9 @@ class ReasonerConfig:
     :param attention: use grid self-attention; False gives the conv-only variant, which extrapolates
         to large grids at low cost (the attention sub-block is then left out).
     :param conv_kernel: side of the depthwise local-mixing convolution (odd).
+    :param position_embedding: when > 0, the planner's embedding adds learned absolute row and
+        column embeddings for grids up to this side (Sudoku's boxes, ARC's mirror images); 0 keeps
+        the model free of the grid size.
     :param mlp_kernel: side of the MLP sub-block's projections (odd): 1 is the token-wise SwiGLU,
         3 or more makes both projections channel-mixing convolutions over the grid
         (:class:`~fpr_agents.reasoner.layers.ConvSwiGLU`), the strong local step that lets a
@@ -92,6 +96,8 @@ class ReasonerConfig:
     """Side of the depthwise local-mixing convolution; odd."""
     mlp_kernel: int = 1
     """Side of the MLP sub-block's projections; odd (1: token-wise SwiGLU, >1: ConvSwiGLU)."""
+    position_embedding: int = 0
+    """Largest grid side of the absolute row/column embeddings (0: none, size-free)."""
     gate_init_layer: float = 0.75
     """Initial layer-wise gate a1 (per channel, sigmoid-parametrised), in (0, 1)."""
     gate_init_iter: float = 0.25
@@ -204,6 +210,8 @@ class ReasonerConfig:
             self._fail("conv_kernel", "must be odd")
         if self.mlp_kernel % 2 == 0:
             self._fail("mlp_kernel", "must be odd")
+        if not _is_int(self.position_embedding) or self.position_embedding < 0:
+            self._fail("position_embedding", "must be an integer >= 0")
         self._check_open_unit("gate_init_layer")
         self._check_open_unit("gate_init_iter")
         if self.block_style not in BLOCK_STYLES:

@@ -347,6 +347,10 @@ class GridEmbedding(nn.Module):
     :param d_model: embedding width d.
     :param stack_sizes: observation key -> number K of stacked grids, for keys whose grids have
         shape (B, K, H, W); keys not listed have shape (B, H, W).
+    :param max_positions: when > 0, also add a learned embedding of each cell's absolute row and
+        column (grids up to this side). Rotary attention sees only relative offsets, which cannot
+        tell a Sudoku box from its neighbour; absolute positions can. 0 keeps the embedding free
+        of the grid size (the maze planner extrapolates to larger grids that way).
     """
 
     def __init__(
@@ -354,8 +358,12 @@ class GridEmbedding(nn.Module):
         vocab_sizes: Mapping[str, int],
         d_model: int,
         stack_sizes: Mapping[str, int] | None = None,
+        max_positions: int = 0,
     ) -> None:
         super().__init__()
+        if max_positions < 0:
+            raise ValueError(f"GridEmbedding: max_positions must be >= 0, got {max_positions}")
+        self.max_positions = max_positions
         stack_sizes = dict(stack_sizes or {})
         if not vocab_sizes:
             raise ValueError("GridEmbedding: vocab_sizes must name at least one channel")
@@ -380,6 +388,13 @@ class GridEmbedding(nn.Module):
         self.tables = nn.ModuleDict(tables)
         for table in self.tables.values():
             nn.init.normal_(table.weight, std=1.0 / math.sqrt(n_tables))
+        self.rows: nn.Embedding | None = None
+        self.cols: nn.Embedding | None = None
+        if max_positions > 0:
+            self.rows = nn.Embedding(max_positions, d_model)
+            self.cols = nn.Embedding(max_positions, d_model)
+            for table in (self.rows, self.cols):
+                nn.init.normal_(table.weight, std=1.0 / math.sqrt(n_tables))
 
     def _symbol_ids(self, key: str, grid: torch.Tensor) -> torch.Tensor:
         """Check one channel's grid and turn it into row indices of its table.
@@ -437,4 +452,15 @@ class GridEmbedding(nn.Module):
             channel = table(rows).sum(dim=1)  # (B, H, W, d)
             embedded = channel if embedded is None else embedded + channel
         assert embedded is not None
+        if self.rows is not None and self.cols is not None:
+            _, height, width, _ = embedded.shape
+            if max(height, width) > self.max_positions:
+                raise ValueError(
+                    f"GridEmbedding: grid of {height}x{width} exceeds max_positions="
+                    f"{self.max_positions} (the absolute position tables)"
+                )
+            row_ids = torch.arange(height, device=embedded.device)
+            col_ids = torch.arange(width, device=embedded.device)
+            positions = self.rows(row_ids)[:, None, :] + self.cols(col_ids)[None, :, :]  # (H, W, d)
+            embedded = embedded + positions.to(embedded.dtype)
         return embedded

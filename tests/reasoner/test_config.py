@@ -24,6 +24,8 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("conv_kernel", 4),
     ("mlp_kernel", 0),
     ("mlp_kernel", 2),
+    ("position_embedding", -1),
+    ("position_embedding", 2.5),
     ("gate_init_layer", 0.0),
     ("gate_init_layer", 1.0),
     ("gate_init_iter", 1.5),

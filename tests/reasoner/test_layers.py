@@ -193,6 +193,23 @@ def test_gate_initial_value() -> None:
         Gate(5, 1.0)
 
 
+def test_grid_embedding_adds_absolute_positions_when_asked() -> None:
+    torch.manual_seed(0)
+    plain = GridEmbedding({"grid": 3}, d_model=8)
+    torch.manual_seed(0)
+    placed = GridEmbedding({"grid": 3}, d_model=8, max_positions=4)
+    grid = torch.zeros(1, 3, 4, dtype=torch.long)  # one symbol everywhere
+    x_plain, x_placed = plain({"grid": grid}), placed({"grid": grid})
+    assert torch.equal(x_plain[0, 0, 0], x_plain[0, 2, 3])  # no position: all cells alike
+    assert placed.rows is not None and placed.cols is not None
+    expected = placed.rows.weight[2] + placed.cols.weight[1]
+    torch.testing.assert_close(x_placed[0, 2, 1] - x_plain[0, 2, 1], expected)
+    with pytest.raises(ValueError, match="max_positions"):
+        placed({"grid": torch.zeros(1, 5, 2, dtype=torch.long)})
+    with pytest.raises(ValueError, match="max_positions"):
+        GridEmbedding({"grid": 3}, d_model=8, max_positions=-1)
+
+
 def test_grid_embedding_sums_channels_and_stack_indices() -> None:
     torch.manual_seed(0)
     embedding = GridEmbedding({"grid": 4, "pairs": 3}, d_model=8, stack_sizes={"pairs": 2})
