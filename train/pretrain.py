@@ -336,8 +336,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)  # same weights on every process
 
     source = make_source(args)
+    tensors, meta = load_checkpoint(args.resume) if args.resume else ({}, {})
     planner = PlannerNetwork(
-        source.task_description, args.reasoner_config(), stack_sizes=source.stack_sizes
+        source.task_description,
+        args.reasoner_config(),
+        stack_sizes=source.stack_sizes,
+        # a checkpoint from before the option has the pooled value head
+        value_at_agent=meta.get("value_at_agent", False) if args.resume else None,
     ).to(device)
     optimizer = torch.optim.AdamW(
         planner.parameter_groups(), lr=args.lr, weight_decay=args.weight_decay
@@ -345,7 +350,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     step = 0
     run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
     if args.resume:
-        tensors, meta = load_checkpoint(args.resume)
         # Only the fields that shape the weights must match; solver settings come from this run.
         stored = asdict(ReasonerConfig(**meta["reasoner"]))  # fields added since: defaults
         compare_architecture(

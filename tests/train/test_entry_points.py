@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fpr_agents.policy import PlannerNetwork
 from train import ppo, pretrain
+from train.common import load_checkpoint, load_planner, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_PRETRAIN = [
@@ -60,6 +62,22 @@ def test_pretrain_cli_then_resume(tmp_path) -> None:
     evaluated = pretrain.main([*TINY_PRETRAIN, "--resume", str(checkpoint), "--eval-only", "true"])
     assert evaluated["step"] == 6 and "size9" in evaluated["metrics"]
     assert checkpoint.stat().st_mtime_ns == before  # nothing written
+
+
+def test_pretrain_resumes_a_checkpoint_with_the_pooled_value_head(tmp_path) -> None:
+    # Checkpoints written before ``value_at_agent`` hold no such key and a pooled value head.
+    first = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path)])
+    checkpoint = Path(first["checkpoint"])
+    tensors, meta = load_checkpoint(checkpoint)
+    assert meta["value_at_agent"] is True
+    pooled = PlannerNetwork(meta["task_description"], meta["reasoner"], value_at_agent=False)
+    weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "model.value"))}
+    weights.update({f"model.{k}": v for k, v in pooled.state_dict().items() if "value" in k})
+    del meta["value_at_agent"]
+    save_checkpoint(checkpoint, weights, meta)
+    resumed = pretrain.main([*TINY_PRETRAIN, "--total-steps", "6", "--resume", str(checkpoint)])
+    assert resumed["step"] == 6
+    assert load_planner(checkpoint).value_at_agent is False
 
 
 def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
