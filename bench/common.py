@@ -269,6 +269,17 @@ class RatioRow:
     met: bool | None = None
 
 
+def given_options(args: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The command-line options among ``names`` that were given (not None), by name: the
+    overrides of a bench's config.
+
+    :param args: parsed arguments.
+    :param names: option names, equal to the config fields they override.
+    :return: name -> value.
+    """
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def aim_at_least(value: float, threshold: float) -> bool:
     """Whether a measured value meets an aim of the form ``>= threshold``.
 

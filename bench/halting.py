@@ -50,6 +50,7 @@ from bench.common import (
     autocast,
     format_report,
     format_seconds,
+    given_options,
     load_planner_or_random,
     machine_description,
     maze_reasoner_fields,
@@ -61,8 +62,13 @@ from bench.common import (
 )
 from fpr_agents.evaluation.metrics import spearman
 from fpr_agents.policy.planner import PlannerNetwork
-from fpr_agents.reasoner import FixedPointReasoner, halting_loss, relative_residual
-from fpr_agents.reasoner.solve import check_grid_inputs, initial_latent
+from fpr_agents.reasoner import FixedPointReasoner, halting_loss
+from fpr_agents.reasoner.solve import (
+    check_grid_inputs,
+    fpopt_update,
+    initial_latent,
+    measure_step,
+)
 from train.oracle_data import MazeOracle, OracleBatch, OracleSource, SudokuOracle, cell_correct
 
 __all__ = [
@@ -148,18 +154,9 @@ def solve_batch_level(
         for iteration in range(1, max_iters + 1):
             batch_iterations = iteration
             f_z = reasoner.step(z, x, mask).to(z.dtype)  # (B, H, W, d)
-            residual = relative_residual(f_z, z, config.eps)  # (B,)
-            size = f_z.float().abs().amax(dim=(1, 2, 3))
-            diverged = ~(size <= config.divergence_limit)
-            residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
-            converged = (residual < tol) & ~diverged
+            residual, diverged, converged = measure_step(f_z, z, config, tol)  # (B,) each
             z_next = z + eta.view(-1, 1, 1, 1).to(z.dtype) * (f_z - z)
-            improved = residual < best
-            best = torch.where(improved, residual, best)
-            stalled = torch.where(improved, torch.zeros_like(stalled), stalled + 1)
-            reduce = stalled >= config.patience
-            eta = torch.where(reduce, eta * config.gamma, eta)
-            stalled = torch.where(reduce, torch.zeros_like(stalled), stalled)
+            best, stalled, eta = fpopt_update(residual, best, stalled, eta, config)
             halt = (converged | (eta < config.eta_min) | diverged) & ~halted
             if iteration == max_iters:
                 halt = ~halted
@@ -903,11 +900,8 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     args = _parse_args(argv)
     device = resolve_bench_device(args.device)
     bench = QUICK_CONFIG if args.quick else HaltingBenchConfig()
-    overrides: dict[str, Any] = {"seed": args.seed}
     names = ("rounds", "max_iters", "eval_size", "sudoku_blanks", "head_batches", "episodes")
-    for name in (*names, "episode_env"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
+    overrides: dict[str, Any] = {"seed": args.seed, **given_options(args, (*names, "episode_env"))}
     if args.maze_sizes is not None:
         low, high = (int(part) for part in args.maze_sizes.split(","))
         overrides["maze_sizes"] = (low, high)

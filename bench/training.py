@@ -26,7 +26,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -42,6 +41,7 @@ from bench.common import (
     RatioRow,
     Table,
     format_report,
+    given_options,
     machine_description,
     paired_ratio,
     resolve_bench_device,
@@ -423,11 +423,8 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     args = _parse_args(argv)
     device = resolve_bench_device(args.device)
     bench = QUICK_CONFIG if args.quick else TrainingBenchConfig()
-    overrides: dict[str, Any] = {"seed": args.seed}
-    for name in ("env", "chunks", "n_envs", "d_model", "mlp_kernel"):
-        if getattr(args, name) is not None:
-            overrides[name] = getattr(args, name)
-    bench = replace(bench, **overrides)
+    names = ("env", "chunks", "n_envs", "d_model", "mlp_kernel")
+    bench = replace(bench, seed=args.seed, **given_options(args, names))
     pretrained = None
     if not args.random_weights and args.checkpoint and Path(args.checkpoint).exists():
         pretrained = args.checkpoint

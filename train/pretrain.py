@@ -352,8 +352,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.resume:
         # Only the fields that shape the weights must match; solver settings come from this run.
         stored = asdict(ReasonerConfig(**meta["reasoner"]))  # fields added since: defaults
+        built = planner.config_dict()
         compare_architecture(
-            {k: planner.config_dict()[k] for k in REASONER_ARCHITECTURE_FIELDS},
+            {k: built[k] for k in REASONER_ARCHITECTURE_FIELDS},
             {k: stored[k] for k in REASONER_ARCHITECTURE_FIELDS},
             "reasoner config",
         )

@@ -56,6 +56,51 @@ def relative_residual(f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6) -> 
     return change / (scale + eps)
 
 
+def measure_step(
+    f_z: torch.Tensor, z: torch.Tensor, config: ReasonerConfig, tol: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Residual, divergence and convergence of one application ``z -> f(z)``, per sample.
+
+    :param f_z: f(z), (B, H, W, d).
+    :param z: z, (B, H, W, d).
+    :param config: the reasoner's configuration (eps, divergence limit).
+    :param tol: residual tolerance.
+    :return: residual (B,) float32 (inf when diverged), diverged (B,) bool (f(z) not finite or
+        beyond ``config.divergence_limit`` in max-norm), converged (B,) bool.
+    """
+    residual = relative_residual(f_z, z, config.eps)
+    size = f_z.float().abs().amax(dim=(1, 2, 3))  # NaN when not finite
+    diverged = ~(size <= config.divergence_limit)
+    residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
+    return residual, diverged, (residual < tol) & ~diverged
+
+
+def fpopt_update(
+    residual: torch.Tensor,
+    best: torch.Tensor,
+    stalled: torch.Tensor,
+    eta: torch.Tensor,
+    config: ReasonerConfig,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of FPOPT's bookkeeping: keep each sample's best residual and, after
+    ``config.patience`` iterations without a new best, multiply its step size by ``config.gamma``.
+
+    :param residual: this iteration's residuals, (B,).
+    :param best: best residual so far, (B,).
+    :param stalled: iterations since the last new best, (B,) long.
+    :param eta: step sizes, (B,) float32.
+    :param config: the reasoner's configuration (patience, gamma).
+    :return: the new best, stalled and eta.
+    """
+    improved = residual < best
+    best = torch.where(improved, residual, best)
+    stalled = torch.where(improved, torch.zeros_like(stalled), stalled + 1)
+    reduce = stalled >= config.patience
+    eta = torch.where(reduce, eta * config.gamma, eta)
+    stalled = torch.where(reduce, torch.zeros_like(stalled), stalled)
+    return best, stalled, eta
+
+
 def check_grid_inputs(
     x: torch.Tensor, mask: torch.Tensor | None, d_model: int, where: str
 ) -> torch.Tensor | None:
@@ -272,20 +317,11 @@ def _iterate(
 
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
-        residual = relative_residual(f_z, z, config.eps)  # (A,)
-        size = f_z.float().abs().amax(dim=(1, 2, 3))  # NaN when not finite
-        diverged = ~(size <= config.divergence_limit)
-        residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
-        converged = (residual < tol) & ~diverged
+        residual, diverged, converged = measure_step(f_z, z, config, tol)  # (A,) each
         if damped:
             step_size = eta.view(-1, 1, 1, 1).to(z.dtype)
             z_next = z + step_size * (f_z - z)
-            improved = residual < best
-            best = torch.where(improved, residual, best)
-            stalled = torch.where(improved, torch.zeros_like(stalled), stalled + 1)
-            reduce = stalled >= config.patience
-            eta = torch.where(reduce, eta * config.gamma, eta)
-            stalled = torch.where(reduce, torch.zeros_like(stalled), stalled)
+            best, stalled, eta = fpopt_update(residual, best, stalled, eta, config)
             halt = converged | (eta < config.eta_min)
         else:
             z_next = f_z
