@@ -404,6 +404,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunks", type=int, default=None, help="rollout+update cycles each")
     parser.add_argument("--n-envs", type=int, default=None, help="vectorised envs")
     parser.add_argument(
+        "--eval-episodes", type=int, default=None, help="greedy episodes of the final evaluation"
+    )
+    parser.add_argument(
         "--d-model", type=int, default=None, help="width of a planner from random weights"
     )
     parser.add_argument(
@@ -423,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     args = _parse_args(argv)
     device = resolve_bench_device(args.device)
     bench = QUICK_CONFIG if args.quick else TrainingBenchConfig()
-    names = ("env", "chunks", "n_envs", "d_model", "mlp_kernel")
+    names = ("env", "chunks", "n_envs", "d_model", "mlp_kernel", "eval_episodes")
     bench = replace(bench, seed=args.seed, **given_options(args, names))
     pretrained = None
     if not args.random_weights and args.checkpoint and Path(args.checkpoint).exists():

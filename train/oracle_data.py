@@ -140,6 +140,9 @@ class MazeOracle(OracleSource):
     :param curriculum: fraction of training over which the largest size grows to ``max_size``.
     :param extra_openings: largest fraction of walls knocked out (drawn uniformly per maze, half
         of the mazes stay perfect).
+    :param far_goals: share of mazes whose goal is a farthest square from a random one (an end
+        of a longest path in a perfect maze) instead of a uniform draw: the longest distances a
+        maze of a given size holds, which a planner must carry to extrapolate to larger mazes.
     """
 
     family = "maze"
@@ -151,8 +154,12 @@ class MazeOracle(OracleSource):
         max_size: int = 15,
         curriculum: float = 0.3,
         extra_openings: float = 0.1,
+        far_goals: float = 0.0,
     ) -> None:
         super().__init__(env_id)
+        if not 0.0 <= far_goals <= 1.0:
+            raise ValueError(f"far_goals must be a share in [0, 1], got {far_goals}")
+        self.far_goals = far_goals
         if min_size < 5 or min_size % 2 == 0 or max_size % 2 == 0 or max_size < min_size:
             raise ValueError(
                 f"maze sizes must be odd with 5 <= min_size <= max_size, got {min_size}, {max_size}"
@@ -201,6 +208,10 @@ class MazeOracle(OracleSource):
             maze = generate_maze(size, rng, generator, openings)
             free = np.argwhere(maze > 0)
             goal = tuple(int(v) for v in free[rng.integers(len(free))])
+            if rng.random() < self.far_goals:
+                from_anchor = distance_field(maze, goal)
+                farthest = np.argwhere(from_anchor == from_anchor.max())
+                goal = tuple(int(v) for v in farthest[rng.integers(len(farthest))])
             distances = distance_field(maze, goal)
             grid[i, :size, :size] = maze
             grid[i, goal[0], goal[1]] = GOAL
@@ -452,11 +463,17 @@ class ArcConceptOracle(OracleSource):
         answer = np.zeros((n, side, side), dtype=np.int64)
         cells = np.zeros((n, side, side), dtype=bool)
         shapes: list[tuple[int, int]] = []
+        # Extents as the env lists them: K demo inputs, K demo outputs, test input, canvas.
+        extents = np.zeros((n, 2 * k + 2, 2), dtype=np.uint8)
         for i, (demos, (grid_in, grid_out)) in enumerate(tasks):
             for j, (demo_input, demo_output) in enumerate(demos[:k]):
                 pad_grid(demo_input, side, demo_in[i, j])
                 pad_grid(demo_output, side, demo_out[i, j])
+                extents[i, j] = demo_input.shape
+                extents[i, k + j] = demo_output.shape
             h, w = grid_out.shape
+            extents[i, 2 * k] = grid_in.shape
+            extents[i, 2 * k + 1] = (h, w)
             pad_grid(grid_in, side, test_in[i])
             # The canvas as after the oracle's resize (overlap kept, new cells 0), then a share
             # of its wrong cells painted right.
@@ -480,6 +497,7 @@ class ArcConceptOracle(OracleSource):
                 "demo_outputs": torch.from_numpy(demo_out),
                 "test_input": torch.from_numpy(test_in),
                 "canvas": torch.from_numpy(canvas),
+                self.task_description["shapes_key"]: torch.from_numpy(extents.reshape(n, -1)),
             },
             optimal=torch.from_numpy(optimal),
             cells=torch.from_numpy(cells),

@@ -98,6 +98,10 @@ class PPOArgs:
     position_embedding: int = field(
         default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
     )
+    edge_embedding: int = field(
+        default=0,
+        metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
     max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
@@ -198,6 +202,7 @@ def planner_start(args: PPOArgs) -> PlannerStart:
             n_layers=args.n_layers,
             mlp_kernel=args.mlp_kernel,
             position_embedding=args.position_embedding,
+            edge_embedding=args.edge_embedding,
             attention=args.attention,
             max_iters=args.max_iters,
             tol=args.tol,

@@ -98,6 +98,9 @@ class PretrainArgs:
     min_size: int = field(default=9, metadata={"help": "maze: smallest side"})
     max_size: int = field(default=15, metadata={"help": "maze: largest side"})
     extra_openings: float = field(default=0.1, metadata={"help": "maze: most walls knocked out"})
+    far_goals: float = field(
+        default=0.0, metadata={"help": "maze: share of goals at an end of a longest path"}
+    )
     min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
     max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
     families: str = field(
@@ -116,6 +119,10 @@ class PretrainArgs:
     )
     position_embedding: int = field(
         default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
+    )
+    edge_embedding: int = field(
+        default=0,
+        metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
     )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
     gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
@@ -160,6 +167,7 @@ class PretrainArgs:
             mlp_ratio=self.mlp_ratio,
             mlp_kernel=self.mlp_kernel,
             position_embedding=self.position_embedding,
+            edge_embedding=self.edge_embedding,
             attention=self.attention,
             gate_init_layer=self.gate_init_layer,
             gate_init_iter=self.gate_init_iter,
@@ -181,7 +189,12 @@ def make_source(args: PretrainArgs) -> OracleSource:
     family = gym.make(args.env).unwrapped.task_description["family"]
     if family == "maze":
         return MazeOracle(
-            args.env, args.min_size, args.max_size, args.curriculum, args.extra_openings
+            args.env,
+            args.min_size,
+            args.max_size,
+            args.curriculum,
+            args.extra_openings,
+            args.far_goals,
         )
     if family == "sudoku":
         return SudokuOracle(args.env, args.min_blanks, args.max_blanks, args.curriculum)

@@ -101,7 +101,14 @@ class PlannerNetwork(nn.Module):
             d_model,
             self.stack_sizes or None,
             max_positions=self.config.position_embedding,
+            edge_positions=self.config.edge_embedding,
         )
+        self.shapes_key = self.task.get("shapes_key")
+        if self.config.edge_embedding > 0 and not self.shapes_key:
+            raise ValueError(
+                "ReasonerConfig.edge_embedding needs a task whose observation lists its grids' "
+                "extents (task_description.shapes_key); this task has none"
+            )
         self.reasoner = FixedPointReasoner(self.config)
         self.layout = self.task["action_layout"]
         if self.layout == "move_at_agent":
@@ -205,7 +212,15 @@ class PlannerNetwork(nn.Module):
         :return: input x, (B, H, W, d), and the valid-cell mask (B, H, W) or None.
         """
         grids = self.grids(obs)
-        x = self.embedding(grids)  # (B, H, W, d)
+        extents = None
+        if self.config.edge_embedding > 0:
+            if self.shapes_key not in obs:
+                raise ValueError(
+                    f"the planner reads grid extents from observation '{self.shapes_key}', "
+                    f"which is missing (keys: {sorted(obs)})"
+                )
+            extents = obs[self.shapes_key]  # (B, 2 * n_grids)
+        x = self.embedding(grids, extents)  # (B, H, W, d)
         mask = None
         if self.valid_key is not None:
             mask = obs[self.valid_key].reshape(x.shape[:3]) > 0.5

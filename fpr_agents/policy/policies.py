@@ -20,8 +20,10 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
+from fpr_agents.policy.latent_cache import LatentCache, observation_digests
 from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput
 from fpr_agents.reasoner import ReasonerConfig
+from fpr_agents.reasoner.solve import initial_latent
 
 
 def stack_sizes_from_space(
@@ -83,6 +85,7 @@ class _PlannerPolicyMixin:
         grad_iters: int = 2,
         warm_start: bool = True,
         value_at_agent: bool | None = None,
+        latent_cache: int = 16384,
         **kwargs: Any,
     ) -> None:
         if task_description is None:
@@ -103,6 +106,8 @@ class _PlannerPolicyMixin:
         self.grad_iters = grad_iters
         self.warm_start = warm_start
         self.value_at_agent = value_at_agent
+        self.latent_cache = latent_cache
+        self._latents = LatentCache(latent_cache)
         self._warm_z: torch.Tensor | None = None
         self.last_solve_stats: dict[str, np.ndarray] | None = None
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
@@ -116,6 +121,7 @@ class _PlannerPolicyMixin:
             grad_iters=self.grad_iters,
             warm_start=self.warm_start,
             value_at_agent=self.value_at_agent,
+            latent_cache=self.latent_cache,
         )
         return data
 
@@ -132,24 +138,38 @@ class _PlannerPolicyMixin:
         groups = self.planner.parameter_groups()
         self.optimizer = self.optimizer_class(groups, lr=lr_schedule(1), **self.optimizer_kwargs)
 
-    def _plan(self, obs: PyTorchObs, grad_iters: int = 0) -> PlannerOutput:
+    def _plan(self, obs: PyTorchObs, grad_iters: int = 0, remember: bool = False) -> PlannerOutput:
         """Run the planner on an observation batch, warm-starting rollouts when enabled.
+
+        In PPO's update (``grad_iters > 0``) each observation starts from the fixed point its
+        rollout decision reached, when the latent cache holds it.
 
         :param obs: observation tensors (as SB3 passes them).
         :param grad_iters: iterations with gradient (0 outside PPO's update).
+        :param remember: keep the fixed points for the update (rollout decisions).
         :return: the planner's output.
         """
         tensors = preprocess_obs(obs, self.observation_space, normalize_images=False)
         assert isinstance(tensors, dict)
         z0 = None
+        digests = None
         use_warm = self.warm_start and grad_iters == 0
         if use_warm and self._warm_z is not None:
             batch = next(iter(tensors.values())).shape[0]
             if self._warm_z.shape[0] == batch:
                 z0 = self._warm_z
+        if grad_iters > 0 and len(self._latents) > 0:
+            digests = observation_digests(tensors)
+            with torch.no_grad():
+                x, mask = self.planner.embed(tensors)
+                start = initial_latent(self.planner.config, x, mask, None, None)
+            z0, found = self._latents.lookup(digests, start)
+            z0 = z0 if found else None
         out = self.planner(tensors, z0=z0, grad_iters=grad_iters)
         if use_warm:
             self._warm_z = out.z
+        if remember and self.latent_cache > 0:
+            self._latents.store(digests or observation_digests(tensors), out.z)
         self.last_solve_stats = {
             "iterations": out.iterations.detach().cpu().numpy(),
             "residual": out.residual.detach().float().cpu().numpy(),
@@ -157,9 +177,20 @@ class _PlannerPolicyMixin:
         }
         return out
 
+    def set_training_mode(self, mode: bool) -> None:
+        """SB3's switch between rollouts (False) and updates (True); entering a rollout after an
+        update forgets the fixed points kept for it (the weights have changed).
+
+        :param mode: True for training mode.
+        """
+        if not mode and self.training:  # type: ignore[attr-defined]
+            self._latents.clear()
+        super().set_training_mode(mode)  # type: ignore[misc]
+
     def reset_warm_start(self) -> None:
         """Forget the stored fixed points (e.g. before an evaluation on other envs)."""
         self._warm_z = None
+        self._latents.clear()
 
     def predict_values(self, obs: PyTorchObs) -> torch.Tensor:
         """Values of observations (used by PPO for bootstrapping).
@@ -184,6 +215,8 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
         update (truncated back-propagation; memory does not grow with the loop count).
     :param warm_start: start each rollout decision from the previous step's fixed point.
     :param value_at_agent: the value head also reads the agent's cell (None: for move layouts).
+    :param latent_cache: most rollout fixed points kept for the update to start from (0: none;
+        the update then solves every stored observation from the initial latent).
     :param kwargs: passed on to SB3's ActorCriticPolicy (optimizer_class, optimizer_kwargs, ...).
     """
 
@@ -196,7 +229,7 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
         :param deterministic: take the most likely action.
         :return: actions, values, log-probabilities.
         """
-        out = self._plan(obs)
+        out = self._plan(obs, remember=True)
         distribution = self.action_dist.proba_distribution(action_logits=out.logits)
         actions = distribution.get_actions(deterministic=deterministic)
         return actions, out.values, distribution.log_prob(actions)
@@ -235,6 +268,7 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
     :param grad_iters: reasoner iterations with gradient during the update.
     :param warm_start: start each rollout decision from the previous step's fixed point.
     :param value_at_agent: the value head also reads the agent's cell (None: for move layouts).
+    :param latent_cache: most rollout fixed points kept for the update to start from (0: none).
     :param kwargs: passed on to MaskableActorCriticPolicy.
     """
 
@@ -257,7 +291,7 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
         :param action_masks: (B, n_actions) bool.
         :return: actions, values, log-probabilities.
         """
-        out = self._plan(obs)
+        out = self._plan(obs, remember=True)
         distribution = self._masked(out.logits, action_masks)
         actions = distribution.get_actions(deterministic=deterministic)
         return actions, out.values, distribution.log_prob(actions)

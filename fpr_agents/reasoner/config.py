@@ -18,6 +18,7 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "conv_kernel",
     "mlp_kernel",
     "position_embedding",
+    "edge_embedding",
     "block_style",
 )
 Z0_MODES: tuple[str, ...] = ("zeros", "random", "given")
@@ -55,6 +56,11 @@ class ReasonerConfig:
     :param position_embedding: when > 0, the planner's embedding adds learned absolute row and
         column embeddings for grids up to this side (Sudoku's boxes, ARC's mirror images); 0 keeps
         the model free of the grid size.
+    :param edge_embedding: when > 0, the planner's embedding adds, for every grid whose extent
+        the observation lists (the task's ``shapes_key``: ARC's demo pairs, test input and
+        canvas), a learned embedding of each cell's distance to that grid's bottom and right
+        edges, for grids up to this side. With ``position_embedding`` a cell can then find the
+        cell mirrored across a grid of any width (a flip's source); 0: none.
     :param mlp_kernel: side of the MLP sub-block's projections (odd): 1 is the token-wise SwiGLU,
         3 or more makes both projections channel-mixing convolutions over the grid
         (:class:`~fpr_agents.reasoner.layers.ConvSwiGLU`), the strong local step that lets a
@@ -98,6 +104,8 @@ class ReasonerConfig:
     """Side of the MLP sub-block's projections; odd (1: token-wise SwiGLU, >1: ConvSwiGLU)."""
     position_embedding: int = 0
     """Largest grid side of the absolute row/column embeddings (0: none, size-free)."""
+    edge_embedding: int = 0
+    """Largest grid side of the per-grid distance-to-far-edge embeddings (0: none)."""
     gate_init_layer: float = 0.75
     """Initial layer-wise gate a1 (per channel, sigmoid-parametrised), in (0, 1)."""
     gate_init_iter: float = 0.25
@@ -212,6 +220,8 @@ class ReasonerConfig:
             self._fail("mlp_kernel", "must be odd")
         if not _is_int(self.position_embedding) or self.position_embedding < 0:
             self._fail("position_embedding", "must be an integer >= 0")
+        if not _is_int(self.edge_embedding) or self.edge_embedding < 0:
+            self._fail("edge_embedding", "must be an integer >= 0")
         self._check_open_unit("gate_init_layer")
         self._check_open_unit("gate_init_iter")
         if self.block_style not in BLOCK_STYLES:

@@ -351,6 +351,13 @@ class GridEmbedding(nn.Module):
         column (grids up to this side). Rotary attention sees only relative offsets, which cannot
         tell a Sudoku box from its neighbour; absolute positions can. 0 keeps the embedding free
         of the grid size (the maze planner extrapolates to larger grids that way).
+    :param edge_positions: when > 0, also add, for each of the observation's grids (every stacked
+        grid of every channel, in the channels' order), a learned embedding of each cell's
+        distance to that grid's bottom edge and to its right edge, from the grids' extents given
+        to :meth:`forward` (grids up to this side; cells outside a grid get an "outside" entry).
+        Grids are padded at the bottom and right, so absolute positions tell a cell's distance
+        to the top and left edges, and these the distance to the other two: the two together
+        locate a cell's mirror image in a grid of any size.
     """
 
     def __init__(
@@ -359,11 +366,15 @@ class GridEmbedding(nn.Module):
         d_model: int,
         stack_sizes: Mapping[str, int] | None = None,
         max_positions: int = 0,
+        edge_positions: int = 0,
     ) -> None:
         super().__init__()
         if max_positions < 0:
             raise ValueError(f"GridEmbedding: max_positions must be >= 0, got {max_positions}")
+        if edge_positions < 0:
+            raise ValueError(f"GridEmbedding: edge_positions must be >= 0, got {edge_positions}")
         self.max_positions = max_positions
+        self.edge_positions = edge_positions
         stack_sizes = dict(stack_sizes or {})
         if not vocab_sizes:
             raise ValueError("GridEmbedding: vocab_sizes must name at least one channel")
@@ -395,6 +406,15 @@ class GridEmbedding(nn.Module):
             self.cols = nn.Embedding(max_positions, d_model)
             for table in (self.rows, self.cols):
                 nn.init.normal_(table.weight, std=1.0 / math.sqrt(n_tables))
+        # One "outside" entry per grid after its edge distances 0..edge_positions-1.
+        self.n_grids = n_tables
+        self.edge_rows: nn.Embedding | None = None
+        self.edge_cols: nn.Embedding | None = None
+        if edge_positions > 0:
+            self.edge_rows = nn.Embedding(n_tables * (edge_positions + 1), d_model)
+            self.edge_cols = nn.Embedding(n_tables * (edge_positions + 1), d_model)
+            for table in (self.edge_rows, self.edge_cols):
+                nn.init.normal_(table.weight, std=1.0 / n_tables)
 
     def _symbol_ids(self, key: str, grid: torch.Tensor) -> torch.Tensor:
         """Check one channel's grid and turn it into row indices of its table.
@@ -430,10 +450,60 @@ class GridEmbedding(nn.Module):
         offsets = torch.arange(depth, device=ids.device).view(1, depth, 1, 1) * vocab
         return ids + offsets
 
-    def forward(self, grids: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def _edge_ids(self, extents: torch.Tensor, side: int, axis: int) -> torch.Tensor:
+        """Table rows of every grid's distance to its far edge along one axis.
+
+        :param extents: (B, n_grids, 2) long, each grid's (height, width).
+        :param side: the padded grid's side along the axis.
+        :param axis: 0 for rows (distance to the bottom edge), 1 for columns (to the right edge).
+        :return: (B, n_grids, side) long rows of the edge table.
+        """
+        limit = self.edge_positions
+        positions = torch.arange(side, device=extents.device)
+        distance = extents[..., axis, None] - 1 - positions  # (B, n, side); < 0 outside
+        distance = torch.where(distance < 0, torch.full_like(distance, limit), distance)
+        offsets = torch.arange(self.n_grids, device=extents.device).view(1, -1, 1) * (limit + 1)
+        return distance + offsets
+
+    def _edge_embedding(self, extents: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """The sum over grids of the cells' distance-to-far-edge embeddings.
+
+        :param extents: (B, n_grids, 2) each grid's (height, width); any integral dtype.
+        :param height: padded rows H.
+        :param width: padded columns W.
+        :return: (B, H, W, d).
+        """
+        assert self.edge_rows is not None and self.edge_cols is not None
+        expected = (extents.shape[0], self.n_grids, 2)
+        if extents.dim() == 2 and extents.shape[1] == 2 * self.n_grids:
+            extents = extents.reshape(expected)
+        if tuple(extents.shape) != expected:
+            raise ValueError(
+                f"GridEmbedding: extents must have shape (B, {self.n_grids}, 2) (one (h, w) per "
+                f"grid) or (B, {2 * self.n_grids}), got {tuple(extents.shape)}"
+            )
+        if extents.is_floating_point():
+            extents = extents.round()
+        extents = extents.long()
+        if extents.numel() > 0 and (
+            int(extents.min()) < 0 or int(extents.max()) > self.edge_positions
+        ):
+            raise ValueError(
+                f"GridEmbedding: grid extents must lie in [0, {self.edge_positions}] "
+                f"(edge_positions), got min {int(extents.min())}, max {int(extents.max())}"
+            )
+        rows = self.edge_rows(self._edge_ids(extents, height, 0)).sum(dim=1)  # (B, H, d)
+        cols = self.edge_cols(self._edge_ids(extents, width, 1)).sum(dim=1)  # (B, W, d)
+        return rows[:, :, None, :] + cols[:, None, :, :]
+
+    def forward(
+        self, grids: Mapping[str, torch.Tensor], extents: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Embed the grids.
 
         :param grids: channel name -> symbol ids, (B, H, W) or (B, K, H, W) as declared.
+        :param extents: each grid's (height, width), (B, n_grids, 2) or flat (B, 2 * n_grids),
+            grids in the channels' order; needed only with ``edge_positions``.
         :return: input embedding x, (B, H, W, d).
         """
         missing = sorted(set(self.vocab_sizes) - set(grids))
@@ -463,4 +533,14 @@ class GridEmbedding(nn.Module):
             col_ids = torch.arange(width, device=embedded.device)
             positions = self.rows(row_ids)[:, None, :] + self.cols(col_ids)[None, :, :]  # (H, W, d)
             embedded = embedded + positions.to(embedded.dtype)
+        if self.edge_positions > 0:
+            if extents is None:
+                raise ValueError("GridEmbedding: edge_positions > 0 needs the grids' extents")
+            batch, height, width, _ = embedded.shape
+            if extents.shape[0] != batch:
+                raise ValueError(
+                    f"GridEmbedding: extents hold {extents.shape[0]} samples, the grids {batch}"
+                )
+            edges = self._edge_embedding(extents.to(embedded.device), height, width)
+            embedded = embedded + edges.to(embedded.dtype)
         return embedded

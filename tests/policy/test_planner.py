@@ -37,3 +37,21 @@ def test_value_reads_the_agents_cell_on_move_layouts_only() -> None:
     assert not PlannerNetwork(sudoku, small).value_at_agent
     with pytest.raises(ValueError, match="move_at_agent"):
         PlannerNetwork(sudoku, small, value_at_agent=True)
+
+
+def test_edge_embedding_reads_the_envs_grid_extents() -> None:
+    env = gym.make("FPR/ARC-Concepts-v0")
+    task = env.unwrapped.task_description
+    stacks = {"demo_inputs": 3, "demo_outputs": 3}
+    config = {"d_model": 16, "n_heads": 2, "attention": True, "edge_embedding": 10}
+    torch.manual_seed(0)
+    planner = PlannerNetwork(task, config, stack_sizes=stacks)
+    obs = {k: torch.as_tensor(v)[None] for k, v in env.reset(seed=4)[0].items()}
+    x, _ = planner.embed(obs)
+    other = dict(obs, shapes=torch.full_like(obs["shapes"], 3))
+    assert not torch.allclose(x, planner.embed(other)[0])  # the extents move the embedding
+    with pytest.raises(ValueError, match="'shapes', which is missing"):
+        planner.embed({k: v for k, v in obs.items() if k != "shapes"})
+    maze = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
+    with pytest.raises(ValueError, match="shapes_key"):
+        PlannerNetwork(maze, {"d_model": 16, "edge_embedding": 9})

@@ -26,6 +26,8 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("mlp_kernel", 2),
     ("position_embedding", -1),
     ("position_embedding", 2.5),
+    ("edge_embedding", -1),
+    ("edge_embedding", 1.5),
     ("gate_init_layer", 0.0),
     ("gate_init_layer", 1.0),
     ("gate_init_iter", 1.5),

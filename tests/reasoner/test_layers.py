@@ -210,6 +210,50 @@ def test_grid_embedding_adds_absolute_positions_when_asked() -> None:
         GridEmbedding({"grid": 3}, d_model=8, max_positions=-1)
 
 
+def test_grid_embedding_adds_distances_to_each_grids_far_edges() -> None:
+    torch.manual_seed(0)
+    embedding = GridEmbedding({"grid": 3, "pairs": 3}, 8, {"pairs": 2}, edge_positions=5)
+    grids = {"grid": torch.zeros(2, 5, 5, dtype=torch.long), "pairs": torch.zeros(2, 2, 5, 5)}
+    plain = GridEmbedding({"grid": 3, "pairs": 3}, 8, {"pairs": 2})
+    plain.tables = embedding.tables
+    # Three grids (the channels' stacks in order): grid, pairs[0], pairs[1].
+    extents = torch.tensor([[[3, 4], [2, 2], [0, 0]], [[4, 5], [3, 3], [0, 0]]])
+    edges = embedding(grids, extents) - plain(grids)  # (2, 5, 5, 8)
+    # Cell (r, c) of a 3x4 grid (and 2x2) is as far from the far edges as (r + 1, c + 1) of a
+    # 4x5 grid (and 3x3).
+    torch.testing.assert_close(edges[0, 1, 2], edges[1, 2, 3])
+    torch.testing.assert_close(edges[0, 0, 0], edges[1, 1, 1])
+    assert not torch.allclose(edges[0, 1, 2], edges[1, 1, 2])
+    # Outside a grid every cell reads that grid's one "outside" entry.
+    torch.testing.assert_close(edges[0, 3, 4] - edges[0, 4, 4], torch.zeros(8))
+    assert embedding.edge_rows is not None and embedding.edge_cols is not None
+    rows, cols = embedding.edge_rows.weight, embedding.edge_cols.weight  # 6 entries per grid
+    expected = rows[1] + rows[6 + 0] + rows[12 + 5] + cols[1] + cols[6 + 5] + cols[12 + 5]
+    torch.testing.assert_close(edges[0, 1, 2], expected)
+    # The flat layout envs emit, (B, 2 * n_grids), reads the same.
+    flat = extents.reshape(2, 6).float()
+    torch.testing.assert_close(embedding(grids, flat), edges + plain(grids))
+
+
+@pytest.mark.parametrize(
+    ("extents", "message"),
+    [
+        (None, "needs the grids' extents"),
+        (torch.zeros(2, 2, 2), "shape \\(B, 3, 2\\)"),
+        (torch.full((2, 3, 2), 6), "\\[0, 5\\].*max 6"),
+        (torch.full((2, 3, 2), -1), "min -1"),
+        (torch.zeros(1, 3, 2), "1 samples, the grids 2"),
+    ],
+)
+def test_grid_embedding_rejects_bad_extents(extents: torch.Tensor | None, message: str) -> None:
+    embedding = GridEmbedding({"grid": 3, "pairs": 3}, 8, {"pairs": 2}, edge_positions=5)
+    grids = {"grid": torch.zeros(2, 5, 5, dtype=torch.long), "pairs": torch.zeros(2, 2, 5, 5)}
+    with pytest.raises(ValueError, match=message):
+        embedding(grids, extents)
+    with pytest.raises(ValueError, match="edge_positions"):
+        GridEmbedding({"grid": 3}, 8, edge_positions=-1)
+
+
 def test_grid_embedding_sums_channels_and_stack_indices() -> None:
     torch.manual_seed(0)
     embedding = GridEmbedding({"grid": 4, "pairs": 3}, d_model=8, stack_sizes={"pairs": 2})

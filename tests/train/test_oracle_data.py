@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from envs.arc_concepts import apply_transformations
+from envs.maze import distance_field
 from envs.sudoku_solver import count_solutions
 from train.oracle_data import ArcConceptOracle, MazeOracle, SudokuOracle, cell_correct, set_loss
 
@@ -23,6 +25,22 @@ def test_maze_targets_are_shortest_path_moves() -> None:
             row, col = row + (-1, 0, 1, 0)[move], col + (0, 1, 0, -1)[move]
             steps += 1
         assert steps == int(batch.difficulty[i])
+
+
+def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
+    rng = np.random.default_rng(5)
+    far = MazeOracle(extra_openings=0.0, far_goals=1.0).batch_from_sizes([11] * 6, rng)
+    uniform = MazeOracle(extra_openings=0.0).batch_from_sizes([11] * 6, rng)
+    for i in range(6):
+        grid = far.obs["grid"][i].numpy()
+        # In a perfect maze the goal's eccentricity is then the maze's diameter.
+        diameter = max(
+            int(distance_field(grid, tuple(cell)).max()) for cell in np.argwhere(grid > 0)
+        )
+        assert int(far.difficulty[i]) == diameter
+    assert float(far.difficulty.mean()) > float(uniform.difficulty.mean())
+    with pytest.raises(ValueError, match="far_goals"):
+        MazeOracle(far_goals=1.5)
 
 
 def test_sudoku_targets_complete_a_unique_solution() -> None:
@@ -53,6 +71,24 @@ def test_arc_targets_are_the_transformed_test_input() -> None:
             test_input[:rows, :cols], batch.extra["transformations"][i]
         )
         np.testing.assert_array_equal(answer, expected)
+
+
+def test_arc_batches_list_grid_extents_as_the_env_does() -> None:
+    source = ArcConceptOracle("FPR/ARC-Concepts-v0", ("flip",))
+    batch = source.sample(3, np.random.default_rng(3), 0.0)
+    k = source.n_demos
+    extents = batch.obs["shapes"].numpy().reshape(3, 2 * k + 2, 2)
+    grids = [
+        *(batch.obs["demo_inputs"][:, j] for j in range(k)),
+        *(batch.obs["demo_outputs"][:, j] for j in range(k)),
+        batch.obs["test_input"],
+        batch.obs["canvas"],
+    ]
+    for index, grid in enumerate(grids):
+        real = grid.numpy() < 10  # (3, G, G): not padding
+        np.testing.assert_array_equal(extents[:, index, 0], real[:, :, 0].sum(axis=1))
+        np.testing.assert_array_equal(extents[:, index, 1], real[:, 0, :].sum(axis=1))
+    assert [tuple(e) for e in extents[:, -1]] == batch.extra["answer_shape"]
 
 
 def test_set_loss_is_zero_only_on_the_set() -> None:

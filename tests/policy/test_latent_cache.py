@@ -1,0 +1,88 @@
+"""The latent cache: PPO's update starts from the fixed points its rollout reached."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.utils import obs_as_tensor
+
+import envs  # noqa: F401
+from fpr_agents.policy import MaskableFixedPointPlannerPolicy
+from fpr_agents.policy.latent_cache import LatentCache, observation_digests
+
+
+def test_digests_see_values_not_dtypes() -> None:
+    grid = torch.tensor([[[0, 1], [2, 1]], [[0, 1], [2, 2]]], dtype=torch.uint8)
+    agent = torch.tensor([[0, 1], [0, 1]], dtype=torch.uint8)
+    as_bytes = observation_digests({"grid": grid, "agent": agent})
+    as_floats = observation_digests({"agent": agent.float(), "grid": grid.float()})
+    assert as_bytes == as_floats  # rollouts pass uint8, the buffer float32
+    assert as_bytes[0] != as_bytes[1]  # one cell differs
+    flat = observation_digests({"grid": grid.reshape(2, 4), "agent": agent})
+    assert flat[0] != as_bytes[0]  # the shape is part of the key
+    with pytest.raises(ValueError, match="'grid' holds 2 samples, others 1"):
+        observation_digests({"agent": agent[:1], "grid": grid})
+
+
+def test_cache_returns_stored_latents_and_the_start_elsewhere() -> None:
+    cache = LatentCache(capacity=2)
+    z = torch.arange(3 * 2 * 2 * 1, dtype=torch.float32).reshape(3, 2, 2, 1)
+    cache.store([b"a", b"b", b"c"], z)
+    assert len(cache) == 2  # full: "c" is not kept
+    start = torch.full((3, 2, 2, 1), -1.0)
+    merged, found = cache.lookup([b"c", b"b", b"a"], start)
+    assert found == 2
+    torch.testing.assert_close(merged[0], start[0])
+    torch.testing.assert_close(merged[1], z[1])
+    torch.testing.assert_close(merged[2], z[0])
+    assert cache.lookup([b"a"], torch.zeros(1, 3, 3, 1))[1] == 0  # another grid size
+    cache.clear()
+    assert len(cache) == 0 and cache.lookup([b"a"], start[:1])[1] == 0
+    with pytest.raises(ValueError, match="2 digests for 3"):
+        cache.store([b"a", b"b"], z)
+    with pytest.raises(ValueError, match="capacity"):
+        LatentCache(-1)
+
+
+def _policy(latent_cache: int) -> tuple[MaskableFixedPointPlannerPolicy, dict[str, np.ndarray]]:
+    env = gym.make("FPR/Maze-9x9-v0")
+    torch.manual_seed(0)
+    model = MaskablePPO(
+        MaskableFixedPointPlannerPolicy,
+        env,
+        n_steps=16,
+        batch_size=16,
+        seed=0,
+        policy_kwargs={
+            "task_description": env.unwrapped.task_description,
+            "reasoner": {"d_model": 16, "attention": False, "mlp_kernel": 3, "max_iters": 64},
+            "latent_cache": latent_cache,
+        },
+    )
+    observations = [env.reset(seed=seed)[0] for seed in range(4)]
+    batch = {key: np.stack([o[key] for o in observations]) for key in observations[0]}
+    return model.policy, batch
+
+
+@pytest.mark.parametrize("latent_cache", [16384, 0])
+def test_update_starts_from_the_rollouts_fixed_points(latent_cache: int) -> None:
+    policy, batch = _policy(latent_cache)
+    policy.set_training_mode(False)  # a rollout
+    with torch.no_grad():
+        actions, _, log_probs = policy(obs_as_tensor(batch, "cpu"))
+    rollout_iterations = policy.last_solve_stats["iterations"]
+    assert (rollout_iterations > 1).all()
+    policy.set_training_mode(True)  # the update, from the buffer's float32 copies
+    stored = {key: torch.as_tensor(value, dtype=torch.float32) for key, value in batch.items()}
+    _, update_log_probs, _ = policy.evaluate_actions(stored, actions)
+    update_iterations = policy.last_solve_stats["iterations"]
+    torch.testing.assert_close(update_log_probs, log_probs, atol=1e-4, rtol=0)
+    if latent_cache:
+        assert (update_iterations == 1).all()  # started at its fixed point
+    else:
+        np.testing.assert_array_equal(update_iterations, rollout_iterations)
+    policy.set_training_mode(False)  # the next rollout: the weights moved, the cache empties
+    assert len(policy._latents) == 0
