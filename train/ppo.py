@@ -102,7 +102,13 @@ class PPOArgs:
         default=0,
         metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
     )
+    mirror_views: bool = field(
+        default=False, metadata={"help": "arc: also embed each grid mirrored inside its extent"}
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
+    rope_base: float = field(
+        default=100.0, metadata={"help": "base of the 2D rotary frequencies (larger: slower turns)"}
+    )
     max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
     grad_iters: int = field(default=2, metadata={"help": "iterations with gradient in updates"})
@@ -203,6 +209,8 @@ def planner_start(args: PPOArgs) -> PlannerStart:
             mlp_kernel=args.mlp_kernel,
             position_embedding=args.position_embedding,
             edge_embedding=args.edge_embedding,
+            mirror_views=args.mirror_views,
+            rope_base=args.rope_base,
             attention=args.attention,
             max_iters=args.max_iters,
             tol=args.tol,

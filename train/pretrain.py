@@ -124,7 +124,13 @@ class PretrainArgs:
         default=0,
         metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
     )
+    mirror_views: bool = field(
+        default=False, metadata={"help": "arc: also embed each grid mirrored inside its extent"}
+    )
     attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
+    rope_base: float = field(
+        default=100.0, metadata={"help": "base of the 2D rotary frequencies (larger: slower turns)"}
+    )
     gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
     gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
@@ -168,6 +174,8 @@ class PretrainArgs:
             mlp_kernel=self.mlp_kernel,
             position_embedding=self.position_embedding,
             edge_embedding=self.edge_embedding,
+            mirror_views=self.mirror_views,
+            rope_base=self.rope_base,
             attention=self.attention,
             gate_init_layer=self.gate_init_layer,
             gate_init_iter=self.gate_init_iter,

@@ -47,6 +47,47 @@ def check_task_description(task: Mapping[str, Any]) -> None:
         raise ValueError("task_description.grid_keys: must name at least one grid observation")
 
 
+def grid_extents(shapes: torch.Tensor, sides: tuple[int, int], n_grids: int) -> torch.Tensor:
+    """The observation's list of grid extents as a checked (B, n_grids, 2) long tensor.
+
+    :param shapes: (B, 2 * n_grids) or (B, n_grids, 2) each grid's (height, width), grids in the
+        order of the task's grid keys and their stacks (ARC's ``shapes``).
+    :param sides: the padded grid's (H, W); no extent may exceed it.
+    :param n_grids: how many grids the observation holds.
+    :return: (B, n_grids, 2) long.
+    """
+    extents = shapes.reshape(shapes.shape[0], -1, 2)
+    if extents.shape[1] != n_grids:
+        raise ValueError(
+            f"grid extents: the observation lists {extents.shape[1]} (h, w) pairs for "
+            f"{n_grids} grids"
+        )
+    extents = (extents.round() if extents.is_floating_point() else extents).long()
+    limits = torch.tensor(sides, device=extents.device)
+    if extents.numel() > 0 and (bool((extents < 0).any()) or bool((extents > limits).any())):
+        raise ValueError(
+            f"grid extents must lie within the padded grid {sides[0]}x{sides[1]}: got min "
+            f"{int(extents.min())}, max {int(extents.max())}"
+        )
+    return extents
+
+
+def mirror_grid(grid: torch.Tensor, lengths: torch.Tensor, dim: int) -> torch.Tensor:
+    """Mirror each grid along one axis inside its own extent; cells outside stay as they are.
+
+    :param grid: (B, K, H, W) symbols (any dtype).
+    :param lengths: (B, K) each grid's extent along ``dim`` (its height for -2, width for -1).
+    :param dim: -1 mirrors left-right (columns), -2 top-bottom (rows).
+    :return: (B, K, H, W): cell (r, c) holds (r, w - 1 - c) for ``dim=-1`` (c < w).
+    """
+    size = grid.shape[dim]
+    positions = torch.arange(size, device=grid.device)
+    source = lengths[..., None] - 1 - positions  # (B, K, size)
+    source = torch.where(source >= 0, source, positions)
+    index = source[:, :, None, :] if dim == -1 else source[:, :, :, None]
+    return grid.gather(dim, index.expand_as(grid))
+
+
 @dataclass
 class PlannerOutput:
     """What one pass of the planner gives.
@@ -104,11 +145,21 @@ class PlannerNetwork(nn.Module):
             edge_positions=self.config.edge_embedding,
         )
         self.shapes_key = self.task.get("shapes_key")
-        if self.config.edge_embedding > 0 and not self.shapes_key:
-            raise ValueError(
-                "ReasonerConfig.edge_embedding needs a task whose observation lists its grids' "
-                "extents (task_description.shapes_key); this task has none"
-            )
+        for option in ("edge_embedding", "mirror_views"):
+            if getattr(self.config, option) and not self.shapes_key:
+                raise ValueError(
+                    f"ReasonerConfig.{option} needs a task whose observation lists its grids' "
+                    "extents (task_description.shapes_key); this task has none"
+                )
+        self.mirror_embedding: GridEmbedding | None = None
+        if self.config.mirror_views:
+            views = {f"{key}_{axis}": key for key in self.grid_keys for axis in ("lr", "tb")}
+            self.mirror_embedding = GridEmbedding(
+                {view: self.grid_keys[key] for view, key in views.items()},
+                d_model,
+                {view: self.stack_sizes[key] for view, key in views.items()
+                 if key in self.stack_sizes} or None,
+            )  # fmt: skip
         self.reasoner = FixedPointReasoner(self.config)
         self.layout = self.task["action_layout"]
         if self.layout == "move_at_agent":
@@ -213,18 +264,46 @@ class PlannerNetwork(nn.Module):
         """
         grids = self.grids(obs)
         extents = None
-        if self.config.edge_embedding > 0:
+        if self.config.edge_embedding > 0 or self.mirror_embedding is not None:
             if self.shapes_key not in obs:
                 raise ValueError(
                     f"the planner reads grid extents from observation '{self.shapes_key}', "
                     f"which is missing (keys: {sorted(obs)})"
                 )
-            extents = obs[self.shapes_key]  # (B, 2 * n_grids)
-        x = self.embedding(grids, extents)  # (B, H, W, d)
+            n_grids = sum(self.stack_sizes.get(key, 1) for key in self.grid_keys)
+            sides = tuple(next(iter(grids.values())).shape[-2:])
+            extents = grid_extents(obs[self.shapes_key], sides, n_grids)  # (B, n_grids, 2)
+        x = self.embedding(grids, extents if self.config.edge_embedding > 0 else None)
+        if self.mirror_embedding is not None:
+            assert extents is not None
+            x = x + self.mirror_embedding(self._mirror_views(grids, extents))  # (B, H, W, d)
         mask = None
         if self.valid_key is not None:
             mask = obs[self.valid_key].reshape(x.shape[:3]) > 0.5
         return x, mask
+
+    def _mirror_views(
+        self, grids: Mapping[str, torch.Tensor], extents: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Every grid mirrored left-right (``<key>_lr``) and top-bottom (``<key>_tb``) inside its
+        own extent.
+
+        :param grids: grid key -> (B, H, W) or (B, K, H, W).
+        :param extents: (B, n_grids, 2) each grid's (height, width), in grid-key order.
+        :return: view name -> a grid of the key's shape.
+        """
+        views = {}
+        first = 0
+        for key in self.grid_keys:
+            depth = self.stack_sizes.get(key, 1)
+            grid = grids[key]
+            stacked = grid if key in self.stack_sizes else grid.unsqueeze(1)  # (B, K, H, W)
+            own = extents[:, first : first + depth]  # (B, K, 2)
+            first += depth
+            for axis, dim, lengths in (("lr", -1, own[..., 1]), ("tb", -2, own[..., 0])):
+                mirrored = mirror_grid(stacked, lengths, dim)
+                views[f"{key}_{axis}"] = mirrored if key in self.stack_sizes else mirrored[:, 0]
+        return views
 
     def readout(
         self, z: torch.Tensor, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None

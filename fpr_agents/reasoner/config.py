@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 BLOCK_STYLES: tuple[str, ...] = ("gated", "prenorm", "postnorm")
 HALTING_MODES: tuple[str, ...] = ("fixed_point", "fixed_depth", "learned")
-# Fields that shape the weights; the others (halting, FPOPT, initial state) may change between
-# training and use, or between a checkpoint and the run that resumes it.
+# Fields that shape the weights, or what they mean (the rotary base); the others (halting, FPOPT,
+# initial state) may change between training and use, or between a checkpoint and the run that
+# resumes it.
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "d_model",
     "n_heads",
@@ -19,6 +20,8 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "mlp_kernel",
     "position_embedding",
     "edge_embedding",
+    "mirror_views",
+    "rope_base",
     "block_style",
 )
 Z0_MODES: tuple[str, ...] = ("zeros", "random", "given")
@@ -61,6 +64,10 @@ class ReasonerConfig:
         canvas), a learned embedding of each cell's distance to that grid's bottom and right
         edges, for grids up to this side. With ``position_embedding`` a cell can then find the
         cell mirrored across a grid of any width (a flip's source); 0: none.
+    :param mirror_views: the planner's embedding also embeds every grid whose extent the
+        observation lists mirrored left-right and top-bottom inside that extent, so a cell sees
+        its mirror images' symbols where it sees its own (a flip, or a symmetry, becomes a
+        per-cell comparison); needs a task with ``shapes_key``.
     :param mlp_kernel: side of the MLP sub-block's projections (odd): 1 is the token-wise SwiGLU,
         3 or more makes both projections channel-mixing convolutions over the grid
         (:class:`~fpr_agents.reasoner.layers.ConvSwiGLU`), the strong local step that lets a
@@ -106,6 +113,8 @@ class ReasonerConfig:
     """Largest grid side of the absolute row/column embeddings (0: none, size-free)."""
     edge_embedding: int = 0
     """Largest grid side of the per-grid distance-to-far-edge embeddings (0: none)."""
+    mirror_views: bool = False
+    """Embed each listed grid mirrored left-right and top-bottom inside its extent too."""
     gate_init_layer: float = 0.75
     """Initial layer-wise gate a1 (per channel, sigmoid-parametrised), in (0, 1)."""
     gate_init_iter: float = 0.25
@@ -222,6 +231,8 @@ class ReasonerConfig:
             self._fail("position_embedding", "must be an integer >= 0")
         if not _is_int(self.edge_embedding) or self.edge_embedding < 0:
             self._fail("edge_embedding", "must be an integer >= 0")
+        if not isinstance(self.mirror_views, bool):
+            self._fail("mirror_views", "must be a bool")
         self._check_open_unit("gate_init_layer")
         self._check_open_unit("gate_init_iter")
         if self.block_style not in BLOCK_STYLES:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import envs  # noqa: F401
 from fpr_agents.policy import PlannerNetwork
+from fpr_agents.policy.planner import grid_extents, mirror_grid
 
 
 def test_set_solver_changes_the_reasoners_settings_only() -> None:
@@ -55,3 +58,64 @@ def test_edge_embedding_reads_the_envs_grid_extents() -> None:
     maze = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
     with pytest.raises(ValueError, match="shapes_key"):
         PlannerNetwork(maze, {"d_model": 16, "edge_embedding": 9})
+
+
+def test_mirror_grid_reflects_inside_each_extent() -> None:
+    grid = torch.arange(12).reshape(1, 1, 3, 4)  # one 3x4 grid, used as a 2x3 grid + padding
+    lengths = torch.tensor([[3]])
+    left_right = mirror_grid(grid, lengths, dim=-1)[0, 0]
+    assert left_right[0].tolist() == [2, 1, 0, 3]  # columns 0-2 reflected, column 3 kept
+    top_bottom = mirror_grid(grid, torch.tensor([[2]]), dim=-2)[0, 0]
+    assert top_bottom[:, 0].tolist() == [4, 0, 8]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.integers(0, 6),
+    st.integers(0, 6),
+    st.integers(0, 2**31 - 1),
+)
+def test_mirroring_twice_gives_the_grid_back(
+    height: int, width: int, rows: int, cols: int, seed: int
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    grid = torch.randint(0, 11, (2, 3, height, width), generator=generator)
+    lengths_rows = torch.full((2, 3), min(rows, height))
+    lengths_cols = torch.full((2, 3), min(cols, width))
+    for lengths, dim in ((lengths_cols, -1), (lengths_rows, -2)):
+        once = mirror_grid(grid, lengths, dim)
+        assert torch.equal(mirror_grid(once, lengths, dim), grid)
+        assert sorted(once.flatten().tolist()) == sorted(grid.flatten().tolist())
+
+
+def test_grid_extents_are_checked() -> None:
+    shapes = torch.tensor([[2, 3, 4, 4]], dtype=torch.float32)
+    assert grid_extents(shapes, (4, 4), 2).tolist() == [[[2, 3], [4, 4]]]
+    with pytest.raises(ValueError, match="lists 2 \\(h, w\\) pairs for 3 grids"):
+        grid_extents(shapes, (4, 4), 3)
+    with pytest.raises(ValueError, match="within the padded grid 3x4"):
+        grid_extents(shapes, (3, 4), 2)
+
+
+def test_mirror_views_show_a_cell_its_mirror_images() -> None:
+    env = gym.make("FPR/ARC-Concepts-v0")
+    task = env.unwrapped.task_description
+    stacks = {"demo_inputs": 3, "demo_outputs": 3}
+    obs = {k: torch.as_tensor(v)[None].long() for k, v in env.reset(seed=4)[0].items()}
+    width = int(obs["shapes"].reshape(-1, 2)[6, 1])  # the test input's width
+    changed = obs["test_input"].clone().reshape(1, 10, 10)
+    changed[0, 0, width - 1] = (changed[0, 0, width - 1] + 1) % 10  # the mirror of (0, 0)
+    other = dict(obs, test_input=changed.reshape(1, -1))
+    for mirror, expect_change in ((False, False), (True, True)):
+        torch.manual_seed(0)
+        config = {"d_model": 16, "n_heads": 2, "attention": True, "mirror_views": mirror}
+        planner = PlannerNetwork(task, config, stack_sizes=stacks)
+        x, _ = planner.embed(obs)
+        x_other, _ = planner.embed(other)
+        assert width > 1
+        assert (not torch.allclose(x[0, 0, 0], x_other[0, 0, 0])) == expect_change
+    maze = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
+    with pytest.raises(ValueError, match="mirror_views needs"):
+        PlannerNetwork(maze, {"d_model": 16, "mirror_views": True})

@@ -28,6 +28,7 @@ BAD_VALUES: list[tuple[str, object]] = [
     ("position_embedding", 2.5),
     ("edge_embedding", -1),
     ("edge_embedding", 1.5),
+    ("mirror_views", 1),
     ("gate_init_layer", 0.0),
     ("gate_init_layer", 1.0),
     ("gate_init_iter", 1.5),
