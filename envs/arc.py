@@ -70,7 +70,8 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     - ``"canvas"``: (G * G,), the agent's current answer;
     - ``"shapes"``: (2 * (2K + 2),) the (h, w) of the K demo inputs, the K demo outputs, the test
       input and the canvas, in that order (``reshape(-1, 2)`` gives one row per grid; (0, 0) for
-      a missing demo).
+      a missing demo); ``task_description["shapes_grids"]`` names the grid observations in
+      that order.
 
     ## Actions
     ``Discrete(G * G * 10 + G * G + 2)``:
@@ -242,6 +243,7 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "global_actions": [*resizes, "copy_input", "submit"],
             "padding_symbol": PADDING_SYMBOL,
             "shapes_key": "shapes",
+            "shapes_grids": ["demo_inputs", "demo_outputs", "test_input", "canvas"],
         }
 
     @property

@@ -25,6 +25,9 @@ transformation, with the SAME parameters, applied to a different random input gr
 - ``denoise``: non-background cells with no non-background neighbour (8-connectivity) become
   background.
 
+A task whose answer the demos do not determine is drawn again: with ``recolour``, every colour
+of the test input appears in some demo input.
+
 Difficulty of a task = (cells of the test input) x (composition depth), see
 ``concept_difficulty``. A task is a function of the random generator alone, so a seed names a
 task: ``generate_concept_task(np.random.default_rng(123), config)`` is the same task every time
@@ -611,6 +614,23 @@ def _make_pair(
     return None
 
 
+def _answer_is_determined(
+    pairs: list[dict[str, np.ndarray]], records: list[dict[str, Any]]
+) -> bool:
+    """Whether the demos show everything the test answer depends on: with ``recolour``, every
+    colour of the test input must appear in some demo input (a colour the demos never show could
+    be mapped anywhere).
+
+    :param pairs: the demo pairs, then the test pair.
+    :param records: the composition's transformations.
+    :return: False when the test pair cannot be inferred from the demos.
+    """
+    if not any(record["family"] == "recolour" for record in records):
+        return True
+    shown = set(np.unique(np.concatenate([p["input"].ravel() for p in pairs[:-1]])).tolist())
+    return set(np.unique(pairs[-1]["input"]).tolist()) <= shown
+
+
 def generate_concept_task(
     rng: np.random.Generator, config: ConceptConfig | None = None
 ) -> dict[str, Any]:
@@ -637,6 +657,8 @@ def generate_concept_task(
                 break
             pairs.append(pair)
         else:
+            if not _answer_is_determined(pairs, composition.records):
+                continue
             test_pair = pairs[-1]
             return {
                 "train": pairs[:-1],

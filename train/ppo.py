@@ -113,6 +113,10 @@ class PPOArgs:
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
     grad_iters: int = field(default=2, metadata={"help": "iterations with gradient in updates"})
     warm_start: bool = field(default=True, metadata={"help": "warm-start rollouts from last z"})
+    latent_cache: int = field(
+        default=16384,
+        metadata={"help": "rollout fixed points kept for the update to start from (0: none)"},
+    )
     eval_freq: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
     eval_episodes: int = field(default=20, metadata={"help": "episodes per evaluation"})
     checkpoint_freq: int = field(default=5_000, metadata={"help": "env steps between checkpoints"})
@@ -157,6 +161,8 @@ class PPOArgs:
             raise ValueError(f"--ent-coef must be >= 0 or -1 (auto), got {self.ent_coef}")
         if self.critic_warmup < -1:
             raise ValueError(f"--critic-warmup must be >= -1, got {self.critic_warmup}")
+        if self.latent_cache < 0:
+            raise ValueError(f"--latent-cache must be >= 0, got {self.latent_cache}")
         for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -276,6 +282,7 @@ def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> Base
         "value_at_agent": start.value_at_agent,
         "grad_iters": args.grad_iters,
         "warm_start": args.warm_start,
+        "latent_cache": args.latent_cache,
     }
     model = algo_cls(policy_cls, env, policy_kwargs=policy_kwargs, **common)
     if start.weights is not None:

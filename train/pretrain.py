@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from fpr_agents.evaluation.metrics import spearman, summarize
 from fpr_agents.evaluation.report import bucket_edges, bucket_index
+from fpr_agents.policy.planner import ARCHITECTURE_FIELDS as PLANNER_ARCHITECTURE_FIELDS
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
@@ -379,7 +380,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             {k: stored[k] for k in REASONER_ARCHITECTURE_FIELDS},
             "reasoner config",
         )
-        compare_architecture(source.task_description, meta["task_description"], "task")
+        compare_architecture(
+            {k: source.task_description.get(k) for k in PLANNER_ARCHITECTURE_FIELDS},
+            {k: meta["task_description"].get(k) for k in PLANNER_ARCHITECTURE_FIELDS},
+            "task",
+        )
         planner.load_state_dict(strip_prefix(tensors, "model."))
         load_optimizer_tensors(optimizer, tensors)
         step = int(meta["step"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -47,16 +47,20 @@ def check_task_description(task: Mapping[str, Any]) -> None:
         raise ValueError("task_description.grid_keys: must name at least one grid observation")
 
 
-def grid_extents(shapes: torch.Tensor, sides: tuple[int, int], n_grids: int) -> torch.Tensor:
-    """The observation's list of grid extents as a checked (B, n_grids, 2) long tensor.
+def grid_extents(
+    shapes: torch.Tensor, sides: tuple[int, int], order: Sequence[tuple[str, int]]
+) -> dict[str, torch.Tensor]:
+    """The observation's list of grid extents, split by grid key and checked.
 
-    :param shapes: (B, 2 * n_grids) or (B, n_grids, 2) each grid's (height, width), grids in the
-        order of the task's grid keys and their stacks (ARC's ``shapes``).
+    :param shapes: (B, 2 * n) or (B, n, 2) each grid's (height, width), n grids listed in
+        ``order`` (ARC's ``shapes``).
     :param sides: the padded grid's (H, W); no extent may exceed it.
-    :param n_grids: how many grids the observation holds.
-    :return: (B, n_grids, 2) long.
+    :param order: (grid key, stacked grids K) in the order the list holds them
+        (the task's ``shapes_grids``).
+    :return: grid key -> (B, K, 2) long.
     """
     extents = shapes.reshape(shapes.shape[0], -1, 2)
+    n_grids = sum(depth for _, depth in order)
     if extents.shape[1] != n_grids:
         raise ValueError(
             f"grid extents: the observation lists {extents.shape[1]} (h, w) pairs for "
@@ -69,7 +73,11 @@ def grid_extents(shapes: torch.Tensor, sides: tuple[int, int], n_grids: int) -> 
             f"grid extents must lie within the padded grid {sides[0]}x{sides[1]}: got min "
             f"{int(extents.min())}, max {int(extents.max())}"
         )
-    return extents
+    by_key, first = {}, 0
+    for key, depth in order:
+        by_key[key] = extents[:, first : first + depth]
+        first += depth
+    return by_key
 
 
 def mirror_grid(grid: torch.Tensor, lengths: torch.Tensor, dim: int) -> torch.Tensor:
@@ -146,11 +154,17 @@ class PlannerNetwork(nn.Module):
         )
         self.shapes_key = self.task.get("shapes_key")
         for option in ("edge_embedding", "mirror_views"):
-            if getattr(self.config, option) and not self.shapes_key:
+            if getattr(self.config, option) and not (
+                self.shapes_key and self.task.get("shapes_grids")
+            ):
                 raise ValueError(
                     f"ReasonerConfig.{option} needs a task whose observation lists its grids' "
-                    "extents (task_description.shapes_key); this task has none"
+                    "extents (task_description.shapes_key and shapes_grids); this task has none"
                 )
+        if self.shapes_key and self.task.get("shapes_grids"):
+            unknown = sorted(set(self.task["shapes_grids"]) - set(self.grid_keys))
+            if unknown:
+                raise ValueError(f"task_description.shapes_grids names unknown grids {unknown}")
         self.mirror_embedding: GridEmbedding | None = None
         if self.config.mirror_views:
             views = {f"{key}_{axis}": key for key in self.grid_keys for axis in ("lr", "tb")}
@@ -270,9 +284,9 @@ class PlannerNetwork(nn.Module):
                     f"the planner reads grid extents from observation '{self.shapes_key}', "
                     f"which is missing (keys: {sorted(obs)})"
                 )
-            n_grids = sum(self.stack_sizes.get(key, 1) for key in self.grid_keys)
+            order = [(key, self.stack_sizes.get(key, 1)) for key in self.task["shapes_grids"]]
             sides = tuple(next(iter(grids.values())).shape[-2:])
-            extents = grid_extents(obs[self.shapes_key], sides, n_grids)  # (B, n_grids, 2)
+            extents = grid_extents(obs[self.shapes_key], sides, order)  # key -> (B, K, 2)
         x = self.embedding(grids, extents if self.config.edge_embedding > 0 else None)
         if self.mirror_embedding is not None:
             assert extents is not None
@@ -283,23 +297,20 @@ class PlannerNetwork(nn.Module):
         return x, mask
 
     def _mirror_views(
-        self, grids: Mapping[str, torch.Tensor], extents: torch.Tensor
+        self, grids: Mapping[str, torch.Tensor], extents: Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
         """Every grid mirrored left-right (``<key>_lr``) and top-bottom (``<key>_tb``) inside its
         own extent.
 
         :param grids: grid key -> (B, H, W) or (B, K, H, W).
-        :param extents: (B, n_grids, 2) each grid's (height, width), in grid-key order.
+        :param extents: grid key -> (B, K, 2) each grid's (height, width).
         :return: view name -> a grid of the key's shape.
         """
         views = {}
-        first = 0
         for key in self.grid_keys:
-            depth = self.stack_sizes.get(key, 1)
             grid = grids[key]
             stacked = grid if key in self.stack_sizes else grid.unsqueeze(1)  # (B, K, H, W)
-            own = extents[:, first : first + depth]  # (B, K, 2)
-            first += depth
+            own = extents[key]  # (B, K, 2)
             for axis, dim, lengths in (("lr", -1, own[..., 1]), ("tb", -2, own[..., 0])):
                 mirrored = mirror_grid(stacked, lengths, dim)
                 views[f"{key}_{axis}"] = mirrored if key in self.stack_sizes else mirrored[:, 0]

@@ -352,9 +352,9 @@ class GridEmbedding(nn.Module):
         tell a Sudoku box from its neighbour; absolute positions can. 0 keeps the embedding free
         of the grid size (the maze planner extrapolates to larger grids that way).
     :param edge_positions: when > 0, also add, for each of the observation's grids (every stacked
-        grid of every channel, in the channels' order), a learned embedding of each cell's
-        distance to that grid's bottom edge and to its right edge, from the grids' extents given
-        to :meth:`forward` (grids up to this side; cells outside a grid get an "outside" entry).
+        grid of every channel), a learned embedding of each cell's distance to that grid's bottom
+        edge and to its right edge, from the grids' extents given to :meth:`forward` by channel
+        name (grids up to this side; cells outside a grid get an "outside" entry).
         Grids are padded at the bottom and right, so absolute positions tell a cell's distance
         to the top and left edges, and these the distance to the other two: the two together
         locate a cell's mirror image in a grid of any size.
@@ -406,15 +406,16 @@ class GridEmbedding(nn.Module):
             self.cols = nn.Embedding(max_positions, d_model)
             for table in (self.rows, self.cols):
                 nn.init.normal_(table.weight, std=1.0 / math.sqrt(n_tables))
-        # One "outside" entry per grid after its edge distances 0..edge_positions-1.
-        self.n_grids = n_tables
-        self.edge_rows: nn.Embedding | None = None
-        self.edge_cols: nn.Embedding | None = None
+        # Per channel, one table row per (stack index, distance 0..edge_positions-1 or outside).
+        self.edge_rows: nn.ModuleDict | None = None
+        self.edge_cols: nn.ModuleDict | None = None
         if edge_positions > 0:
-            self.edge_rows = nn.Embedding(n_tables * (edge_positions + 1), d_model)
-            self.edge_cols = nn.Embedding(n_tables * (edge_positions + 1), d_model)
-            for table in (self.edge_rows, self.edge_cols):
-                nn.init.normal_(table.weight, std=1.0 / n_tables)
+            self.edge_rows, self.edge_cols = nn.ModuleDict(), nn.ModuleDict()
+            for key in self.vocab_sizes:
+                for edges in (self.edge_rows, self.edge_cols):
+                    table = nn.Embedding(self.stack_sizes[key] * (edge_positions + 1), d_model)
+                    nn.init.normal_(table.weight, std=1.0 / n_tables)
+                    edges[key] = table
 
     def _symbol_ids(self, key: str, grid: torch.Tensor) -> torch.Tensor:
         """Check one channel's grid and turn it into row indices of its table.
@@ -451,59 +452,69 @@ class GridEmbedding(nn.Module):
         return ids + offsets
 
     def _edge_ids(self, extents: torch.Tensor, side: int, axis: int) -> torch.Tensor:
-        """Table rows of every grid's distance to its far edge along one axis.
+        """Table rows of each stacked grid's distance to its far edge along one axis.
 
-        :param extents: (B, n_grids, 2) long, each grid's (height, width).
+        :param extents: (B, K, 2) long, each grid's (height, width).
         :param side: the padded grid's side along the axis.
         :param axis: 0 for rows (distance to the bottom edge), 1 for columns (to the right edge).
-        :return: (B, n_grids, side) long rows of the edge table.
+        :return: (B, K, side) long rows of the channel's edge table.
         """
         limit = self.edge_positions
         positions = torch.arange(side, device=extents.device)
-        distance = extents[..., axis, None] - 1 - positions  # (B, n, side); < 0 outside
+        distance = extents[..., axis, None] - 1 - positions  # (B, K, side); < 0 outside
         distance = torch.where(distance < 0, torch.full_like(distance, limit), distance)
-        offsets = torch.arange(self.n_grids, device=extents.device).view(1, -1, 1) * (limit + 1)
-        return distance + offsets
+        depth = extents.shape[1]
+        return distance + torch.arange(depth, device=extents.device).view(1, -1, 1) * (limit + 1)
 
-    def _edge_embedding(self, extents: torch.Tensor, height: int, width: int) -> torch.Tensor:
-        """The sum over grids of the cells' distance-to-far-edge embeddings.
+    def _edge_embedding(
+        self, extents: Mapping[str, torch.Tensor], batch: int, height: int, width: int
+    ) -> torch.Tensor:
+        """The sum over every grid of its cells' distance-to-far-edge embeddings.
 
-        :param extents: (B, n_grids, 2) each grid's (height, width); any integral dtype.
+        :param extents: channel name -> (B, K, 2) each stacked grid's (height, width), or (B, 2)
+            for an unstacked channel; any integral dtype.
+        :param batch: samples B.
         :param height: padded rows H.
         :param width: padded columns W.
         :return: (B, H, W, d).
         """
         assert self.edge_rows is not None and self.edge_cols is not None
-        expected = (extents.shape[0], self.n_grids, 2)
-        if extents.dim() == 2 and extents.shape[1] == 2 * self.n_grids:
-            extents = extents.reshape(expected)
-        if tuple(extents.shape) != expected:
-            raise ValueError(
-                f"GridEmbedding: extents must have shape (B, {self.n_grids}, 2) (one (h, w) per "
-                f"grid) or (B, {2 * self.n_grids}), got {tuple(extents.shape)}"
-            )
-        if extents.is_floating_point():
-            extents = extents.round()
-        extents = extents.long()
-        if extents.numel() > 0 and (
-            int(extents.min()) < 0 or int(extents.max()) > self.edge_positions
-        ):
-            raise ValueError(
-                f"GridEmbedding: grid extents must lie in [0, {self.edge_positions}] "
-                f"(edge_positions), got min {int(extents.min())}, max {int(extents.max())}"
-            )
-        rows = self.edge_rows(self._edge_ids(extents, height, 0)).sum(dim=1)  # (B, H, d)
-        cols = self.edge_cols(self._edge_ids(extents, width, 1)).sum(dim=1)  # (B, W, d)
-        return rows[:, :, None, :] + cols[:, None, :, :]
+        missing = sorted(set(self.vocab_sizes) - set(extents))
+        if missing:
+            raise ValueError(f"GridEmbedding: missing the extents of grids {missing}")
+        total: torch.Tensor | None = None
+        for key in self.vocab_sizes:
+            depth = self.stack_sizes[key]
+            own = extents[key]
+            own = own.unsqueeze(1) if own.dim() == 2 else own
+            if tuple(own.shape) != (batch, depth, 2):
+                raise ValueError(
+                    f"GridEmbedding: extents of '{key}' must have shape ({batch}, {depth}, 2) or "
+                    f"({batch}, 2) when unstacked, got {tuple(extents[key].shape)}"
+                )
+            own = (own.round() if own.is_floating_point() else own).long()
+            if int(own.min()) < 0 or int(own.max()) > self.edge_positions:
+                raise ValueError(
+                    f"GridEmbedding: extents of '{key}' must lie in [0, {self.edge_positions}] "
+                    f"(edge_positions), got min {int(own.min())}, max {int(own.max())}"
+                )
+            rows = self.edge_rows[key](self._edge_ids(own, height, 0)).sum(dim=1)  # (B, H, d)
+            cols = self.edge_cols[key](self._edge_ids(own, width, 1)).sum(dim=1)  # (B, W, d)
+            grid = rows[:, :, None, :] + cols[:, None, :, :]  # (B, H, W, d)
+            total = grid if total is None else total + grid
+        assert total is not None
+        return total
 
     def forward(
-        self, grids: Mapping[str, torch.Tensor], extents: torch.Tensor | None = None
+        self,
+        grids: Mapping[str, torch.Tensor],
+        extents: Mapping[str, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Embed the grids.
 
         :param grids: channel name -> symbol ids, (B, H, W) or (B, K, H, W) as declared.
-        :param extents: each grid's (height, width), (B, n_grids, 2) or flat (B, 2 * n_grids),
-            grids in the channels' order; needed only with ``edge_positions``.
+        :param extents: channel name -> each grid's (height, width), (B, K, 2) for stacked
+            channels, (B, 2) otherwise; needed only with ``edge_positions``.
         :return: input embedding x, (B, H, W, d).
         """
         missing = sorted(set(self.vocab_sizes) - set(grids))
@@ -537,10 +548,7 @@ class GridEmbedding(nn.Module):
             if extents is None:
                 raise ValueError("GridEmbedding: edge_positions > 0 needs the grids' extents")
             batch, height, width, _ = embedded.shape
-            if extents.shape[0] != batch:
-                raise ValueError(
-                    f"GridEmbedding: extents hold {extents.shape[0]} samples, the grids {batch}"
-                )
-            edges = self._edge_embedding(extents.to(embedded.device), height, width)
+            on_device = {key: value.to(embedded.device) for key, value in extents.items()}
+            edges = self._edge_embedding(on_device, batch, height, width)
             embedded = embedded + edges.to(embedded.dtype)
         return embedded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
 import torch
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 import envs  # noqa: F401
 from fpr_agents.policy import PlannerNetwork
 from fpr_agents.policy.planner import grid_extents, mirror_grid
+from train.common import load_planner, save_checkpoint
 
 
 def test_set_solver_changes_the_reasoners_settings_only() -> None:
@@ -90,13 +93,15 @@ def test_mirroring_twice_gives_the_grid_back(
         assert sorted(once.flatten().tolist()) == sorted(grid.flatten().tolist())
 
 
-def test_grid_extents_are_checked() -> None:
-    shapes = torch.tensor([[2, 3, 4, 4]], dtype=torch.float32)
-    assert grid_extents(shapes, (4, 4), 2).tolist() == [[[2, 3], [4, 4]]]
-    with pytest.raises(ValueError, match="lists 2 \\(h, w\\) pairs for 3 grids"):
-        grid_extents(shapes, (4, 4), 3)
+def test_grid_extents_are_split_by_grid_and_checked() -> None:
+    shapes = torch.tensor([[2, 3, 4, 4, 1, 2]], dtype=torch.float32)
+    extents = grid_extents(shapes, (4, 4), [("pairs", 2), ("grid", 1)])
+    assert extents["pairs"].tolist() == [[[2, 3], [4, 4]]]
+    assert extents["grid"].tolist() == [[[1, 2]]]
+    with pytest.raises(ValueError, match="lists 3 \\(h, w\\) pairs for 4 grids"):
+        grid_extents(shapes, (4, 4), [("pairs", 3), ("grid", 1)])
     with pytest.raises(ValueError, match="within the padded grid 3x4"):
-        grid_extents(shapes, (3, 4), 2)
+        grid_extents(shapes, (3, 4), [("pairs", 2), ("grid", 1)])
 
 
 def test_mirror_views_show_a_cell_its_mirror_images() -> None:
@@ -119,3 +124,33 @@ def test_mirror_views_show_a_cell_its_mirror_images() -> None:
     maze = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
     with pytest.raises(ValueError, match="mirror_views needs"):
         PlannerNetwork(maze, {"d_model": 16, "mirror_views": True})
+
+
+def test_extent_options_survive_a_checkpoint_round_trip(tmp_path: Path) -> None:
+    """The checkpoint's JSON sorts the task's keys; the grids' extents must still reach the
+    grids the env lists them for (``shapes_grids``), not the grid keys' order."""
+    env = gym.make("FPR/ARC-Concepts-v0")
+    task = env.unwrapped.task_description
+    stacks = {"demo_inputs": 3, "demo_outputs": 3}
+    config = {
+        "d_model": 16,
+        "n_heads": 2,
+        "attention": True,
+        "mirror_views": True,
+        "edge_embedding": 10,
+    }
+    torch.manual_seed(0)
+    planner = PlannerNetwork(task, config, stack_sizes=stacks)
+    meta = {
+        "kind": "fpr_agents.planner",
+        "task_description": task,
+        "reasoner": planner.config_dict(),
+        "head_hidden": 64,
+        "stack_sizes": stacks,
+    }
+    path = tmp_path / "arc.safetensors"
+    save_checkpoint(path, {f"model.{k}": v for k, v in planner.state_dict().items()}, meta)
+    loaded = load_planner(path)
+    assert list(loaded.task["grid_keys"]) != list(task["grid_keys"])  # the JSON sorted them
+    obs = {k: torch.as_tensor(v)[None] for k, v in env.reset(seed=6)[0].items()}
+    torch.testing.assert_close(loaded.embed(obs)[0], planner.embed(obs)[0])

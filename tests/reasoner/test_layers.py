@@ -216,8 +216,10 @@ def test_grid_embedding_adds_distances_to_each_grids_far_edges() -> None:
     grids = {"grid": torch.zeros(2, 5, 5, dtype=torch.long), "pairs": torch.zeros(2, 2, 5, 5)}
     plain = GridEmbedding({"grid": 3, "pairs": 3}, 8, {"pairs": 2})
     plain.tables = embedding.tables
-    # Three grids (the channels' stacks in order): grid, pairs[0], pairs[1].
-    extents = torch.tensor([[[3, 4], [2, 2], [0, 0]], [[4, 5], [3, 3], [0, 0]]])
+    extents = {
+        "grid": torch.tensor([[3, 4], [4, 5]]),  # (B, 2): unstacked
+        "pairs": torch.tensor([[[2, 2], [0, 0]], [[3, 3], [0, 0]]]),  # (B, K, 2)
+    }
     edges = embedding(grids, extents) - plain(grids)  # (2, 5, 5, 8)
     # Cell (r, c) of a 3x4 grid (and 2x2) is as far from the far edges as (r + 1, c + 1) of a
     # 4x5 grid (and 3x3).
@@ -227,25 +229,32 @@ def test_grid_embedding_adds_distances_to_each_grids_far_edges() -> None:
     # Outside a grid every cell reads that grid's one "outside" entry.
     torch.testing.assert_close(edges[0, 3, 4] - edges[0, 4, 4], torch.zeros(8))
     assert embedding.edge_rows is not None and embedding.edge_cols is not None
-    rows, cols = embedding.edge_rows.weight, embedding.edge_cols.weight  # 6 entries per grid
-    expected = rows[1] + rows[6 + 0] + rows[12 + 5] + cols[1] + cols[6 + 5] + cols[12 + 5]
+    rows = {k: t.weight for k, t in embedding.edge_rows.items()}  # 6 entries per stacked grid
+    cols = {k: t.weight for k, t in embedding.edge_cols.items()}
+    expected = (
+        rows["grid"][1] + rows["pairs"][0] + rows["pairs"][6 + 5]
+        + cols["grid"][1] + cols["pairs"][5] + cols["pairs"][6 + 5]
+    )  # fmt: skip
     torch.testing.assert_close(edges[0, 1, 2], expected)
-    # The flat layout envs emit, (B, 2 * n_grids), reads the same.
-    flat = extents.reshape(2, 6).float()
-    torch.testing.assert_close(embedding(grids, flat), edges + plain(grids))
+    # Float extents (as SB3 passes Box observations) read the same.
+    floats = {key: value.float() for key, value in extents.items()}
+    torch.testing.assert_close(embedding(grids, floats), edges + plain(grids))
 
 
 @pytest.mark.parametrize(
     ("extents", "message"),
     [
         (None, "needs the grids' extents"),
-        (torch.zeros(2, 2, 2), "shape \\(B, 3, 2\\)"),
-        (torch.full((2, 3, 2), 6), "\\[0, 5\\].*max 6"),
-        (torch.full((2, 3, 2), -1), "min -1"),
-        (torch.zeros(1, 3, 2), "1 samples, the grids 2"),
+        ({"grid": torch.zeros(2, 2)}, "missing the extents of grids \\['pairs'\\]"),
+        ({"grid": torch.zeros(2, 2), "pairs": torch.zeros(2, 3, 2)}, "'pairs'.*\\(2, 2, 2\\)"),
+        ({"grid": torch.full((2, 2), 6), "pairs": torch.zeros(2, 2, 2)}, "\\[0, 5\\].*max 6"),
+        ({"grid": torch.zeros(2, 2), "pairs": torch.full((2, 2, 2), -1)}, "min -1"),
+        ({"grid": torch.zeros(1, 2), "pairs": torch.zeros(2, 2, 2)}, "'grid'.*\\(2, 1, 2\\)"),
     ],
 )
-def test_grid_embedding_rejects_bad_extents(extents: torch.Tensor | None, message: str) -> None:
+def test_grid_embedding_rejects_bad_extents(
+    extents: dict[str, torch.Tensor] | None, message: str
+) -> None:
     embedding = GridEmbedding({"grid": 3, "pairs": 3}, 8, {"pairs": 2}, edge_positions=5)
     grids = {"grid": torch.zeros(2, 5, 5, dtype=torch.long), "pairs": torch.zeros(2, 2, 5, 5)}
     with pytest.raises(ValueError, match=message):

@@ -141,6 +141,8 @@ def test_ppo_critic_warmup_resolves_and_rejects_bad_values() -> None:
     assert ppo.PPOArgs(policy="default", critic_warmup=100).warmup_steps() == 0
     with pytest.raises(ValueError, match="--critic-warmup"):
         ppo.PPOArgs(critic_warmup=-2)
+    with pytest.raises(ValueError, match="--latent-cache must be >= 0, got -1"):
+        ppo.PPOArgs(latent_cache=-1)
 
 
 def test_ppo_entropy_bonus_is_off_for_a_pretrained_planner_unless_asked() -> None:
