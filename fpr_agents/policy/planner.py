@@ -167,7 +167,8 @@ class PlannerNetwork(nn.Module):
                 raise ValueError(f"task_description.shapes_grids names unknown grids {unknown}")
         self.mirror_embedding: GridEmbedding | None = None
         if self.config.mirror_views:
-            views = {f"{key}_{axis}": key for key in self.grid_keys for axis in ("lr", "tb")}
+            listed = self.task["shapes_grids"]
+            views = {f"{key}_{axis}": key for key in listed for axis in ("lr", "tb")}
             self.mirror_embedding = GridEmbedding(
                 {view: self.grid_keys[key] for view, key in views.items()},
                 d_model,
@@ -299,15 +300,15 @@ class PlannerNetwork(nn.Module):
     def _mirror_views(
         self, grids: Mapping[str, torch.Tensor], extents: Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        """Every grid mirrored left-right (``<key>_lr``) and top-bottom (``<key>_tb``) inside its
-        own extent.
+        """Every grid with an extent mirrored left-right (``<key>_lr``) and top-bottom
+        (``<key>_tb``) inside that extent.
 
         :param grids: grid key -> (B, H, W) or (B, K, H, W).
-        :param extents: grid key -> (B, K, 2) each grid's (height, width).
+        :param extents: grid key -> (B, K, 2) each listed grid's (height, width).
         :return: view name -> a grid of the key's shape.
         """
         views = {}
-        for key in self.grid_keys:
+        for key in extents:
             grid = grids[key]
             stacked = grid if key in self.stack_sizes else grid.unsqueeze(1)  # (B, K, H, W)
             own = extents[key]  # (B, K, 2)
