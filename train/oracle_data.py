@@ -20,7 +20,7 @@ import envs  # noqa: F401  (registers the FPR ids)
 from envs.arc_concepts import CONCEPT_FAMILIES, ConceptConfig, generate_concept_task
 from envs.arc_tasks import PADDING_SYMBOL, pad_grid
 from envs.maze import GOAL, MOVES, distance_field
-from envs.maze_generators import generate_maze
+from envs.maze_generators import MAZE_GENERATORS, generate_maze
 from envs.sudoku_solver import generate_puzzle
 from fpr_agents.policy.planner import PlannerNetwork
 
@@ -143,6 +143,9 @@ class MazeOracle(OracleSource):
     :param far_goals: share of mazes whose goal is a farthest square from a random one (an end
         of a longest path in a perfect maze) instead of a uniform draw: the longest distances a
         maze of a given size holds, which a planner must carry to extrapolate to larger mazes.
+    :param generators: the maze generators drawn from, uniformly (``MAZE_GENERATORS``; the
+        registered ``FPR/Maze-NxN-v0`` ids use ``"backtracker"``, whose long corridors hold the
+        longest paths).
     """
 
     family = "maze"
@@ -155,8 +158,13 @@ class MazeOracle(OracleSource):
         curriculum: float = 0.3,
         extra_openings: float = 0.1,
         far_goals: float = 0.0,
+        generators: tuple[str, ...] = MAZE_GENERATORS,
     ) -> None:
         super().__init__(env_id)
+        unknown = sorted(set(generators) - set(MAZE_GENERATORS)) if generators else ["(none)"]
+        if unknown:
+            raise ValueError(f"unknown maze generators {unknown}; choose from {MAZE_GENERATORS}")
+        self.generators = tuple(generators)
         if not 0.0 <= far_goals <= 1.0:
             raise ValueError(f"far_goals must be a share in [0, 1], got {far_goals}")
         self.far_goals = far_goals
@@ -203,7 +211,7 @@ class MazeOracle(OracleSource):
         difficulty = np.zeros(n, dtype=np.float32)
         goals, starts = [], []
         for i, size in enumerate(sizes):
-            generator = ("backtracker", "kruskal", "prim")[int(rng.integers(3))]
+            generator = self.generators[int(rng.integers(len(self.generators)))]
             openings = float(rng.uniform(0, self.extra_openings)) if rng.random() < 0.5 else 0.0
             maze = generate_maze(size, rng, generator, openings)
             free = np.argwhere(maze > 0)

@@ -9,6 +9,7 @@ import torch
 from envs.arc_concepts import apply_transformations
 from envs.maze import distance_field
 from envs.sudoku_solver import count_solutions
+from train import oracle_data
 from train.oracle_data import ArcConceptOracle, MazeOracle, SudokuOracle, cell_correct, set_loss
 
 
@@ -41,6 +42,26 @@ def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
     assert float(far.difficulty.mean()) > float(uniform.difficulty.mean())
     with pytest.raises(ValueError, match="far_goals"):
         MazeOracle(far_goals=1.5)
+
+
+def test_maze_generators_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[str] = []
+    real = oracle_data.generate_maze
+
+    def recording(size: int, rng: np.random.Generator, generator: str, openings: float):
+        used.append(generator)
+        return real(size, rng, generator, openings)
+
+    monkeypatch.setattr(oracle_data, "generate_maze", recording)
+    MazeOracle(generators=("backtracker",)).batch_from_sizes([9] * 6, np.random.default_rng(8))
+    assert used == ["backtracker"] * 6
+    used.clear()
+    MazeOracle().batch_from_sizes([9] * 30, np.random.default_rng(8))
+    assert set(used) == {"backtracker", "kruskal", "prim"}
+    with pytest.raises(ValueError, match="unknown maze generators \\['maze'\\]"):
+        MazeOracle(generators=("maze",))
+    with pytest.raises(ValueError, match="unknown maze generators"):
+        MazeOracle(generators=())
 
 
 def test_sudoku_targets_complete_a_unique_solution() -> None:
