@@ -493,7 +493,7 @@ class GridEmbedding(nn.Module):
                     f"({batch}, 2) when unstacked, got {tuple(extents[key].shape)}"
                 )
             own = (own.round() if own.is_floating_point() else own).long()
-            if int(own.min()) < 0 or int(own.max()) > self.edge_positions:
+            if own.numel() > 0 and (int(own.min()) < 0 or int(own.max()) > self.edge_positions):
                 raise ValueError(
                     f"GridEmbedding: extents of '{key}' must lie in [0, {self.edge_positions}] "
                     f"(edge_positions), got min {int(own.min())}, max {int(own.max())}"
