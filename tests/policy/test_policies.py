@@ -154,3 +154,33 @@ def test_critic_warmup_trains_only_the_value_head_then_everything() -> None:
     assert any(k.startswith("move_head.") for k in moved)
     with pytest.raises(ValueError, match="steps"):
         CriticWarmupCallback(-1)
+
+
+def test_arc_extent_options_learn_and_reload(tmp_path) -> None:
+    """Mirror views and edge embeddings read the extents SB3 hands over (float copies of the
+    env's ``shapes``) in rollouts, updates and after a reload."""
+    env = make_vec_env("FPR/ARC-Concepts-v0", n_envs=2, seed=0)
+    reasoner = {**TINY_REASONER, "mirror_views": True, "edge_embedding": 10}
+    model = MaskablePPO(
+        MaskableFixedPointPlannerPolicy,
+        env,
+        n_steps=8,
+        batch_size=8,
+        n_epochs=1,
+        seed=0,
+        device="cpu",
+        policy_kwargs={
+            "task_description": env.get_attr("task_description")[0],
+            "reasoner": reasoner,
+        },
+    )
+    model.learn(16)
+    assert model.policy.planner.mirror_embedding is not None
+    path = tmp_path / "arc.zip"
+    model.save(path)
+    loaded = MaskablePPO.load(path, device="cpu")
+    obs = env.reset()
+    masks = np.stack(env.env_method("action_masks"))
+    first, _ = model.predict(obs, deterministic=True, action_masks=masks)
+    again, _ = loaded.predict(obs, deterministic=True, action_masks=masks)
+    np.testing.assert_array_equal(first, again)
