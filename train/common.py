@@ -46,6 +46,41 @@ def _field_type(field: dataclasses.Field) -> Any:
     raise TypeError(f"argument field '{field.name}' has unsupported type {kind!r}")
 
 
+@dataclasses.dataclass
+class ReasonerShapeArgs:
+    """The flags of ``train.pretrain`` and ``train.ppo`` that shape a planner built from scratch
+    (``ReasonerConfig`` fields of the same names); both argument dataclasses inherit them."""
+
+    n_heads: int = dataclasses.field(default=4, metadata={"help": "attention heads"})
+    n_layers: int = dataclasses.field(default=1, metadata={"help": "blocks per iteration"})
+    mlp_kernel: int = dataclasses.field(
+        default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
+    )
+    position_embedding: int = dataclasses.field(
+        default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
+    )
+    edge_embedding: int = dataclasses.field(
+        default=0,
+        metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
+    )
+    mirror_views: bool = dataclasses.field(
+        default=False, metadata={"help": "arc: also embed each grid mirrored inside its extent"}
+    )
+    attention: bool = dataclasses.field(
+        default=False, metadata={"help": "grid attention (False: conv-only)"}
+    )
+    rope_base: float = dataclasses.field(
+        default=100.0, metadata={"help": "base of the 2D rotary frequencies (larger: slower turns)"}
+    )
+
+    def reasoner_shape(self) -> dict[str, Any]:
+        """These flags as ``ReasonerConfig`` keyword arguments.
+
+        :return: field name -> value.
+        """
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ReasonerShapeArgs)}
+
+
 def parse_args(args_cls: type[ArgsT], argv: Sequence[str] | None, description: str) -> ArgsT:
     """Build an ``argparse`` parser from a dataclass, read an optional YAML config, apply overrides.
 

@@ -35,6 +35,7 @@ from fpr_agents.policy import (
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS
 from fpr_agents.reasoner import ReasonerConfig
 from train.common import (
+    ReasonerShapeArgs,
     check_env_id,
     compare_architecture,
     copy_weights,
@@ -51,7 +52,7 @@ from train.common import (
 
 
 @dataclass
-class PPOArgs:
+class PPOArgs(ReasonerShapeArgs):
     """Arguments of ``python -m train.ppo`` (every field is a ``--flag``)."""
 
     config_section = "ppo"
@@ -89,25 +90,6 @@ class PPOArgs:
     )
     d_model: int = field(
         default=48, metadata={"help": "reasoner width (ignored with --pretrained)"}
-    )
-    n_heads: int = field(default=4, metadata={"help": "attention heads"})
-    n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
-    mlp_kernel: int = field(
-        default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
-    )
-    position_embedding: int = field(
-        default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
-    )
-    edge_embedding: int = field(
-        default=0,
-        metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
-    )
-    mirror_views: bool = field(
-        default=False, metadata={"help": "arc: also embed each grid mirrored inside its extent"}
-    )
-    attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
-    rope_base: float = field(
-        default=100.0, metadata={"help": "base of the 2D rotary frequencies (larger: slower turns)"}
     )
     max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
@@ -210,14 +192,7 @@ def planner_start(args: PPOArgs) -> PlannerStart:
     if args.pretrained is None:
         config = ReasonerConfig(
             d_model=args.d_model,
-            n_heads=args.n_heads,
-            n_layers=args.n_layers,
-            mlp_kernel=args.mlp_kernel,
-            position_embedding=args.position_embedding,
-            edge_embedding=args.edge_embedding,
-            mirror_views=args.mirror_views,
-            rope_base=args.rope_base,
-            attention=args.attention,
+            **args.reasoner_shape(),
             max_iters=args.max_iters,
             tol=args.tol,
         )

@@ -38,6 +38,7 @@ from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.training import truncated_unroll
 from train.common import (
+    ReasonerShapeArgs,
     check_env_id,
     compare_architecture,
     copy_weights,
@@ -64,7 +65,7 @@ from train.oracle_data import (
 
 
 @dataclass
-class PretrainArgs:
+class PretrainArgs(ReasonerShapeArgs):
     """Arguments of ``python -m train.pretrain`` (every field is a ``--flag``)."""
 
     config_section = "pretrain"
@@ -116,26 +117,7 @@ class PretrainArgs:
         default=0.3, metadata={"help": "share of steps to reach full difficulty"}
     )
     d_model: int = field(default=48, metadata={"help": "reasoner width"})
-    n_heads: int = field(default=4, metadata={"help": "attention heads"})
-    n_layers: int = field(default=1, metadata={"help": "blocks per iteration"})
     mlp_ratio: float = field(default=2.0, metadata={"help": "SwiGLU width / d_model"})
-    mlp_kernel: int = field(
-        default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
-    )
-    position_embedding: int = field(
-        default=0, metadata={"help": "absolute row/column embeddings up to this side (0: none)"}
-    )
-    edge_embedding: int = field(
-        default=0,
-        metadata={"help": "arc: per-grid distance-to-far-edge embeddings to this side (0: none)"},
-    )
-    mirror_views: bool = field(
-        default=False, metadata={"help": "arc: also embed each grid mirrored inside its extent"}
-    )
-    attention: bool = field(default=False, metadata={"help": "grid attention (False: conv-only)"})
-    rope_base: float = field(
-        default=100.0, metadata={"help": "base of the 2D rotary frequencies (larger: slower turns)"}
-    )
     gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
     gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
@@ -173,15 +155,8 @@ class PretrainArgs:
         """
         return ReasonerConfig(
             d_model=self.d_model,
-            n_heads=self.n_heads,
-            n_layers=self.n_layers,
             mlp_ratio=self.mlp_ratio,
-            mlp_kernel=self.mlp_kernel,
-            position_embedding=self.position_embedding,
-            edge_embedding=self.edge_embedding,
-            mirror_views=self.mirror_views,
-            rope_base=self.rope_base,
-            attention=self.attention,
+            **self.reasoner_shape(),
             gate_init_layer=self.gate_init_layer,
             gate_init_iter=self.gate_init_iter,
             tol=self.tol,
