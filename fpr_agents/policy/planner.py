@@ -343,6 +343,7 @@ class PlannerNetwork(nn.Module):
         grad_iters: int = 0,
         max_iters: int | None = None,
         halting: str | None = None,
+        embedded: tuple[torch.Tensor, torch.Tensor | None] | None = None,
     ) -> PlannerOutput:
         """Plan: solve to the fixed point without gradient, then optionally a few steps with it.
 
@@ -352,9 +353,11 @@ class PlannerNetwork(nn.Module):
             back-propagation); 0 for inference.
         :param max_iters: overrides the reasoner's iteration cap.
         :param halting: overrides the reasoner's halting mode.
+        :param embedded: ``self.embed(obs)`` when the caller has already computed it (with
+            gradient, if ``grad_iters > 0``).
         :return: logits, values, the fixed point and the solve statistics.
         """
-        x, mask = self.embed(obs)
+        x, mask = embedded if embedded is not None else self.embed(obs)
         result = self.reasoner.solve(x.detach(), mask, z0, max_iters=max_iters, halting=halting)
         z = result.z
         if grad_iters > 0:

@@ -153,6 +153,7 @@ class _PlannerPolicyMixin:
         assert isinstance(tensors, dict)
         z0 = None
         digests = None
+        embedded = None
         use_warm = self.warm_start and grad_iters == 0
         if use_warm and self._warm_z is not None:
             batch = next(iter(tensors.values())).shape[0]
@@ -160,12 +161,12 @@ class _PlannerPolicyMixin:
                 z0 = self._warm_z
         if grad_iters > 0 and len(self._latents) > 0:
             digests = observation_digests(tensors)
-            with torch.no_grad():
-                x, mask = self.planner.embed(tensors)
-                start = initial_latent(self.planner.config, x, mask, None, None)
+            embedded = self.planner.embed(tensors)  # with gradient: the planner reuses it
+            x, mask = embedded
+            start = initial_latent(self.planner.config, x.detach(), mask, None, None)
             z0, found = self._latents.lookup(digests, start)
             z0 = z0 if found else None
-        out = self.planner(tensors, z0=z0, grad_iters=grad_iters)
+        out = self.planner(tensors, z0=z0, grad_iters=grad_iters, embedded=embedded)
         if use_warm:
             self._warm_z = out.z
         if remember and self.latent_cache > 0:
