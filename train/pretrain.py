@@ -93,6 +93,13 @@ class PretrainArgs(ReasonerShapeArgs):
             "help": "weight of the fixed-point residual |f(z) - z| penalty at each round's end"
         },
     )
+    latent_noise: float = field(
+        default=0.0,
+        metadata={
+            "help": "Gaussian noise added to the latent after every training iteration, "
+            "relative to its RMS (0: none)"
+        },
+    )
     segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
     n_no_grad_max: int = field(
         default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
@@ -147,6 +154,11 @@ class PretrainArgs(ReasonerShapeArgs):
                 )
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        for name in ("residual_weight", "latent_noise", "far_goals"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
+                )
 
     def reasoner_config(self) -> ReasonerConfig:
         """The reasoner's configuration from these arguments.
@@ -401,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             x, mask = planner.embed(batch.obs)  # (B, H, W, d)
             z = torch.zeros_like(x) if z is None else z
             n_no_grad = int(rng.integers(0, args.n_no_grad_max + 1))
-            z = truncated_unroll(planner.reasoner, x, mask, z, n_no_grad, args.k_grad)
+            z = truncated_unroll(
+                planner.reasoner, x, mask, z, n_no_grad, args.k_grad, noise=args.latent_noise
+            )
             logits = source.cell_logits(planner, z)  # (B, H, W, C)
             loss = set_loss(logits, batch.optimal, batch.cells)
             if args.residual_weight > 0:

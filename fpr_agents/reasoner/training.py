@@ -35,9 +35,16 @@ def truncated_unroll(
     z: torch.Tensor,
     n_no_grad: int,
     k_grad: int,
+    noise: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Apply f ``n_no_grad`` times without gradient from ``z.detach()``, then ``k_grad`` times
     with gradient.
+
+    With ``noise > 0`` each application's output is perturbed by Gaussian noise whose standard
+    deviation is ``noise`` times the root mean square of that output (over the real cells, without
+    gradient): a training regulariser that asks the fixed point to be an attractor which each
+    iteration restores, so that what the latent carries must survive small errors at every step.
 
     :param reasoner: the reasoner whose ``step`` is f.
     :param x: input embedding, (B, H, W, d); may carry gradient (e.g. from an embedding).
@@ -45,6 +52,9 @@ def truncated_unroll(
     :param z: starting latent, (B, H, W, d); it is detached.
     :param n_no_grad: iterations without gradient (>= 0).
     :param k_grad: iterations with gradient (>= 1).
+    :param noise: relative standard deviation of the noise added after every application (>= 0;
+        0 adds none and draws no random numbers).
+    :param generator: random generator of the noise (None: torch's global one).
     :return: the latent after ``n_no_grad + k_grad`` iterations, (B, H, W, d), whose graph spans
         only the last ``k_grad`` iterations (and x).
     """
@@ -55,13 +65,39 @@ def truncated_unroll(
         raise ValueError(
             f"truncated_unroll: z must have the shape of x {tuple(x.shape)}, got {tuple(z.shape)}"
         )
+    if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
+        raise ValueError(f"truncated_unroll: noise must be a number >= 0, got {noise!r}")
     z = z.detach()
     with torch.no_grad():
         for _ in range(n_no_grad):
-            z = reasoner.step(z, x, mask)
+            z = _perturb(reasoner.step(z, x, mask), mask, noise, generator)
     for _ in range(k_grad):
-        z = reasoner.step(z, x, mask)
+        z = _perturb(reasoner.step(z, x, mask), mask, noise, generator)
     return z
+
+
+def _perturb(
+    z: torch.Tensor, mask: torch.Tensor | None, noise: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Add Gaussian noise of standard deviation ``noise * rms(z)`` on the real cells.
+
+    :param z: latent, (B, H, W, d).
+    :param mask: (B, H, W) bool, True on real cells, or None (all real).
+    :param noise: relative standard deviation; 0 returns ``z`` unchanged.
+    :param generator: random generator of the noise, or None.
+    :return: the perturbed latent, (B, H, W, d), still zero on padded cells.
+    """
+    if noise == 0:
+        return z
+    if mask is None:
+        valid = torch.ones((*z.shape[:-1], 1), dtype=z.dtype, device=z.device)  # (B, H, W, 1)
+    else:
+        valid = mask.unsqueeze(-1).to(z.dtype)  # (B, H, W, 1)
+    with torch.no_grad():
+        cells = valid.sum().clamp_min(1.0) * z.shape[-1]
+        rms = (z.pow(2) * valid).sum().div(cells).sqrt()
+        eps = torch.randn(z.shape, generator=generator, dtype=z.dtype, device=z.device)
+    return z + noise * rms * eps * valid
 
 
 @dataclass

@@ -49,6 +49,33 @@ def test_truncated_unroll_equals_plain_iteration() -> None:
     assert out.requires_grad
 
 
+def test_truncated_unroll_noise_perturbs_real_cells_reproducibly() -> None:
+    reasoner = small_reasoner()
+    x, mask = _inputs()
+    z = torch.zeros_like(x)
+
+    def unroll(noise: float, seed: int | None) -> torch.Tensor:
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            return truncated_unroll(reasoner, x, mask, z, 3, 1, noise=noise, generator=generator)
+
+    clean = unroll(0.0, None)
+    noisy = unroll(0.2, 7)
+    assert torch.equal(noisy, unroll(0.2, 7))  # same generator seed, same noise
+    assert not torch.equal(noisy, unroll(0.2, 8))
+    real = mask.unsqueeze(-1).expand_as(x)
+    gap = (noisy - clean)[real]
+    assert gap.abs().mean() > 0.01
+    # the noise is relative to the latent's size: its spread is of the order of noise * rms
+    rms = clean[real].pow(2).mean().sqrt()
+    assert 0.02 * rms < gap.std() < 2.0 * rms
+    assert (noisy[~real] == 0).all()  # padded cells stay zero
+    # unmasked inputs take noise everywhere
+    with torch.no_grad():
+        everywhere = truncated_unroll(reasoner, x, None, z, 0, 1, noise=0.5)
+    assert (everywhere != reasoner.step(z, x, None)).all()
+
+
 def _saved_for_backward(n_no_grad: int, k_grad: int) -> tuple[int, int]:
     """Number and total bytes of the tensors autograd saves for backward in one truncated unroll."""
     reasoner = small_reasoner().train()
@@ -124,6 +151,8 @@ def test_halting_loss_targets_correctness() -> None:
         ({"n_no_grad": -1}, "n_no_grad must be an integer >= 0"),
         ({"k_grad": 0}, "k_grad must be an integer >= 1"),
         ({"z": torch.zeros(3, 4, 4, 16)}, "z must have the shape of x"),
+        ({"noise": -0.1}, "noise must be a number >= 0"),
+        ({"noise": float("nan")}, "noise must be a number >= 0"),
     ],
 )
 def test_truncated_unroll_rejects_bad_arguments(kwargs: dict[str, object], message: str) -> None:

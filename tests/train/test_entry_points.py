@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from fpr_agents.policy import PlannerNetwork
 from train import ppo, pretrain
@@ -86,6 +87,22 @@ def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
         pretrain.main([*TINY_PRETRAIN, "--d-model", "32", "--resume", first["checkpoint"]])
     with pytest.raises(ValueError, match="'mlp_kernel'"):
         pretrain.main([*TINY_PRETRAIN, "--mlp-kernel", "3", "--resume", first["checkpoint"]])
+
+
+def test_pretrain_with_latent_noise_trains_other_weights(tmp_path) -> None:
+    extra = ["--residual-weight", "0.5", "--far-goals", "0.5"]
+    clean = pretrain.main([*TINY_PRETRAIN, *extra, "--runs-dir", str(tmp_path / "clean")])
+    noisy = pretrain.main(
+        [*TINY_PRETRAIN, *extra, "--latent-noise", "0.3", "--runs-dir", str(tmp_path / "noisy")]
+    )
+    clean_weights, _ = load_checkpoint(clean["checkpoint"])
+    noisy_weights, meta = load_checkpoint(noisy["checkpoint"])
+    assert meta["args"]["latent_noise"] == 0.3
+    assert any(not torch.equal(clean_weights[k], noisy_weights[k]) for k in clean_weights)
+    with pytest.raises(ValueError, match=r"--latent-noise must be >= 0, got -0\.1"):
+        pretrain.PretrainArgs(latent_noise=-0.1)
+    with pytest.raises(ValueError, match="--residual-weight must be >= 0, got nan"):
+        pretrain.PretrainArgs(residual_weight=float("nan"))
 
 
 def test_pretrain_sudoku_family(tmp_path) -> None:
