@@ -60,6 +60,9 @@ class EvaluateArgs:
     parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
     max_iters: int = field(default=0, metadata={"help": "iteration cap (0: the checkpoint's)"})
     patience: int = field(default=0, metadata={"help": "FPOPT patience (0: the checkpoint's)"})
+    tol: float = field(
+        default=0.0, metadata={"help": "fixed-point tolerance (0: the checkpoint's)"}
+    )
     caps: str = field(default="1,4,16,64", metadata={"help": "forced-depth caps; empty: skip"})
     sizes: str = field(default="9,15,21,33", metadata={"help": "maze sides to sweep; empty: skip"})
     size_max_iters: int = field(
@@ -75,6 +78,8 @@ class EvaluateArgs:
     def __post_init__(self) -> None:
         if self.patience < 0:
             raise ValueError(f"--patience must be >= 0, got {self.patience}")
+        if not self.tol >= 0:
+            raise ValueError(f"--tol must be >= 0, got {self.tol}")
         for name in ("episodes", "parallel", "n_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -132,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     planner = load_planner(args.checkpoint, device)
     if args.patience:
         planner.set_solver(patience=args.patience)
+    if args.tol:
+        planner.set_solver(tol=args.tol)
     max_iters = args.max_iters or planner.config.max_iters
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "checkpoint": args.checkpoint,
         "args": asdict(args),
         "seconds": elapsed,
+        "solver": {
+            "tol": planner.config.tol,
+            "patience": planner.config.patience,
+            "max_iters": max_iters,
+        },
         "depth": depth,
         "forced_depth": forced,
         "size_sweep": size_rows,

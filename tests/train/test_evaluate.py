@@ -52,6 +52,23 @@ def test_evaluate_writes_report_plots_and_tensorboard(checkpoint: str, tmp_path)
     assert "## Forced-depth sweep" in (out / "report.md").read_text()
 
 
+def test_evaluate_overrides_the_solver_settings(checkpoint: str, tmp_path) -> None:
+    common = [
+        "--env", "FPR/Maze-9x9-v0", "--checkpoint", checkpoint, "--episodes", "2",
+        "--parallel", "2", "--caps", "", "--sizes", "", "--progress", "false", "--threads", "1",
+    ]  # fmt: skip
+    stored = evaluate.main([*common, "--out", str(tmp_path / "a")])["solver"]
+    assert stored["tol"] == 1e-3 and stored["max_iters"] == 8  # the checkpoint's own
+    report = evaluate.main(
+        [*common, "--tol", "0.5", "--patience", "3", "--max-iters", "5", "--out", str(tmp_path)]
+    )
+    assert report["solver"] == {"tol": 0.5, "patience": 3, "max_iters": 5}
+    assert json.loads((tmp_path / "report.json").read_text())["solver"]["tol"] == 0.5
+    assert report["depth"]["iterations"]["max"] <= 5  # the cap holds
+    with pytest.raises(ValueError, match="--tol must be >= 0"):
+        evaluate.EvaluateArgs(tol=-1.0)
+
+
 def test_checkpoint_of_other_family_is_refused(checkpoint: str, tmp_path) -> None:
     with pytest.raises(ValueError, match="maze"):
         evaluate.main(
