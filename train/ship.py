@@ -30,12 +30,18 @@ class ShipArgs:
     patience: int = field(
         default=0, metadata={"help": "set the FPOPT patience users get (0: keep the checkpoint's)"}
     )
+    tol: float = field(
+        default=0.0,
+        metadata={"help": "set the fixed-point tolerance users get (0: keep the checkpoint's)"},
+    )
 
     def __post_init__(self) -> None:
         if not self.checkpoint or not self.name:
             raise ValueError("--checkpoint and --name are both required")
         if self.patience < 0:
             raise ValueError(f"--patience must be >= 0, got {self.patience}")
+        if not self.tol >= 0:
+            raise ValueError(f"--tol must be >= 0, got {self.tol}")
         if not self.name.isidentifier():
             raise ValueError(f"--name must be an identifier, got {self.name!r}")
 
@@ -62,10 +68,12 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if not weights:
         raise ValueError(f"{args.checkpoint} holds no model weights")
     shipped_meta: dict[str, Any] = dict(meta)
-    if args.patience:
+    solver = {k: v for k, v in (("patience", args.patience), ("tol", args.tol)) if v}
+    if solver:
         if "reasoner" not in meta:
-            raise ValueError(f"{args.checkpoint} has no reasoner config to set --patience in")
-        reasoner = dict(meta["reasoner"], patience=args.patience)
+            flags = ", ".join(f"--{k}" for k in solver)
+            raise ValueError(f"{args.checkpoint} has no reasoner config to set {flags} in")
+        reasoner = dict(meta["reasoner"], **solver)
         ReasonerConfig(**reasoner)  # still valid
         shipped_meta["reasoner"] = reasoner
     shipped_meta.update(shipped_from=args.checkpoint, shipped_at_commit=_commit(), note=args.note)

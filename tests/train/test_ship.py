@@ -41,8 +41,13 @@ def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
     assert loaded.config.patience == planner.config.patience
     patient = ship.main(["--checkpoint", str(source), "--name", "tiny", "--patience", "40"])
     assert load_planner(patient).config.patience == 40
+    loose = ship.main(["--checkpoint", str(source), "--name", "tiny", "--tol", "0.01"])
+    assert load_planner(loose).config.tol == 0.01
+    assert load_planner(loose).config.patience == planner.config.patience
     with pytest.raises(SystemExit):  # argparse's error: "--patience must be >= 0"
         ship.main(["--checkpoint", str(source), "--name", "tiny", "--patience", "-1"])
+    with pytest.raises(ValueError, match="--tol must be >= 0"):
+        ship.ShipArgs(checkpoint=str(source), name="tiny", tol=-0.5)
 
 
 def test_ship_needs_name_and_checkpoint() -> None:
