@@ -19,7 +19,7 @@ import torch
 import envs  # noqa: F401  (registers the FPR ids)
 from envs.arc_concepts import CONCEPT_FAMILIES, ConceptConfig, generate_concept_task
 from envs.arc_tasks import PADDING_SYMBOL, pad_grid
-from envs.maze import GOAL, MOVES, distance_field
+from envs.maze import FLOOR, GOAL, MOVES, distance_field
 from envs.maze_generators import MAZE_GENERATORS, generate_maze
 from envs.sudoku_solver import generate_puzzle
 from fpr_agents.policy.planner import PlannerNetwork
@@ -240,6 +240,26 @@ class MazeOracle(OracleSource):
             difficulty=torch.from_numpy(difficulty),
             extra={"goal": goals, "start": starts},
         )
+
+    @staticmethod
+    def moved_goals(batch: OracleBatch, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """The batch's observations with each maze's goal moved to another free square drawn
+        uniformly (the square left becomes free): the same mazes, another task.
+
+        :param batch: a batch of this source.
+        :param rng: the source of randomness.
+        :return: observations like ``batch.obs``.
+        """
+        grid = batch.obs["grid"].clone()  # (B, H, W)
+        for i, goal in enumerate(batch.extra["goal"]):
+            free = np.argwhere(grid[i].numpy() > 0)
+            free = free[(free[:, 0] != goal[0]) | (free[:, 1] != goal[1])]
+            if len(free) == 0:
+                continue
+            row, col = (int(v) for v in free[rng.integers(len(free))])
+            grid[i, goal[0], goal[1]] = FLOOR
+            grid[i, row, col] = GOAL
+        return {**batch.obs, "grid": grid}
 
     def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:
         """Move logits at every cell.

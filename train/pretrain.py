@@ -100,6 +100,16 @@ class PretrainArgs(ReasonerShapeArgs):
             "relative to its RMS (0: none)"
         },
     )
+    goal_switch: float = field(
+        default=0.0,
+        metadata={
+            "help": "maze: share of batches whose solve starts from the latent of the same mazes "
+            "with another goal (the planner learns to overwrite an old plan)"
+        },
+    )
+    switch_iters: int = field(
+        default=48, metadata={"help": "maze: most iterations on the other goal (drawn 1..max)"}
+    )
     segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
     n_no_grad_max: int = field(
         default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
@@ -154,6 +164,10 @@ class PretrainArgs(ReasonerShapeArgs):
                 )
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.goal_switch <= 1.0:
+            raise ValueError(f"--goal-switch must be a share in [0, 1], got {self.goal_switch}")
+        if self.switch_iters < 1:
+            raise ValueError(f"--switch-iters must be >= 1, got {self.switch_iters}")
         for name in ("residual_weight", "latent_noise", "far_goals"):
             if not getattr(self, name) >= 0:
                 raise ValueError(
@@ -206,6 +220,36 @@ def make_source(args: PretrainArgs) -> OracleSource:
         f"pretraining has no oracle data for the {family!r} family yet "
         f"(supported: {sorted(ORACLES)})"
     )
+
+
+@torch.no_grad()
+def switched_start(
+    planner: PlannerNetwork,
+    source: OracleSource,
+    batch: OracleBatch,
+    rng: np.random.Generator,
+    args: PretrainArgs,
+) -> torch.Tensor:
+    """A starting latent planned for another goal: the batch's mazes with their goals moved,
+    iterated from zero for 1 to ``args.switch_iters`` iterations (drawn once per batch).
+
+    :param planner: the planner being trained.
+    :param source: the maze data source.
+    :param batch: the batch (on the planner's device).
+    :param rng: the source of randomness.
+    :param args: the arguments.
+    :return: the latent, (B, H, W, d), without gradient.
+    """
+    if not isinstance(source, MazeOracle):
+        raise ValueError(f"--goal-switch is for maze envs, not {source.family!r} ({args.env})")
+    device = batch.obs["grid"].device
+    moved = source.moved_goals(batch.to(torch.device("cpu")), rng)
+    other = {k: v.to(device) for k, v in moved.items()}
+    x, mask = planner.embed(other)  # (B, H, W, d)
+    z = torch.zeros_like(x)
+    for _ in range(int(rng.integers(1, args.switch_iters + 1))):
+        z = planner.reasoner.step(z, x, mask)
+    return z
 
 
 def learning_rate(args: PretrainArgs, step: int) -> float:
@@ -407,6 +451,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     while step < args.total_steps:
         batch = source.sample(args.batch_size, rng, step / args.total_steps).to(device)
         z: torch.Tensor | None = None
+        if args.goal_switch > 0 and rng.random() < args.goal_switch:
+            z = switched_start(planner, source, batch, rng, args)
         for _ in range(args.segments):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(args, step)

@@ -105,6 +105,31 @@ def test_pretrain_with_latent_noise_trains_other_weights(tmp_path) -> None:
         pretrain.PretrainArgs(residual_weight=float("nan"))
 
 
+def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
+    plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
+    switched = pretrain.main(
+        [
+            *TINY_PRETRAIN, "--goal-switch", "1.0", "--switch-iters", "3",
+            "--runs-dir", str(tmp_path / "switched"),
+        ]
+    )  # fmt: skip
+    plain_weights, _ = load_checkpoint(plain["checkpoint"])
+    switched_weights, meta = load_checkpoint(switched["checkpoint"])
+    assert meta["args"]["goal_switch"] == 1.0
+    assert any(not torch.equal(plain_weights[k], switched_weights[k]) for k in plain_weights)
+    with pytest.raises(ValueError, match=r"--goal-switch must be a share in \[0, 1\], got 2"):
+        pretrain.PretrainArgs(goal_switch=2.0)
+    with pytest.raises(ValueError, match="--switch-iters must be >= 1"):
+        pretrain.PretrainArgs(switch_iters=0)
+    with pytest.raises(ValueError, match="--goal-switch is for maze envs, not 'sudoku'"):
+        pretrain.main(
+            [
+                *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
+                "--max-blanks", "6", "--goal-switch", "1.0", "--runs-dir", str(tmp_path / "s"),
+            ]
+        )  # fmt: skip
+
+
 def test_pretrain_sudoku_family(tmp_path) -> None:
     result = pretrain.main(
         [

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envs.arc_concepts import apply_transformations
-from envs.maze import distance_field
+from envs.maze import FLOOR, GOAL, distance_field
 from envs.sudoku_solver import count_solutions
 from train import oracle_data
 from train.oracle_data import ArcConceptOracle, MazeOracle, SudokuOracle, cell_correct, set_loss
@@ -42,6 +44,21 @@ def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
     assert float(far.difficulty.mean()) > float(uniform.difficulty.mean())
     with pytest.raises(ValueError, match="far_goals"):
         MazeOracle(far_goals=1.5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from([5, 7, 9]))
+def test_moved_goals_keep_the_mazes_and_move_each_goal(seed: int, size: int) -> None:
+    rng = np.random.default_rng(seed)
+    batch = MazeOracle().batch_from_sizes([size, 5, size], rng)
+    moved = MazeOracle.moved_goals(batch, rng)["grid"].numpy()
+    grid = batch.obs["grid"].numpy()
+    assert moved.shape == grid.shape and (batch.obs["grid"].numpy() == grid).all()
+    np.testing.assert_array_equal(moved > 0, grid > 0)  # same walls, same free squares
+    for i, goal in enumerate(batch.extra["goal"]):
+        goals = np.argwhere(moved[i] == GOAL)
+        assert len(goals) == 1 and tuple(goals[0]) != goal
+        assert moved[i][goal] == FLOOR
 
 
 def test_maze_generators_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
