@@ -242,23 +242,31 @@ class MazeOracle(OracleSource):
         )
 
     @staticmethod
-    def moved_goals(batch: OracleBatch, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def moved_goals(
+        batch: OracleBatch, rng: np.random.Generator, removed: float = 0.0
+    ) -> dict[str, torch.Tensor]:
         """The batch's observations with each maze's goal moved to another free square drawn
-        uniformly (the square left becomes free): the same mazes, another task.
+        uniformly, or (with probability ``removed`` per maze) taken away; the square left becomes
+        free. The same mazes, another task (or none).
 
         :param batch: a batch of this source.
         :param rng: the source of randomness.
+        :param removed: probability that a maze's goal is removed instead of moved.
         :return: observations like ``batch.obs``.
         """
+        if not 0.0 <= removed <= 1.0:
+            raise ValueError(f"moved_goals: removed must be a probability, got {removed}")
         grid = batch.obs["grid"].clone()  # (B, H, W)
         for i, goal in enumerate(batch.extra["goal"]):
             free = np.argwhere(grid[i].numpy() > 0)
             free = free[(free[:, 0] != goal[0]) | (free[:, 1] != goal[1])]
-            if len(free) == 0:
+            remove = removed > 0 and rng.random() < removed
+            if len(free) == 0 and not remove:
                 continue
-            row, col = (int(v) for v in free[rng.integers(len(free))])
             grid[i, goal[0], goal[1]] = FLOOR
-            grid[i, row, col] = GOAL
+            if not remove:
+                row, col = (int(v) for v in free[rng.integers(len(free))])
+                grid[i, row, col] = GOAL
         return {**batch.obs, "grid": grid}
 
     def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:

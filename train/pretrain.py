@@ -110,6 +110,10 @@ class PretrainArgs(ReasonerShapeArgs):
     switch_iters: int = field(
         default=48, metadata={"help": "maze: most iterations on the other goal (drawn 1..max)"}
     )
+    switch_removes: float = field(
+        default=0.0,
+        metadata={"help": "maze: share of goal switches that start from the maze with no goal"},
+    )
     segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
     n_no_grad_max: int = field(
         default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
@@ -166,6 +170,10 @@ class PretrainArgs(ReasonerShapeArgs):
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if not 0.0 <= self.goal_switch <= 1.0:
             raise ValueError(f"--goal-switch must be a share in [0, 1], got {self.goal_switch}")
+        if not 0.0 <= self.switch_removes <= 1.0:
+            raise ValueError(
+                f"--switch-removes must be a share in [0, 1], got {self.switch_removes}"
+            )
         if self.switch_iters < 1:
             raise ValueError(f"--switch-iters must be >= 1, got {self.switch_iters}")
         for name in ("residual_weight", "latent_noise", "far_goals"):
@@ -230,8 +238,9 @@ def switched_start(
     rng: np.random.Generator,
     args: PretrainArgs,
 ) -> torch.Tensor:
-    """A starting latent planned for another goal: the batch's mazes with their goals moved,
-    iterated from zero for 1 to ``args.switch_iters`` iterations (drawn once per batch).
+    """A starting latent planned for another goal: the batch's mazes with their goals moved (or,
+    for a share ``args.switch_removes`` of them, removed), iterated from zero for 1 to
+    ``args.switch_iters`` iterations (drawn once per batch).
 
     :param planner: the planner being trained.
     :param source: the maze data source.
@@ -243,7 +252,7 @@ def switched_start(
     if not isinstance(source, MazeOracle):
         raise ValueError(f"--goal-switch is for maze envs, not {source.family!r} ({args.env})")
     device = batch.obs["grid"].device
-    moved = source.moved_goals(batch.to(torch.device("cpu")), rng)
+    moved = source.moved_goals(batch.to(torch.device("cpu")), rng, args.switch_removes)
     other = {k: v.to(device) for k, v in moved.items()}
     x, mask = planner.embed(other)  # (B, H, W, d)
     z = torch.zeros_like(x)

@@ -110,7 +110,7 @@ def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
     switched = pretrain.main(
         [
             *TINY_PRETRAIN, "--goal-switch", "1.0", "--switch-iters", "3",
-            "--runs-dir", str(tmp_path / "switched"),
+            "--switch-removes", "0.5", "--runs-dir", str(tmp_path / "switched"),
         ]
     )  # fmt: skip
     plain_weights, _ = load_checkpoint(plain["checkpoint"])
@@ -119,6 +119,8 @@ def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
     assert any(not torch.equal(plain_weights[k], switched_weights[k]) for k in plain_weights)
     with pytest.raises(ValueError, match=r"--goal-switch must be a share in \[0, 1\], got 2"):
         pretrain.PretrainArgs(goal_switch=2.0)
+    with pytest.raises(ValueError, match="--switch-removes must be a share"):
+        pretrain.PretrainArgs(switch_removes=-1.0)
     with pytest.raises(ValueError, match="--switch-iters must be >= 1"):
         pretrain.PretrainArgs(switch_iters=0)
     with pytest.raises(ValueError, match="--goal-switch is for maze envs, not 'sudoku'"):

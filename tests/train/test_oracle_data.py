@@ -59,6 +59,11 @@ def test_moved_goals_keep_the_mazes_and_move_each_goal(seed: int, size: int) -> 
         goals = np.argwhere(moved[i] == GOAL)
         assert len(goals) == 1 and tuple(goals[0]) != goal
         assert moved[i][goal] == FLOOR
+    removed = MazeOracle.moved_goals(batch, rng, removed=1.0)["grid"].numpy()
+    assert not (removed == GOAL).any()
+    np.testing.assert_array_equal(removed > 0, grid > 0)
+    with pytest.raises(ValueError, match="removed must be a probability"):
+        MazeOracle.moved_goals(batch, rng, removed=1.5)
 
 
 def test_maze_generators_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
