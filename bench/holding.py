@@ -2,7 +2,9 @@
 horizon, printing per-cell accuracy, greedy success and the residual at checkpoints.
 
 A planner that holds its answer keeps its accuracy once reached while its residual falls; one that
-drifts passes through a nearly right field and leaves it.
+drifts passes through a nearly right field and leaves it. Accuracy is also split by the cells'
+distance from the goal (``--distance-bins``), which shows where a field goes wrong: beyond the
+distances seen in training, or near the goal after a wrong plan from far away has spread back.
 
     python -m bench.holding --checkpoint fpr_agents/checkpoints/maze.safetensors --sizes 15
 """
@@ -10,19 +12,28 @@ drifts passes through a nearly right field and leaves it.
 from __future__ import annotations
 
 import argparse
+import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from envs.maze import distance_field
 from fpr_agents.checkpoints import shipped_checkpoint
 from train.common import load_planner
 from train.oracle_data import MazeOracle, cell_correct
 
 
 def trace(
-    checkpoint: str, size: int, mazes: int, horizon: int, marks: Sequence[int], seed: int
-) -> list[dict[str, float]]:
+    checkpoint: str,
+    size: int,
+    mazes: int,
+    horizon: int,
+    marks: Sequence[int],
+    seed: int,
+    distance_bins: Sequence[int] = (),
+) -> list[dict[str, Any]]:
     """Iterate the planner's map from z = 0 and score the readout at each mark.
 
     :param checkpoint: a maze planner checkpoint.
@@ -31,11 +42,28 @@ def trace(
     :param horizon: iterations to run.
     :param marks: iterations at which to score.
     :param seed: seed of the mazes.
-    :return: one row per mark: iteration, cell accuracy, greedy success, median and max residual.
+    :param distance_bins: increasing edges of the distance-from-goal bins; the accuracy of the
+        cells in [0, e1), [e1, e2), ..., [e_last, inf) is reported (empty: no split).
+    :return: one row per mark: iteration, cell accuracy, greedy success, median and max residual,
+        ``accuracy_by_distance`` (one value per bin, NaN for a bin without cells) and
+        ``cells_by_distance`` (the cells in each bin).
     """
+    edges = [int(e) for e in distance_bins]
+    if any(e <= 0 for e in edges) or edges != sorted(set(edges)):
+        raise ValueError(f"distance bins must be increasing positive integers, got {edges}")
     planner = load_planner(checkpoint)
     source = MazeOracle()
     batch = source.batch_from_sizes([size] * mazes, np.random.default_rng(seed))
+    grids = batch.obs["grid"].numpy()
+    distance = torch.from_numpy(
+        np.stack(
+            [
+                distance_field(g > 0, goal)
+                for g, goal in zip(grids, batch.extra["goal"], strict=True)
+            ]
+        )
+    )  # (B, H, W), -1 off the free squares
+    bins = [0, *edges, np.inf]
     rows = []
     with torch.no_grad():
         x, mask = planner.embed(batch.obs)  # (B, H, W, d)
@@ -47,7 +75,14 @@ def trace(
             z = f_z
             if iteration in marks:
                 logits = source.cell_logits(planner, z)
-                accuracy = cell_correct(logits, batch.optimal)[batch.cells].float().mean()
+                correct = cell_correct(logits, batch.optimal)  # (B, H, W)
+                accuracy = correct[batch.cells].float().mean()
+                by_distance, counts = [], []
+                for low, high in itertools.pairwise(bins):
+                    cells = batch.cells & (distance >= low) & (distance < high)
+                    share = correct[cells].float().mean() if cells.any() else torch.tensor(np.nan)
+                    by_distance.append(float(share))
+                    counts.append(int(cells.sum()))
                 rows.append(
                     {
                         "iteration": iteration,
@@ -55,12 +90,14 @@ def trace(
                         "greedy_success": float(source.greedy_success(logits, batch).mean()),
                         "residual_median": float(residual.median()),
                         "residual_max": float(residual.max()),
+                        "accuracy_by_distance": by_distance,
+                        "cells_by_distance": counts,
                     }
                 )
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> dict[int, list[dict[str, float]]]:
+def main(argv: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
     """Run the trace for each size and print a table per size.
 
     :param argv: command-line arguments.
@@ -73,23 +110,40 @@ def main(argv: Sequence[str] | None = None) -> dict[int, list[dict[str, float]]]
     parser.add_argument("--horizon", type=int, default=400, help="iterations to run")
     parser.add_argument("--seed", type=int, default=5, help="seed of the mazes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--distance-bins",
+        default="",
+        help="edges of distance-from-goal bins for split accuracy, e.g. 40,80,160 (empty: none)",
+    )
     args = parser.parse_args(argv)
+    try:
+        edges = [int(e) for e in args.distance_bins.split(",") if e.strip()]
+    except ValueError:
+        parser.error(
+            f"--distance-bins must be integers separated by commas, got {args.distance_bins!r}"
+        )
     torch.set_num_threads(args.threads)
     checkpoint = args.checkpoint or str(shipped_checkpoint("maze"))
     marks = [m for m in (1, 10, 25, 50, 100, 150, 200, 300, 400, 600, 800) if m <= args.horizon]
     marks = sorted({*marks, args.horizon})
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        rows = trace(checkpoint, size, args.mazes, args.horizon, marks, args.seed)
+        rows = trace(checkpoint, size, args.mazes, args.horizon, marks, args.seed, edges)
         results[size] = rows
+        bounds = [0, *edges]
+        labels = [f"d {lo}-{hi}" for lo, hi in zip(bounds[:-1], edges, strict=True)]
+        labels += [f"d >= {bounds[-1]}"] if edges else []
         print(f"\nsize {size}, {args.mazes} mazes, plain iteration from z = 0")
-        print("| iteration | cell accuracy | greedy success | residual median | residual max |")
-        print("|---|---|---|---|---|")
+        header = ["iteration", "cell accuracy", "greedy success", "residual median"]
+        header += ["residual max", *labels]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
         for r in rows:
-            print(
-                f"| {r['iteration']} | {r['cell_accuracy']:.3f} | {r['greedy_success']:.2f} | "
-                f"{r['residual_median']:.1e} | {r['residual_max']:.1e} |"
-            )
+            split = [f"{a:.3f}" for a in r["accuracy_by_distance"]] if edges else []
+            cells = [str(r["iteration"]), f"{r['cell_accuracy']:.3f}"]
+            cells += [f"{r['greedy_success']:.2f}", f"{r['residual_median']:.1e}"]
+            cells += [f"{r['residual_max']:.1e}", *split]
+            print("| " + " | ".join(cells) + " |")
     return results
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from bench import holding
 
 
@@ -14,3 +16,19 @@ def test_holding_trace_is_complete() -> None:
     for row in rows:
         assert 0.0 <= row["cell_accuracy"] <= 1.0 and 0.0 <= row["greedy_success"] <= 1.0
         assert math.isfinite(row["residual_median"]) and row["residual_median"] >= 0.0
+
+
+def test_holding_splits_accuracy_by_distance_from_the_goal() -> None:
+    results = holding.main(
+        ["--sizes", "9", "--mazes", "3", "--horizon", "10", "--distance-bins", "3,6"]
+    )
+    for row in results[9]:
+        counts, shares = row["cells_by_distance"], row["accuracy_by_distance"]
+        assert len(counts) == len(shares) == 3 and counts[0] > 0
+        total = sum(counts)
+        weighted = sum(c * a for c, a in zip(counts, shares, strict=True) if c) / total
+        assert math.isclose(weighted, row["cell_accuracy"], rel_tol=1e-5)
+    with pytest.raises(ValueError, match="increasing positive integers"):
+        holding.trace("unused", 9, 1, 1, [1], 0, distance_bins=[6, 3])
+    with pytest.raises(SystemExit):
+        holding.main(["--sizes", "9", "--distance-bins", "a,b"])
