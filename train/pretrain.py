@@ -249,8 +249,7 @@ def switched_start(
     :param args: the arguments.
     :return: the latent, (B, H, W, d), without gradient.
     """
-    if not isinstance(source, MazeOracle):
-        raise ValueError(f"--goal-switch is for maze envs, not {source.family!r} ({args.env})")
+    assert isinstance(source, MazeOracle)  # checked by main
     device = batch.obs["grid"].device
     moved = source.moved_goals(batch.to(torch.device("cpu")), rng, args.switch_removes)
     other = {k: v.to(device) for k, v in moved.items()}
@@ -403,6 +402,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)  # same weights on every process
 
     source = make_source(args)
+    if args.goal_switch > 0 and not isinstance(source, MazeOracle):
+        # checked before training, not at the first switch drawn
+        raise ValueError(f"--goal-switch is for maze envs, not {source.family!r} ({args.env})")
     tensors, meta = load_checkpoint(args.resume) if args.resume else ({}, {})
     planner = PlannerNetwork(
         source.task_description,
