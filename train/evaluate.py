@@ -135,10 +135,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)
     device = resolve_device(args.device)
     planner = load_planner(args.checkpoint, device)
-    if args.patience:
-        planner.set_solver(patience=args.patience)
-    if args.tol:
-        planner.set_solver(tol=args.tol)
+    # 0 keeps the checkpoint's own setting
+    planner.set_solver(**{k: v for k, v in (("patience", args.patience), ("tol", args.tol)) if v})
     max_iters = args.max_iters or planner.config.max_iters
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -168,12 +168,12 @@ class PretrainArgs(ReasonerShapeArgs):
                 )
         if self.lr <= 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
-        if not 0.0 <= self.goal_switch <= 1.0:
-            raise ValueError(f"--goal-switch must be a share in [0, 1], got {self.goal_switch}")
-        if not 0.0 <= self.switch_removes <= 1.0:
-            raise ValueError(
-                f"--switch-removes must be a share in [0, 1], got {self.switch_removes}"
-            )
+        for name in ("goal_switch", "switch_removes"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be a share in [0, 1], "
+                    f"got {getattr(self, name)}"
+                )
         if self.switch_iters < 1:
             raise ValueError(f"--switch-iters must be >= 1, got {self.switch_iters}")
         for name in ("residual_weight", "latent_noise", "far_goals"):
