@@ -8,6 +8,7 @@ ties between equally good moves are not punished.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,47 @@ def set_loss(logits: torch.Tensor, optimal: torch.Tensor, cells: torch.Tensor) -
     good = torch.logsumexp(logits.masked_fill(~optimal, float("-inf")), dim=-1)
     per_cell = (total - good).masked_fill(~cells, 0.0)
     return per_cell.sum() / cells.sum().clamp_min(1)
+
+
+def wavefront_loss(
+    logits: torch.Tensor,
+    optimal: torch.Tensor,
+    distance: torch.Tensor,
+    iterations: int,
+    min_speed: float,
+    max_speed: float,
+) -> torch.Tensor:
+    """Maze loss that asks for what a wave from the goal could know after ``iterations``
+    iterations: the shortest-path moves on cells within ``min_speed * iterations`` steps of the
+    goal, uniform logits (no decision) on cells farther than ``max_speed * iterations``, nothing
+    in between. A planner trained so cannot commit a cell before the goal's plan reaches it, so on
+    a larger maze its far cells wait for the wave instead of guessing a plan of their own.
+
+    :param logits: (B, H, W, C) move logits.
+    :param optimal: (B, H, W, C) bool, the shortest-path moves.
+    :param distance: (B, H, W) int, each cell's path distance to the goal; cells with distance
+        <= 0 (the goal, walls, padding, unreachable cells) carry no loss.
+    :param iterations: iterations applied since the latent started from zeros (>= 0).
+    :param min_speed: cells per iteration the plan must spread at least (> 0).
+    :param max_speed: cells per iteration beyond which a cell must stay undecided
+        (>= ``min_speed``).
+    :return: scalar: the mean over counted cells of the set loss (near) and the cross-entropy
+        to the uniform distribution minus its minimum log C (far).
+    """
+    if not 0 < min_speed <= max_speed:
+        raise ValueError(
+            f"wavefront_loss: need 0 < min_speed <= max_speed, got {min_speed}, {max_speed}"
+        )
+    if iterations < 0:
+        raise ValueError(f"wavefront_loss: iterations must be >= 0, got {iterations}")
+    logits = logits.float()
+    total = torch.logsumexp(logits, dim=-1)  # (B, H, W)
+    good = torch.logsumexp(logits.masked_fill(~optimal, float("-inf")), dim=-1)
+    uniform = total - logits.mean(dim=-1) - math.log(logits.shape[-1])  # KL(uniform || p) >= 0
+    known = (distance > 0) & (distance <= min_speed * iterations)  # (B, H, W)
+    unknown = distance > max_speed * iterations
+    per_cell = (total - good).masked_fill(~known, 0.0) + uniform.masked_fill(~unknown, 0.0)
+    return per_cell.sum() / (known | unknown).sum().clamp_min(1)
 
 
 def cell_correct(logits: torch.Tensor, optimal: torch.Tensor) -> torch.Tensor:
@@ -187,7 +229,9 @@ class MazeOracle(OracleSource):
         :param batch_size: mazes in the batch.
         :param rng: the source of randomness.
         :param progress: training progress in [0, 1].
-        :return: the batch; ``extra`` holds ``goal`` and ``start`` (the farthest cell) per maze.
+        :return: the batch; ``extra`` holds ``goal`` and ``start`` (the farthest cell) per maze
+            and ``distance``, (B, H, W) int64, each cell's path distance to the goal (-1 on walls,
+            padding and cells the goal cannot be reached from).
         """
         largest = self._largest_size(progress)
         sizes = rng.choice(np.arange(self.min_size, largest + 1, 2), size=batch_size)
@@ -209,6 +253,7 @@ class MazeOracle(OracleSource):
         grid = np.zeros((n, side, side), dtype=np.uint8)
         optimal = np.zeros((n, side, side, len(MOVES)), dtype=bool)
         difficulty = np.zeros(n, dtype=np.float32)
+        distance = np.full((n, side, side), -1, dtype=np.int64)
         goals, starts = [], []
         for i, size in enumerate(sizes):
             generator = self.generators[int(rng.integers(len(self.generators)))]
@@ -221,6 +266,7 @@ class MazeOracle(OracleSource):
                 farthest = np.argwhere(from_anchor == from_anchor.max())
                 goal = tuple(int(v) for v in farthest[rng.integers(len(farthest))])
             distances = distance_field(maze, goal)
+            distance[i, :size, :size] = distances
             grid[i, :size, :size] = maze
             grid[i, goal[0], goal[1]] = GOAL
             padded = np.full((size + 2, size + 2), -1, dtype=np.int64)
@@ -238,7 +284,7 @@ class MazeOracle(OracleSource):
             optimal=torch.from_numpy(optimal),
             cells=torch.from_numpy(optimal.any(-1)),
             difficulty=torch.from_numpy(difficulty),
-            extra={"goal": goals, "start": starts},
+            extra={"goal": goals, "start": starts, "distance": torch.from_numpy(distance)},
         )
 
     @staticmethod

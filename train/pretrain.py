@@ -61,6 +61,7 @@ from train.oracle_data import (
     SudokuOracle,
     cell_correct,
     set_loss,
+    wavefront_loss,
 )
 
 
@@ -113,6 +114,13 @@ class PretrainArgs(ReasonerShapeArgs):
     switch_removes: float = field(
         default=0.0,
         metadata={"help": "maze: share of goal switches that start from the maze with no goal"},
+    )
+    wave_speeds: str = field(
+        default="",
+        metadata={
+            "help": "maze: LO,HI cells per iteration: after t iterations supervise the moves "
+            "only within LO*t of the goal and ask for no decision beyond HI*t (empty: off)"
+        },
     )
     segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
     n_no_grad_max: int = field(
@@ -181,6 +189,29 @@ class PretrainArgs(ReasonerShapeArgs):
                 raise ValueError(
                     f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
                 )
+        self.wave()  # validates --wave-speeds
+        if self.wave() and self.goal_switch > 0:
+            raise ValueError(
+                "--wave-speeds counts iterations from a zero latent; --goal-switch starts from "
+                "another plan's latent: use one or the other"
+            )
+
+    def wave(self) -> tuple[float, float] | None:
+        """The wavefront speeds of ``--wave-speeds``.
+
+        :return: (LO, HI) with 0 < LO <= HI, or None when off.
+        """
+        if not self.wave_speeds.strip():
+            return None
+        try:
+            low, high = (float(v) for v in self.wave_speeds.split(","))
+        except ValueError:
+            raise ValueError(
+                f"--wave-speeds must be two numbers LO,HI, got {self.wave_speeds!r}"
+            ) from None
+        if not 0 < low <= high or not math.isfinite(high):
+            raise ValueError(f"--wave-speeds needs 0 < LO <= HI (finite), got {self.wave_speeds!r}")
+        return low, high
 
     def reasoner_config(self) -> ReasonerConfig:
         """The reasoner's configuration from these arguments.
@@ -402,9 +433,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)  # same weights on every process
 
     source = make_source(args)
-    if args.goal_switch > 0 and not isinstance(source, MazeOracle):
-        # checked before training, not at the first switch drawn
-        raise ValueError(f"--goal-switch is for maze envs, not {source.family!r} ({args.env})")
+    wave = args.wave()
+    for name, used in (("--goal-switch", args.goal_switch > 0), ("--wave-speeds", wave)):
+        if used and not isinstance(source, MazeOracle):
+            # checked before training, not at the first batch
+            raise ValueError(f"{name} is for maze envs, not {source.family!r} ({args.env})")
     tensors, meta = load_checkpoint(args.resume) if args.resume else ({}, {})
     planner = PlannerNetwork(
         source.task_description,
@@ -462,6 +495,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     while step < args.total_steps:
         batch = source.sample(args.batch_size, rng, step / args.total_steps).to(device)
         z: torch.Tensor | None = None
+        iterations = 0  # applied since z was zero
         if args.goal_switch > 0 and rng.random() < args.goal_switch:
             z = switched_start(planner, source, batch, rng, args)
         for _ in range(args.segments):
@@ -473,8 +507,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             z = truncated_unroll(
                 planner.reasoner, x, mask, z, n_no_grad, args.k_grad, noise=args.latent_noise
             )
+            iterations += n_no_grad + args.k_grad
             logits = source.cell_logits(planner, z)  # (B, H, W, C)
-            loss = set_loss(logits, batch.optimal, batch.cells)
+            if wave:
+                distance = batch.extra["distance"].to(device)  # (B, H, W)
+                loss = wavefront_loss(logits, batch.optimal, distance, iterations, *wave)
+            else:
+                loss = set_loss(logits, batch.optimal, batch.cells)
             if args.residual_weight > 0:
                 # Teach the planner to hold its answer: the readout state should be a fixed point.
                 moved = planner.reasoner.step(z, x, mask) - z  # (B, H, W, d)

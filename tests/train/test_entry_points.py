@@ -133,6 +133,31 @@ def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
         )  # fmt: skip
 
 
+def test_pretrain_with_a_wavefront_trains_other_weights(tmp_path) -> None:
+    plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
+    wave = pretrain.main(
+        [*TINY_PRETRAIN, "--wave-speeds", "1,3", "--runs-dir", str(tmp_path / "wave")]
+    )
+    plain_weights, _ = load_checkpoint(plain["checkpoint"])
+    wave_weights, meta = load_checkpoint(wave["checkpoint"])
+    assert meta["args"]["wave_speeds"] == "1,3"
+    assert any(not torch.equal(plain_weights[k], wave_weights[k]) for k in plain_weights)
+    assert pretrain.PretrainArgs(wave_speeds=" 1.5, 3 ").wave() == (1.5, 3.0)
+    assert pretrain.PretrainArgs().wave() is None
+    for bad in ("2", "1,2,3", "a,b", "3,1", "0,1", "1,inf"):
+        with pytest.raises(ValueError, match="--wave-speeds"):
+            pretrain.PretrainArgs(wave_speeds=bad)
+    with pytest.raises(ValueError, match="--wave-speeds counts iterations from a zero latent"):
+        pretrain.PretrainArgs(wave_speeds="1,3", goal_switch=0.5)
+    with pytest.raises(ValueError, match="--wave-speeds is for maze envs, not 'sudoku'"):
+        pretrain.main(
+            [
+                *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
+                "--max-blanks", "6", "--wave-speeds", "1,3", "--runs-dir", str(tmp_path / "s"),
+            ]
+        )  # fmt: skip
+
+
 def test_pretrain_sudoku_family(tmp_path) -> None:
     result = pretrain.main(
         [

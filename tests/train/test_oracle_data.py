@@ -12,7 +12,14 @@ from envs.arc_concepts import apply_transformations
 from envs.maze import FLOOR, GOAL, distance_field
 from envs.sudoku_solver import count_solutions
 from train import oracle_data
-from train.oracle_data import ArcConceptOracle, MazeOracle, SudokuOracle, cell_correct, set_loss
+from train.oracle_data import (
+    ArcConceptOracle,
+    MazeOracle,
+    SudokuOracle,
+    cell_correct,
+    set_loss,
+    wavefront_loss,
+)
 
 
 def test_maze_targets_are_shortest_path_moves() -> None:
@@ -28,6 +35,39 @@ def test_maze_targets_are_shortest_path_moves() -> None:
             row, col = row + (-1, 0, 1, 0)[move], col + (0, 1, 0, -1)[move]
             steps += 1
         assert steps == int(batch.difficulty[i])
+
+
+def test_maze_batches_carry_each_cells_distance_to_the_goal() -> None:
+    batch = MazeOracle().batch_from_sizes([9, 7], np.random.default_rng(3))
+    distance = batch.extra["distance"].numpy()  # (2, 9, 9)
+    grid = batch.obs["grid"].numpy()
+    for i in range(2):
+        np.testing.assert_array_equal(distance[i], distance_field(grid[i], batch.extra["goal"][i]))
+    assert (distance[1, 7:, :] == -1).all()  # padding
+    np.testing.assert_array_equal(batch.cells.numpy(), distance > 0)
+
+
+def test_wavefront_loss_supervises_near_cells_and_keeps_far_ones_undecided() -> None:
+    optimal = torch.tensor([[[[True, False, False, False]] * 3]])  # (1, 1, 3, 4)
+    distance = torch.tensor([[[1, 5, 0]]])  # near, far, goal (no loss)
+    right = torch.tensor([20.0, -20.0, -20.0, -20.0])
+    flat = torch.zeros(4)
+    # after 2 iterations at speeds (1, 2): the cell at 1 is known, the one at 5 is beyond 4
+    good = torch.stack([right, flat, right])[None, None]  # (1, 1, 3, 4)
+    assert float(wavefront_loss(good, optimal, distance, 2, 1.0, 2.0)) < 1e-6
+    decided = torch.stack([right, right, flat])[None, None]  # the far cell guessed: penalised
+    assert float(wavefront_loss(decided, optimal, distance, 2, 1.0, 2.0)) > 5
+    wrong = torch.stack([-right, flat, right])[None, None]  # the near cell wrong
+    assert float(wavefront_loss(wrong, optimal, distance, 2, 1.0, 2.0)) > 5
+    # after 5 iterations at (1, 3) both cells are known: the flat far cell costs log 4 / 2
+    assert float(wavefront_loss(good, optimal, distance, 5, 1.0, 3.0)) == pytest.approx(
+        np.log(4) / 2, rel=1e-4
+    )
+    # between LO*t and HI*t nothing is asked: any logits on the far cell cost nothing
+    assert float(wavefront_loss(decided, optimal, distance, 3, 1.0, 2.0)) < 1e-6
+    for args in ((2, 0.0, 1.0), (2, 2.0, 1.0), (-1, 1.0, 2.0)):
+        with pytest.raises(ValueError, match="wavefront_loss"):
+            wavefront_loss(good, optimal, distance, *args)
 
 
 def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
