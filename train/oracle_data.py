@@ -73,6 +73,31 @@ def set_loss(logits: torch.Tensor, optimal: torch.Tensor, cells: torch.Tensor) -
     return per_cell.sum() / cells.sum().clamp_min(1)
 
 
+def wavefront_cells(
+    distance: torch.Tensor, iterations: int, min_speed: float, max_speed: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which maze cells a wave from the goal has surely reached after ``iterations`` iterations,
+    and which it surely has not.
+
+    :param distance: (B, H, W) int, each cell's path distance to the goal; cells with distance
+        <= 0 (the goal, walls, padding, unreachable cells) are in neither set.
+    :param iterations: iterations applied since the latent started from zeros (>= 0).
+    :param min_speed: cells per iteration the wave spreads at least (> 0).
+    :param max_speed: cells per iteration it spreads at most (>= ``min_speed``).
+    :return: ``known`` (within ``min_speed * iterations``) and ``unknown`` (beyond
+        ``max_speed * iterations``), each (B, H, W) bool.
+    """
+    if not 0 < min_speed <= max_speed:
+        raise ValueError(
+            f"wavefront_cells: need 0 < min_speed <= max_speed, got {min_speed}, {max_speed}"
+        )
+    if iterations < 0:
+        raise ValueError(f"wavefront_cells: iterations must be >= 0, got {iterations}")
+    known = (distance > 0) & (distance <= min_speed * iterations)
+    unknown = distance > max_speed * iterations
+    return known, unknown
+
+
 def wavefront_loss(
     logits: torch.Tensor,
     optimal: torch.Tensor,
@@ -82,34 +107,26 @@ def wavefront_loss(
     max_speed: float,
 ) -> torch.Tensor:
     """Maze loss that asks for what a wave from the goal could know after ``iterations``
-    iterations: the shortest-path moves on cells within ``min_speed * iterations`` steps of the
-    goal, uniform logits (no decision) on cells farther than ``max_speed * iterations``, nothing
-    in between. A planner trained so cannot commit a cell before the goal's plan reaches it, so on
-    a larger maze its far cells wait for the wave instead of guessing a plan of their own.
+    iterations: the shortest-path moves on the cells it has surely reached, uniform logits (no
+    decision) on the cells it surely has not (:func:`wavefront_cells`), nothing in between. A
+    planner trained so cannot commit a cell before the goal's plan reaches it, so on a larger maze
+    its far cells wait for the wave instead of guessing a plan of their own.
 
     :param logits: (B, H, W, C) move logits.
     :param optimal: (B, H, W, C) bool, the shortest-path moves.
-    :param distance: (B, H, W) int, each cell's path distance to the goal; cells with distance
-        <= 0 (the goal, walls, padding, unreachable cells) carry no loss.
+    :param distance: (B, H, W) int, as in :func:`wavefront_cells`.
     :param iterations: iterations applied since the latent started from zeros (>= 0).
     :param min_speed: cells per iteration the plan must spread at least (> 0).
     :param max_speed: cells per iteration beyond which a cell must stay undecided
         (>= ``min_speed``).
-    :return: scalar: the mean over counted cells of the set loss (near) and the cross-entropy
-        to the uniform distribution minus its minimum log C (far).
+    :return: scalar: the mean over counted cells of the set loss (reached) and the cross-entropy
+        to the uniform distribution minus its minimum log C (not reached).
     """
-    if not 0 < min_speed <= max_speed:
-        raise ValueError(
-            f"wavefront_loss: need 0 < min_speed <= max_speed, got {min_speed}, {max_speed}"
-        )
-    if iterations < 0:
-        raise ValueError(f"wavefront_loss: iterations must be >= 0, got {iterations}")
+    known, unknown = wavefront_cells(distance, iterations, min_speed, max_speed)
     logits = logits.float()
     total = torch.logsumexp(logits, dim=-1)  # (B, H, W)
     good = torch.logsumexp(logits.masked_fill(~optimal, float("-inf")), dim=-1)
     uniform = total - logits.mean(dim=-1) - math.log(logits.shape[-1])  # KL(uniform || p) >= 0
-    known = (distance > 0) & (distance <= min_speed * iterations)  # (B, H, W)
-    unknown = distance > max_speed * iterations
     per_cell = (total - good).masked_fill(~known, 0.0) + uniform.masked_fill(~unknown, 0.0)
     return per_cell.sum() / (known | unknown).sum().clamp_min(1)
 

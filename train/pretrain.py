@@ -61,6 +61,7 @@ from train.oracle_data import (
     SudokuOracle,
     cell_correct,
     set_loss,
+    wavefront_cells,
     wavefront_loss,
 )
 
@@ -291,6 +292,21 @@ def switched_start(
     return z
 
 
+def residual_penalty(moved: torch.Tensor, still: torch.Tensor | None) -> torch.Tensor:
+    """Mean square of one iteration's change over the cells that should hold still.
+
+    :param moved: f(z) - z, (B, H, W, d).
+    :param still: (B, H, W) bool, the cells that count, or None for every cell (padding too,
+        where the change is zero).
+    :return: scalar.
+    """
+    if still is None:
+        return moved.pow(2).mean()
+    weight = still.unsqueeze(-1).to(moved.dtype)  # (B, H, W, 1)
+    cells = weight.sum().clamp_min(1.0) * moved.shape[-1]
+    return (moved.pow(2) * weight).sum() / cells
+
+
 def learning_rate(args: PretrainArgs, step: int) -> float:
     """Linear warm-up, then cosine decay to a tenth of ``args.lr`` at ``args.total_steps``.
 
@@ -509,16 +525,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             )
             iterations += n_no_grad + args.k_grad
             logits = source.cell_logits(planner, z)  # (B, H, W, C)
+            still: torch.Tensor | None = None  # (B, H, W) cells that should hold still; None: all
             if wave:
                 distance = batch.extra["distance"].to(device)  # (B, H, W)
                 loss = wavefront_loss(logits, batch.optimal, distance, iterations, *wave)
+                # only the band the wave is crossing may move
+                known, unknown = wavefront_cells(distance, iterations, *wave)
+                band = (distance > 0) & ~known & ~unknown
+                still = ~band if mask is None else mask & ~band
             else:
                 loss = set_loss(logits, batch.optimal, batch.cells)
             if args.residual_weight > 0:
                 # Teach the planner to hold its answer: the readout state should be a fixed point.
                 moved = planner.reasoner.step(z, x, mask) - z  # (B, H, W, d)
                 scale = z.detach().pow(2).mean().clamp_min(1e-6)
-                loss = loss + args.residual_weight * moved.pow(2).mean() / scale
+                loss = loss + args.residual_weight * residual_penalty(moved, still) / scale
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if distributed:

@@ -136,8 +136,11 @@ def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
 def test_pretrain_with_a_wavefront_trains_other_weights(tmp_path) -> None:
     plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
     wave = pretrain.main(
-        [*TINY_PRETRAIN, "--wave-speeds", "1,3", "--runs-dir", str(tmp_path / "wave")]
-    )
+        [
+            *TINY_PRETRAIN, "--wave-speeds", "1,3", "--residual-weight", "0.5",
+            "--runs-dir", str(tmp_path / "wave"),
+        ]
+    )  # fmt: skip
     plain_weights, _ = load_checkpoint(plain["checkpoint"])
     wave_weights, meta = load_checkpoint(wave["checkpoint"])
     assert meta["args"]["wave_speeds"] == "1,3"
@@ -156,6 +159,18 @@ def test_pretrain_with_a_wavefront_trains_other_weights(tmp_path) -> None:
                 "--max-blanks", "6", "--wave-speeds", "1,3", "--runs-dir", str(tmp_path / "s"),
             ]
         )  # fmt: skip
+
+
+def test_residual_penalty_counts_only_the_cells_that_should_hold_still() -> None:
+    moved = torch.zeros(1, 2, 2, 3)
+    moved[0, 0, 0] = 10.0  # a cell the wave is crossing
+    moved[0, 1, 1] = 1.0
+    still = torch.tensor([[[False, True], [True, True]]])
+    assert float(pretrain.residual_penalty(moved, still)) == pytest.approx(
+        3.0 / 9
+    )  # 3 cells x 3 channels
+    assert float(pretrain.residual_penalty(moved, None)) == pytest.approx(303.0 / 12)
+    assert float(pretrain.residual_penalty(moved, torch.zeros(1, 2, 2, dtype=torch.bool))) == 0
 
 
 def test_pretrain_sudoku_family(tmp_path) -> None:

@@ -66,7 +66,7 @@ def test_wavefront_loss_supervises_near_cells_and_keeps_far_ones_undecided() -> 
     # between LO*t and HI*t nothing is asked: any logits on the far cell cost nothing
     assert float(wavefront_loss(decided, optimal, distance, 3, 1.0, 2.0)) < 1e-6
     for args in ((2, 0.0, 1.0), (2, 2.0, 1.0), (-1, 1.0, 2.0)):
-        with pytest.raises(ValueError, match="wavefront_loss"):
+        with pytest.raises(ValueError, match="wavefront_cells"):
             wavefront_loss(good, optimal, distance, *args)
 
 
