@@ -4,7 +4,10 @@ horizon, printing per-cell accuracy, greedy success and the residual at checkpoi
 A planner that holds its answer keeps its accuracy once reached while its residual falls; one that
 drifts passes through a nearly right field and leaves it. Accuracy is also split by the cells'
 distance from the goal (``--distance-bins``), which shows where a field goes wrong: beyond the
-distances seen in training, or near the goal after a wrong plan from far away has spread back.
+distances seen in training, or near the goal after a wrong plan from far away has spread back;
+with bins, the table also gives the iteration from which the cells of each bin stay right (a
+planner whose plan spreads from the goal settles far cells late, one that guesses settles them
+early).
 
     python -m bench.holding --checkpoint fpr_agents/checkpoints/maze.safetensors --sizes 15
 """
@@ -19,7 +22,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from envs.maze import distance_field
 from fpr_agents.checkpoints import shipped_checkpoint
 from train.common import load_planner
 from train.oracle_data import MazeOracle, cell_correct
@@ -45,8 +47,10 @@ def trace(
     :param distance_bins: increasing edges of the distance-from-goal bins; the accuracy of the
         cells in [0, e1), [e1, e2), ..., [e_last, inf) is reported (empty: no split).
     :return: one row per mark: iteration, cell accuracy, greedy success, median and max residual,
-        ``accuracy_by_distance`` (one value per bin, NaN for a bin without cells) and
-        ``cells_by_distance`` (the cells in each bin).
+        ``accuracy_by_distance`` (one value per bin, NaN for a bin without cells),
+        ``cells_by_distance`` (the cells in each bin) and ``settled_by_distance`` (per bin, the
+        median over the cells right at this mark of the iteration from which each has stayed
+        right; NaN for a bin with none).
     """
     edges = [int(e) for e in distance_bins]
     if any(e <= 0 for e in edges) or edges != sorted(set(edges)):
@@ -54,17 +58,10 @@ def trace(
     planner = load_planner(checkpoint)
     source = MazeOracle()
     batch = source.batch_from_sizes([size] * mazes, np.random.default_rng(seed))
-    grids = batch.obs["grid"].numpy()
-    distance = torch.from_numpy(
-        np.stack(
-            [
-                distance_field(g > 0, goal)
-                for g, goal in zip(grids, batch.extra["goal"], strict=True)
-            ]
-        )
-    )  # (B, H, W), -1 off the free squares
+    distance = batch.extra["distance"]  # (B, H, W), -1 off the free squares
     bins = [0, *edges, np.inf]
     rows = []
+    settled = torch.ones(distance.shape, dtype=torch.long)  # iteration from which a cell is right
     with torch.no_grad():
         x, mask = planner.embed(batch.obs)  # (B, H, W, d)
         z = torch.zeros_like(x)
@@ -73,16 +70,20 @@ def trace(
             change = (f_z - z).abs().amax(dim=(1, 2, 3))
             residual = change / (f_z.abs().amax(dim=(1, 2, 3)) + 1e-6)  # (B,)
             z = f_z
-            if iteration in marks:
+            if edges or iteration in marks:
                 logits = source.cell_logits(planner, z)
                 correct = cell_correct(logits, batch.optimal)  # (B, H, W)
+                settled[~correct] = iteration + 1
+            if iteration in marks:
                 accuracy = correct[batch.cells].float().mean()
-                by_distance, counts = [], []
+                by_distance, counts, settle = [], [], []
                 for low, high in itertools.pairwise(bins):
                     cells = batch.cells & (distance >= low) & (distance < high)
                     share = correct[cells].float().mean() if cells.any() else torch.tensor(np.nan)
                     by_distance.append(float(share))
                     counts.append(int(cells.sum()))
+                    right = settled[cells & correct].float()
+                    settle.append(float(right.median()) if right.numel() else float("nan"))
                 rows.append(
                     {
                         "iteration": iteration,
@@ -92,6 +93,7 @@ def trace(
                         "residual_max": float(residual.max()),
                         "accuracy_by_distance": by_distance,
                         "cells_by_distance": counts,
+                        "settled_by_distance": settle,
                     }
                 )
     return rows
@@ -144,6 +146,16 @@ def main(argv: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
             cells += [f"{r['greedy_success']:.2f}", f"{r['residual_median']:.1e}"]
             cells += [f"{r['residual_max']:.1e}", *split]
             print("| " + " | ".join(cells) + " |")
+        if edges:
+            last = rows[-1]
+            settle = ", ".join(
+                f"{label}: {value:.0f}"
+                for label, value in zip(labels, last["settled_by_distance"], strict=True)
+            )
+            print(
+                f"iteration from which a cell stays right, median over the cells right at "
+                f"iteration {last['iteration']}: {settle}"
+            )
     return results
 
 

@@ -28,6 +28,8 @@ def test_holding_splits_accuracy_by_distance_from_the_goal() -> None:
         total = sum(counts)
         weighted = sum(c * a for c, a in zip(counts, shares, strict=True) if c) / total
         assert math.isclose(weighted, row["cell_accuracy"], rel_tol=1e-5)
+        settled = [v for v in row["settled_by_distance"] if not math.isnan(v)]
+        assert settled and all(1 <= v <= row["iteration"] for v in settled)
     with pytest.raises(ValueError, match="increasing positive integers"):
         holding.trace("unused", 9, 1, 1, [1], 0, distance_bins=[6, 3])
     with pytest.raises(SystemExit):
