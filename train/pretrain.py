@@ -190,8 +190,7 @@ class PretrainArgs(ReasonerShapeArgs):
                 raise ValueError(
                     f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
                 )
-        self.wave()  # validates --wave-speeds
-        if self.wave() and self.goal_switch > 0:
+        if self.wave() and self.goal_switch > 0:  # wave() also validates --wave-speeds
             raise ValueError(
                 "--wave-speeds counts iterations from a zero latent; --goal-switch starts from "
                 "another plan's latent: use one or the other"
