@@ -39,7 +39,7 @@ from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
 from train.common import check_env_id, load_planner, parse_args, resolve_device, seed_everything
 
-SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze.safetensors"
+SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze_large.safetensors"
 
 
 @dataclass
@@ -52,7 +52,7 @@ class EvaluateArgs:
     checkpoint: str = field(
         default=str(SHIPPED_MAZE_PLANNER),
         metadata={
-            "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze"
+            "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze_large"
         },
     )
     episodes: int = field(default=32, metadata={"help": "episodes for the depth report"})
