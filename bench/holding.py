@@ -16,15 +16,49 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from envs.maze import MOVES
 from fpr_agents.checkpoints import shipped_checkpoint
 from train.common import load_planner
 from train.oracle_data import MazeOracle, cell_correct
+
+
+def reaches_goal(
+    moves: torch.Tensor, grid: torch.Tensor, goals: Sequence[tuple[int, int]]
+) -> torch.Tensor:
+    """Which cells reach the goal by following the field's moves (a move into a wall stays put).
+
+    Pointer jumping: each cell's successor is composed with itself ``ceil(log2(H * W))`` times, so
+    every path of up to ``H * W`` moves is followed without a Python loop over cells.
+
+    :param moves: (B, H, W) long, the move index at each cell (into ``envs.maze.MOVES``).
+    :param grid: (B, H, W), 0 on walls.
+    :param goals: each maze's goal (row, col).
+    :return: (B, H, W) bool, True where following the moves ends on the goal.
+    """
+    batch, height, width = moves.shape
+    rows = torch.arange(height).view(1, height, 1).expand(batch, height, width)
+    cols = torch.arange(width).view(1, 1, width).expand(batch, height, width)
+    steps = torch.tensor(MOVES)  # (4, 2)
+    to_row = (rows + steps[moves, 0]).clamp(0, height - 1)
+    to_col = (cols + steps[moves, 1]).clamp(0, width - 1)
+    free = grid.flatten(1) != 0  # (B, H*W)
+    target = (to_row * width + to_col).flatten(1)  # (B, H*W)
+    blocked = ~free.gather(1, target)
+    here = (rows * width + cols).flatten(1)
+    successor = torch.where(blocked, here, target)  # (B, H*W)
+    for b, (goal_row, goal_col) in enumerate(goals):
+        successor[b, goal_row * width + goal_col] = goal_row * width + goal_col
+    for _ in range(max(1, math.ceil(math.log2(height * width)))):
+        successor = successor.gather(1, successor)
+    goal_index = torch.tensor([r * width + c for r, c in goals]).unsqueeze(1)  # (B, 1)
+    return (successor == goal_index).view(batch, height, width)
 
 
 def trace(
@@ -46,7 +80,9 @@ def trace(
     :param seed: seed of the mazes.
     :param distance_bins: increasing edges of the distance-from-goal bins; the accuracy of the
         cells in [0, e1), [e1, e2), ..., [e_last, inf) is reported (empty: no split).
-    :return: one row per mark: iteration, cell accuracy, greedy success, median and max residual,
+    :return: one row per mark: iteration, cell accuracy, greedy success, ``reach_share`` (the
+        share of cells from which following the field reaches the goal, by any path), median and
+        max residual,
         ``accuracy_by_distance`` (one value per bin, NaN for a bin without cells),
         ``cells_by_distance`` (the cells in each bin) and ``settled_by_distance`` (per bin, the
         median over the cells right at this mark of the iteration from which each has stayed
@@ -59,6 +95,7 @@ def trace(
     source = MazeOracle()
     batch = source.batch_from_sizes([size] * mazes, np.random.default_rng(seed))
     distance = batch.extra["distance"]  # (B, H, W), -1 off the free squares
+    goals = [tuple(goal) for goal in batch.extra["goal"]]
     bins = [0, *edges, np.inf]
     rows = []
     settled = torch.ones(distance.shape, dtype=torch.long)  # iteration from which a cell is right
@@ -89,6 +126,11 @@ def trace(
                         "iteration": iteration,
                         "cell_accuracy": float(accuracy),
                         "greedy_success": float(source.greedy_success(logits, batch).mean()),
+                        "reach_share": float(
+                            reaches_goal(logits.argmax(-1), batch.obs["grid"], goals)[batch.cells]
+                            .float()
+                            .mean()
+                        ),
                         "residual_median": float(residual.median()),
                         "residual_max": float(residual.max()),
                         "accuracy_by_distance": by_distance,
@@ -136,14 +178,16 @@ def main(argv: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
         labels = [f"d {lo}-{hi}" for lo, hi in zip(bounds[:-1], edges, strict=True)]
         labels += [f"d >= {bounds[-1]}"] if edges else []
         print(f"\nsize {size}, {args.mazes} mazes, plain iteration from z = 0")
-        header = ["iteration", "cell accuracy", "greedy success", "residual median"]
+        header = ["iteration", "cell accuracy", "greedy success", "cells reaching the goal"]
+        header += ["residual median"]
         header += ["residual max", *labels]
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for r in rows:
             split = [f"{a:.3f}" for a in r["accuracy_by_distance"]] if edges else []
             cells = [str(r["iteration"]), f"{r['cell_accuracy']:.3f}"]
-            cells += [f"{r['greedy_success']:.2f}", f"{r['residual_median']:.1e}"]
+            cells += [f"{r['greedy_success']:.2f}", f"{r['reach_share']:.3f}"]
+            cells += [f"{r['residual_median']:.1e}"]
             cells += [f"{r['residual_max']:.1e}", *split]
             print("| " + " | ".join(cells) + " |")
         if edges:

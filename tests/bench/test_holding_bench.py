@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench import holding
+from envs.maze import MOVES
+from train.oracle_data import MazeOracle
 
 
 def test_holding_trace_is_complete() -> None:
@@ -15,6 +21,7 @@ def test_holding_trace_is_complete() -> None:
     assert [r["iteration"] for r in rows] == [1, 10, 12]
     for row in rows:
         assert 0.0 <= row["cell_accuracy"] <= 1.0 and 0.0 <= row["greedy_success"] <= 1.0
+        assert 0.0 <= row["reach_share"] <= 1.0
         assert math.isfinite(row["residual_median"]) and row["residual_median"] >= 0.0
 
 
@@ -34,3 +41,34 @@ def test_holding_splits_accuracy_by_distance_from_the_goal() -> None:
         holding.trace("unused", 9, 1, 1, [1], 0, distance_bins=[6, 3])
     with pytest.raises(SystemExit):
         holding.main(["--sizes", "9", "--distance-bins", "a,b"])
+
+
+def _follow(moves: np.ndarray, grid: np.ndarray, goal: tuple[int, int], start) -> bool:
+    row, col = start
+    for _ in range(grid.size):
+        if (row, col) == goal:
+            return True
+        d_row, d_col = MOVES[moves[row, col]]
+        inside = 0 <= row + d_row < grid.shape[0] and 0 <= col + d_col < grid.shape[1]
+        if inside and grid[row + d_row, col + d_col] != 0:
+            row, col = row + d_row, col + d_col
+    return (row, col) == goal
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_reaches_goal_agrees_with_following_each_cell(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    batch = MazeOracle().batch_from_sizes([9, 7], rng)
+    grid = batch.obs["grid"]
+    goals = [tuple(g) for g in batch.extra["goal"]]
+    # the oracle's own field reaches the goal from every cell
+    best = batch.optimal.float().argmax(-1)
+    assert bool(holding.reaches_goal(best, grid, goals)[batch.cells].all())
+    # a random field: the same answer as walking it cell by cell
+    moves = torch.from_numpy(rng.integers(0, 4, size=grid.shape))
+    reach = holding.reaches_goal(moves, grid, goals).numpy()
+    for b in range(2):
+        for row, col in np.argwhere(grid[b].numpy() != 0):
+            walked = _follow(moves[b].numpy(), grid[b].numpy(), goals[b], (row, col))
+            assert reach[b, row, col] == walked
