@@ -99,30 +99,21 @@ def wavefront_cells(
 
 
 def wavefront_loss(
-    logits: torch.Tensor,
-    optimal: torch.Tensor,
-    distance: torch.Tensor,
-    iterations: int,
-    min_speed: float,
-    max_speed: float,
+    logits: torch.Tensor, optimal: torch.Tensor, known: torch.Tensor, unknown: torch.Tensor
 ) -> torch.Tensor:
-    """Maze loss that asks for what a wave from the goal could know after ``iterations``
-    iterations: the shortest-path moves on the cells it has surely reached, uniform logits (no
-    decision) on the cells it surely has not (:func:`wavefront_cells`), nothing in between. A
-    planner trained so cannot commit a cell before the goal's plan reaches it, so on a larger maze
-    its far cells wait for the wave instead of guessing a plan of their own.
+    """Maze loss that asks for what a wave from the goal could know by now: the shortest-path
+    moves on the cells it has surely reached, uniform logits (no decision) on the cells it surely
+    has not (both from :func:`wavefront_cells`), nothing in between. A planner trained so cannot
+    commit a cell before the goal's plan reaches it, so on a larger maze its far cells wait for
+    the wave instead of guessing a plan of their own.
 
     :param logits: (B, H, W, C) move logits.
     :param optimal: (B, H, W, C) bool, the shortest-path moves.
-    :param distance: (B, H, W) int, as in :func:`wavefront_cells`.
-    :param iterations: iterations applied since the latent started from zeros (>= 0).
-    :param min_speed: cells per iteration the plan must spread at least (> 0).
-    :param max_speed: cells per iteration beyond which a cell must stay undecided
-        (>= ``min_speed``).
+    :param known: (B, H, W) bool, the cells the wave has surely reached.
+    :param unknown: (B, H, W) bool, the cells it surely has not.
     :return: scalar: the mean over counted cells of the set loss (reached) and the cross-entropy
         to the uniform distribution minus its minimum log C (not reached).
     """
-    known, unknown = wavefront_cells(distance, iterations, min_speed, max_speed)
     logits = logits.float()
     total = torch.logsumexp(logits, dim=-1)  # (B, H, W)
     good = torch.logsumexp(logits.masked_fill(~optimal, float("-inf")), dim=-1)

@@ -527,9 +527,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             still: torch.Tensor | None = None  # (B, H, W) cells that should hold still; None: all
             if wave:
                 distance = batch.extra["distance"].to(device)  # (B, H, W)
-                loss = wavefront_loss(logits, batch.optimal, distance, iterations, *wave)
-                # only the band the wave is crossing may move
                 known, unknown = wavefront_cells(distance, iterations, *wave)
+                loss = wavefront_loss(logits, batch.optimal, known, unknown)
+                # only the band the wave is crossing may move
                 band = (distance > 0) & ~known & ~unknown
                 still = ~band if mask is None else mask & ~band
             else:

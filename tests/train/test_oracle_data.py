@@ -18,6 +18,7 @@ from train.oracle_data import (
     SudokuOracle,
     cell_correct,
     set_loss,
+    wavefront_cells,
     wavefront_loss,
 )
 
@@ -50,24 +51,27 @@ def test_maze_batches_carry_each_cells_distance_to_the_goal() -> None:
 def test_wavefront_loss_supervises_near_cells_and_keeps_far_ones_undecided() -> None:
     optimal = torch.tensor([[[[True, False, False, False]] * 3]])  # (1, 1, 3, 4)
     distance = torch.tensor([[[1, 5, 0]]])  # near, far, goal (no loss)
+
+    def loss(logits: torch.Tensor, iterations: int, low: float, high: float) -> float:
+        known, unknown = wavefront_cells(distance, iterations, low, high)
+        return float(wavefront_loss(logits, optimal, known, unknown))
+
     right = torch.tensor([20.0, -20.0, -20.0, -20.0])
     flat = torch.zeros(4)
     # after 2 iterations at speeds (1, 2): the cell at 1 is known, the one at 5 is beyond 4
     good = torch.stack([right, flat, right])[None, None]  # (1, 1, 3, 4)
-    assert float(wavefront_loss(good, optimal, distance, 2, 1.0, 2.0)) < 1e-6
+    assert loss(good, 2, 1.0, 2.0) < 1e-6
     decided = torch.stack([right, right, flat])[None, None]  # the far cell guessed: penalised
-    assert float(wavefront_loss(decided, optimal, distance, 2, 1.0, 2.0)) > 5
+    assert loss(decided, 2, 1.0, 2.0) > 5
     wrong = torch.stack([-right, flat, right])[None, None]  # the near cell wrong
-    assert float(wavefront_loss(wrong, optimal, distance, 2, 1.0, 2.0)) > 5
+    assert loss(wrong, 2, 1.0, 2.0) > 5
     # after 5 iterations at (1, 3) both cells are known: the flat far cell costs log 4 / 2
-    assert float(wavefront_loss(good, optimal, distance, 5, 1.0, 3.0)) == pytest.approx(
-        np.log(4) / 2, rel=1e-4
-    )
+    assert loss(good, 5, 1.0, 3.0) == pytest.approx(np.log(4) / 2, rel=1e-4)
     # between LO*t and HI*t nothing is asked: any logits on the far cell cost nothing
-    assert float(wavefront_loss(decided, optimal, distance, 3, 1.0, 2.0)) < 1e-6
+    assert loss(decided, 3, 1.0, 2.0) < 1e-6
     for args in ((2, 0.0, 1.0), (2, 2.0, 1.0), (-1, 1.0, 2.0)):
         with pytest.raises(ValueError, match="wavefront_cells"):
-            wavefront_loss(good, optimal, distance, *args)
+            wavefront_cells(distance, *args)
 
 
 def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
