@@ -47,7 +47,7 @@ from bench.common import (
     resolve_bench_device,
     torch_threads,
 )
-from fpr_agents.policy import CriticWarmupCallback
+from fpr_agents.policy import CriticWarmupCallback, PlanningStateCallback
 from train.ppo import PPOArgs, build_model, make_envs
 
 __all__ = [
@@ -205,18 +205,21 @@ def evaluate_success(
     env = gym.make(env_id)
     successes = []
     for episode in range(episodes):
-        reset_warm_start = getattr(model.policy, "reset_warm_start", None)
-        if reset_warm_start is not None:
-            reset_warm_start()
         obs, info = env.reset(seed=seed + episode)
         seen = {_obs_key(obs)}
         done, looped = False, False
+        state, start = None, np.ones(1, dtype=bool)  # the planning state, as evaluate_policy
         while not done and not looped:
             if masked:
                 mask = env.unwrapped.action_masks()
-                action, _ = model.predict(obs, deterministic=True, action_masks=mask)  # type: ignore[call-arg]
+                action, state = model.predict(  # type: ignore[call-arg]
+                    obs, state=state, episode_start=start, deterministic=True, action_masks=mask
+                )
             else:
-                action, _ = model.predict(obs, deterministic=True)
+                action, state = model.predict(
+                    obs, state=state, episode_start=start, deterministic=True
+                )
+            start = np.zeros(1, dtype=bool)
             obs, _, terminated, truncated, info = env.step(int(action))
             done = terminated or truncated
             key = _obs_key(obs)
@@ -252,11 +255,12 @@ def run_benchmark(
         vec_envs.append(vec_env)
         models[policy] = build_model(args, vec_env, None)
         timers[policy] = RolloutTimer()
-        callbacks[policy] = timers[policy]
+        chain: list[BaseCallback] = [timers[policy]]
+        if policy == "planner":  # as train.ppo does: episode-aware warm start
+            chain.insert(0, PlanningStateCallback())
         if args.warmup_steps() > 0:  # as train.ppo does: value-only updates first
-            callbacks[policy] = CallbackList(
-                [CriticWarmupCallback(args.warmup_steps()), timers[policy]]
-            )
+            chain.insert(0, CriticWarmupCallback(args.warmup_steps()))
+        callbacks[policy] = CallbackList(chain)
     runs = {policy: PolicyRun(policy, [], []) for policy in POLICIES}
     for chunk in range(bench.chunks):
         order = list(POLICIES) if chunk % 2 == 0 else list(reversed(POLICIES))

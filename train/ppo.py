@@ -31,6 +31,7 @@ from fpr_agents.policy import (
     FixedPointPlannerPolicy,
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
+    PlanningStateCallback,
 )
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS
 from fpr_agents.reasoner import ReasonerConfig
@@ -366,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     callbacks = [checkpoint, evaluation]
     if args.policy == "planner":
-        callbacks.insert(0, PlanningDepthCallback())
+        callbacks[:0] = [PlanningStateCallback(), PlanningDepthCallback()]
         if args.warmup_steps() > 0:
             callbacks.insert(0, CriticWarmupCallback(args.warmup_steps()))
     remaining = max(0, args.total_timesteps - model.num_timesteps)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from fpr_agents.policy.planner import PlannerNetwork
+from fpr_agents.policy.planning_state import PlanningState
 
 
 @dataclass
@@ -117,7 +118,8 @@ def run_episodes(
     :param seeds: one reset seed per episode.
     :param max_iters: iteration cap per decision (None: the planner's config).
     :param halting: halting mode override (e.g. ``"fixed_depth"``).
-    :param warm_start: start each decision from the env's previous fixed point.
+    :param warm_start: start each decision from the env's previous fixed point in the same episode
+        (:class:`~fpr_agents.policy.planning_state.PlanningState`; a new episode starts cold).
     :param max_steps: cut episodes after this many steps (None: the env's own limit).
     :param stop_on_repeat: end an episode as a failure when an observation repeats (the greedy
         policy acts on the observation alone, so in a deterministic env it is in a loop).
@@ -133,17 +135,19 @@ def run_episodes(
     result = RolloutResult()
     pending = list(enumerate(seeds))
     slots: list[dict[str, Any] | None] = [None] * len(envs)
+    planning = PlanningState(len(envs))
 
     def start(slot: int) -> None:
         if not pending:
             slots[slot] = None
             return
         episode, seed = pending.pop(0)
+        planning.set_row(slot, None)  # a new episode starts cold
         obs, info = envs[slot].reset(seed=int(seed))
         difficulty = float(info.get("difficulty", np.nan))
         slots[slot] = {
             "episode": episode, "seed": int(seed), "obs": obs, "step": 0, "return": 0.0,
-            "difficulty": difficulty, "initial": difficulty, "z": None, "seen": {_key(obs)},
+            "difficulty": difficulty, "initial": difficulty, "seen": {_key(obs)},
         }  # fmt: skip
 
     for slot in range(len(envs)):
@@ -152,12 +156,10 @@ def run_episodes(
         active = [i for i, s in enumerate(slots) if s is not None]
         states = [slots[i] for i in active]
         obs = _stack([s["obs"] for s in states], device)
-        z0 = None
-        if warm_start and any(s["z"] is not None for s in states):
-            known = next(s["z"] for s in states if s["z"] is not None)
-            fresh = torch.zeros_like(known)  # a new episode starts cold
-            z0 = torch.stack([fresh if s["z"] is None else s["z"] for s in states])
-        out = planner(obs, z0=z0, max_iters=max_iters, halting=halting)
+        embedded = planner.embed(obs)
+        z0 = planning.select(active).start(planner.config, *embedded) if warm_start else None
+        out = planner(obs, z0=z0, max_iters=max_iters, halting=halting, embedded=embedded)
+        planning.scatter(active, out.z)
         logits = out.logits
         masks = [getattr(envs[i].unwrapped, "action_masks", None) for i in active]
         if all(m is not None for m in masks):
@@ -174,7 +176,6 @@ def run_episodes(
                     converged=bool(out.converged[k]),
                 )
             )  # fmt: skip
-            state["z"] = out.z[k]
             obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))
             state["obs"], state["step"] = obs_k, state["step"] + 1
             state["return"] += float(reward)

@@ -1,8 +1,13 @@
 """Stable-Baselines3 policies built on the fixed-point reasoner, and their logging callbacks."""
 
-from fpr_agents.policy.callbacks import CriticWarmupCallback, PlanningDepthCallback
+from fpr_agents.policy.callbacks import (
+    CriticWarmupCallback,
+    PlanningDepthCallback,
+    PlanningStateCallback,
+)
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput, check_task_description
+from fpr_agents.policy.planning_state import PlanningState
 from fpr_agents.policy.policies import FixedPointPlannerPolicy, MaskableFixedPointPlannerPolicy
 
 __all__ = [
@@ -14,6 +19,8 @@ __all__ = [
     "PlannerNetwork",
     "PlannerOutput",
     "PlanningDepthCallback",
+    "PlanningState",
+    "PlanningStateCallback",
     "ValueHead",
     "check_task_description",
 ]

@@ -1,4 +1,5 @@
-"""Stable-Baselines3 callback that logs the planner's depth of thought to TensorBoard."""
+"""Stable-Baselines3 callbacks for planner policies: episode-aware planning state, the planner's
+depth of thought in TensorBoard, and a value-head warm-up for pretrained planners."""
 
 from __future__ import annotations
 
@@ -11,14 +12,52 @@ from fpr_agents.evaluation.metrics import spearman
 _TEXT_FORMATS = ("stdout", "log", "json", "csv")
 
 
+class PlanningStateCallback(BaseCallback):
+    """Tells a planner policy where its training envs' episodes start, so rollout decisions
+    warm-start from the previous step's fixed point within an episode and never across one.
+
+    SB3's PPO does not pass episode starts to a non-recurrent policy; after every env step this
+    callback hands the step's ``dones`` to ``policy.observe_episode_starts``. Without it the
+    policy still acts correctly, but solves every rollout decision cold (slower).
+
+    :param verbose: SB3 verbosity level.
+    """
+
+    def _policy(self) -> object:
+        policy = self.model.policy
+        if not hasattr(policy, "observe_episode_starts"):
+            raise ValueError(
+                "PlanningStateCallback needs a planner policy (FixedPointPlannerPolicy or "
+                f"MaskableFixedPointPlannerPolicy), got {type(policy).__name__}"
+            )
+        return policy
+
+    def _on_training_start(self) -> None:
+        # ``learn`` resets the envs (all episode starts) unless it continues an earlier call, in
+        # which case the episodes, and their planning state, go on.
+        starts = getattr(self.model, "_last_episode_starts", None)
+        policy = self._policy()
+        if starts is None:
+            policy.reset_rollout_state()  # type: ignore[attr-defined]
+        else:
+            policy.observe_episode_starts(np.asarray(starts))  # type: ignore[attr-defined]
+
+    def _on_step(self) -> bool:
+        dones = self.locals.get("dones")
+        if dones is not None:
+            self._policy().observe_episode_starts(np.asarray(dones))  # type: ignore[attr-defined]
+        return True
+
+
 class PlanningDepthCallback(BaseCallback):
     """Logs, over each rollout, how long the planner thought for each decision.
 
-    After every environment step it reads the policy's ``last_solve_stats`` (iterations, residual,
-    converged per environment) and each env's ``info["difficulty"]``. At the end of a rollout it
-    records under ``planner/``: mean iterations, a histogram of iterations, the Spearman correlation
-    of iterations with difficulty, the mean and max residual, and the share of decisions
-    that did not converge. Success rate is logged by SB3 itself from ``info["is_success"]``.
+    After every environment step it reads the policy's ``rollout_solve_stats`` (iterations,
+    residual, converged per training env: rollout decisions only, never an evaluation's) and
+    each env's ``info["difficulty"]``. At the end of a rollout it records under ``planner/``:
+    mean iterations, a histogram of iterations, the Spearman correlation of iterations with
+    difficulty, the mean and max residual, and the share of decisions that did not converge.
+    Success rate is logged by SB3 itself from ``info["is_success"]``.
 
     :param verbose: SB3 verbosity level.
     """
@@ -37,7 +76,7 @@ class PlanningDepthCallback(BaseCallback):
         self._difficulty.clear()
 
     def _on_step(self) -> bool:
-        stats = getattr(self.model.policy, "last_solve_stats", None)
+        stats = getattr(self.model.policy, "rollout_solve_stats", None)
         if stats is None:
             return True
         # The stats describe the decision taken from the observation *before* this step; the

@@ -22,6 +22,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
 from fpr_agents.policy.latent_cache import LatentCache, observation_digests
 from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput
+from fpr_agents.policy.planning_state import PlanningState
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.solve import initial_latent
 
@@ -66,6 +67,22 @@ def stack_sizes_from_space(
     return sizes
 
 
+def _batch_size(observation: np.ndarray | dict[str, np.ndarray], space: spaces.Space) -> int:
+    """How many observations a ``predict`` call holds (1 for a single, unbatched observation).
+
+    :param observation: what the caller passed to ``predict``.
+    :param space: the policy's observation space.
+    :return: the batch size.
+    """
+    if isinstance(observation, dict) and isinstance(space, spaces.Dict):
+        key = next(iter(space.spaces))
+        value = np.asarray(observation[key])
+        single = value.shape == space.spaces[key].shape
+        return 1 if single else int(value.shape[0])
+    value = np.asarray(observation)
+    return 1 if value.shape == space.shape else int(value.shape[0])
+
+
 class _PlannerPolicyMixin:
     """What both planner policies share: building the network, planning, warm start, stats."""
 
@@ -108,8 +125,15 @@ class _PlannerPolicyMixin:
         self.value_at_agent = value_at_agent
         self.latent_cache = latent_cache
         self._latents = LatentCache(latent_cache)
-        self._warm_z: torch.Tensor | None = None
+        # Rollout decisions warm-start from ``_rollout_state`` only while the episode starts of
+        # the training envs are known (``observe_episode_starts`` was called since the last
+        # decision, by PlanningStateCallback); otherwise they solve cold, never from a latent
+        # that may belong to an earlier episode.
+        self._rollout_state = PlanningState()
+        self._rollout_synced = False
+        self._predict_state: PlanningState | None = None
         self.last_solve_stats: dict[str, np.ndarray] | None = None
+        self.rollout_solve_stats: dict[str, np.ndarray] | None = None
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)  # type: ignore[call-arg]
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
@@ -138,15 +162,26 @@ class _PlannerPolicyMixin:
         groups = self.planner.parameter_groups()
         self.optimizer = self.optimizer_class(groups, lr=lr_schedule(1), **self.optimizer_kwargs)
 
-    def _plan(self, obs: PyTorchObs, grad_iters: int = 0, remember: bool = False) -> PlannerOutput:
-        """Run the planner on an observation batch, warm-starting rollouts when enabled.
+    def _plan(
+        self,
+        obs: PyTorchObs,
+        grad_iters: int = 0,
+        remember: bool = False,
+        state: PlanningState | None = None,
+        keep_state: bool = True,
+    ) -> PlannerOutput:
+        """Run the planner on an observation batch.
 
-        In PPO's update (``grad_iters > 0``) each observation starts from the fixed point its
-        rollout decision reached, when the latent cache holds it.
+        Outside PPO's update a solve starts from ``state`` (each env's previous fixed point in its
+        current episode) when warm start is on, and the state then keeps the new fixed points. In
+        the update (``grad_iters > 0``) each observation starts from the fixed point its rollout
+        decision reached, when the latent cache holds it.
 
         :param obs: observation tensors (as SB3 passes them).
         :param grad_iters: iterations with gradient (0 outside PPO's update).
         :param remember: keep the fixed points for the update (rollout decisions).
+        :param state: the caller's planning state, or None for a cold solve.
+        :param keep_state: store the new fixed points in ``state``.
         :return: the planner's output.
         """
         tensors = preprocess_obs(obs, self.observation_space, normalize_images=False)
@@ -154,11 +189,11 @@ class _PlannerPolicyMixin:
         z0 = None
         digests = None
         embedded = None
-        use_warm = self.warm_start and grad_iters == 0
-        if use_warm and self._warm_z is not None:
-            batch = next(iter(tensors.values())).shape[0]
-            if self._warm_z.shape[0] == batch:
-                z0 = self._warm_z
+        use_state = state is not None and self.warm_start and grad_iters == 0
+        if use_state:
+            assert state is not None
+            embedded = self.planner.embed(tensors)
+            z0 = state.start(self.planner.config, embedded[0], embedded[1])
         if grad_iters > 0 and len(self._latents) > 0:
             digests = observation_digests(tensors)
             embedded = self.planner.embed(tensors)  # with gradient: the planner reuses it
@@ -167,8 +202,9 @@ class _PlannerPolicyMixin:
             z0, found = self._latents.lookup(digests, start)
             z0 = z0 if found else None
         out = self.planner(tensors, z0=z0, grad_iters=grad_iters, embedded=embedded)
-        if use_warm:
-            self._warm_z = out.z
+        if use_state and keep_state:
+            assert state is not None
+            state.update(out.z)
         if remember and self.latent_cache > 0:
             self._latents.store(digests or observation_digests(tensors), out.z)
         self.last_solve_stats = {
@@ -177,6 +213,67 @@ class _PlannerPolicyMixin:
             "converged": out.converged.detach().cpu().numpy(),
         }
         return out
+
+    def _rollout_plan(self, obs: PyTorchObs) -> PlannerOutput:
+        """A rollout decision of the training envs: warm-started within each env's episode.
+
+        :param obs: observation tensors, one row per training env.
+        :return: the planner's output.
+        """
+        batch = next(iter(obs.values())).shape[0] if isinstance(obs, dict) else len(obs)
+        if not self._rollout_synced or len(self._rollout_state) != batch:
+            self._rollout_state = PlanningState(batch)  # episode starts unknown: start cold
+        out = self._plan(obs, remember=True, state=self._rollout_state)
+        self._rollout_synced = False
+        self.rollout_solve_stats = self.last_solve_stats
+        return out
+
+    def observe_episode_starts(self, episode_start: np.ndarray) -> None:
+        """Tell the policy which training envs start a new episode at their next observation
+        (PPO's ``dones`` after each env step); their rollout planning state is cleared.
+
+        :param episode_start: (n_envs,) bool.
+        """
+        self._rollout_state.reset(episode_start)
+        self._rollout_synced = True
+
+    def reset_rollout_state(self) -> None:
+        """Forget the training envs' planning state (e.g. when ``learn`` resets the envs)."""
+        self._rollout_state = PlanningState()
+        self._rollout_synced = True
+
+    def predict(  # type: ignore[override]
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        **kwargs: Any,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """Act on observations, carrying the planning state as SB3's recurrent policies do.
+
+        Pass back the state a previous call returned, with ``episode_start`` True where an env
+        begins a new episode (``evaluate_policy`` does both): decisions then warm-start from each
+        env's previous fixed point within its episode. Without a state every call solves cold, so
+        an action never depends on an earlier call.
+
+        :param observation: the observation batch (or one observation).
+        :param state: the previous call's planning state, or None.
+        :param episode_start: (n_envs,) bool, the envs whose observation starts an episode.
+        :param deterministic: take the most likely action.
+        :param kwargs: passed on (``action_masks`` for the maskable policy).
+        :return: the actions and the new planning state.
+        """
+        n_envs = _batch_size(observation, self.observation_space)
+        self._predict_state = PlanningState.from_sb3(state, episode_start, n_envs)
+        try:
+            actions, _ = super().predict(  # type: ignore[misc]
+                observation, None, None, deterministic, **kwargs
+            )
+            new_state = self._predict_state.to_sb3()
+        finally:
+            self._predict_state = None
+        return actions, new_state
 
     def set_training_mode(self, mode: bool) -> None:
         """SB3's switch between rollouts (False) and updates (True); entering a rollout after an
@@ -189,18 +286,26 @@ class _PlannerPolicyMixin:
         super().set_training_mode(mode)  # type: ignore[misc]
 
     def reset_warm_start(self) -> None:
-        """Forget the stored fixed points (e.g. before an evaluation on other envs)."""
-        self._warm_z = None
+        """Forget every stored fixed point: the rollout planning state and the latent cache."""
+        self.reset_rollout_state()
         self._latents.clear()
 
     def predict_values(self, obs: PyTorchObs) -> torch.Tensor:
-        """Values of observations (used by PPO for bootstrapping).
+        """Values of observations (PPO's bootstrap at the end of a rollout, and the value of a
+        truncated episode's last observation).
+
+        The bootstrap observations are the training envs' next ones: they start from the same
+        planning state the next rollout decision will start from (and leave it as it is), so
+        the bootstrap and the stored values see the same start. Any other batch solves cold.
 
         :param obs: observation tensors.
         :return: (B, 1).
         """
-        tensors = preprocess_obs(obs, self.observation_space, normalize_images=False)
-        return self.planner(tensors).values
+        batch = next(iter(obs.values())).shape[0] if isinstance(obs, dict) else len(obs)
+        state = None
+        if self._rollout_synced and len(self._rollout_state) == batch:
+            state = self._rollout_state
+        return self._plan(obs, state=state, keep_state=False).values
 
 
 class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
@@ -230,7 +335,7 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
         :param deterministic: take the most likely action.
         :return: actions, values, log-probabilities.
         """
-        out = self._plan(obs, remember=True)
+        out = self._rollout_plan(obs)
         distribution = self.action_dist.proba_distribution(action_logits=out.logits)
         actions = distribution.get_actions(deterministic=deterministic)
         return actions, out.values, distribution.log_prob(actions)
@@ -254,7 +359,8 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
         :param obs: observation tensors.
         :return: a categorical distribution.
         """
-        return self.action_dist.proba_distribution(action_logits=self._plan(obs).logits)
+        logits = self._plan(obs, state=self._predict_state).logits
+        return self.action_dist.proba_distribution(action_logits=logits)
 
 
 class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPolicy):
@@ -292,7 +398,7 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
         :param action_masks: (B, n_actions) bool.
         :return: actions, values, log-probabilities.
         """
-        out = self._plan(obs, remember=True)
+        out = self._rollout_plan(obs)
         distribution = self._masked(out.logits, action_masks)
         actions = distribution.get_actions(deterministic=deterministic)
         return actions, out.values, distribution.log_prob(actions)
@@ -323,4 +429,4 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
         :param action_masks: (B, n_actions) bool.
         :return: a masked categorical distribution.
         """
-        return self._masked(self._plan(obs).logits, action_masks)
+        return self._masked(self._plan(obs, state=self._predict_state).logits, action_masks)

@@ -117,6 +117,7 @@ def test_warm_start_reuses_fixed_point_and_keeps_actions() -> None:
     with torch.no_grad():
         first, _, _ = warm.policy(batch, deterministic=True)
         cold_iterations = warm.policy.last_solve_stats["iterations"].copy()
+        warm.policy.observe_episode_starts(np.array([False]))  # the same episode goes on
         second, _, _ = warm.policy(batch, deterministic=True)
         warm_iterations = warm.policy.last_solve_stats["iterations"]
     assert int(first) == int(second)
