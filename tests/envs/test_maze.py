@@ -32,7 +32,14 @@ from envs.maze import (
     parse_layout,
     shortest_path_actions,
 )
-from envs.maze_generators import MAZE_GENERATORS, generate_maze
+from envs.maze_generators import (
+    CAVE_MIN_SHARE,
+    MAZE_GENERATORS,
+    PERFECT_MAZE_GENERATORS,
+    component_labels,
+    generate_maze,
+    largest_component,
+)
 
 CORRIDOR = """
 #####
@@ -126,7 +133,7 @@ def _run_oracle(env: gym.Env, info: dict) -> tuple[int, float, bool, dict]:
 
 @settings(max_examples=120, deadline=None)
 @given(
-    generator=st.sampled_from(MAZE_GENERATORS),
+    generator=st.sampled_from(PERFECT_MAZE_GENERATORS),
     cells_per_side=st.integers(2, 20),
     seed=st.integers(0, 2**32 - 1),
     extra=st.one_of(st.just(0.0), st.floats(0.0, 1.0)),
@@ -153,7 +160,7 @@ def test_generated_mazes_are_connected_and_perfect_without_openings(
         assert n_edges == n_nodes - 1  # a tree: exactly one route between two squares
 
 
-@pytest.mark.parametrize("generator", MAZE_GENERATORS)
+@pytest.mark.parametrize("generator", PERFECT_MAZE_GENERATORS)
 def test_largest_registered_size_is_a_tree(generator: str) -> None:
     maze = generate_maze(101, np.random.default_rng(5), generator)
     free = maze == 1
@@ -180,11 +187,95 @@ def test_generators_differ_in_shape() -> None:
 
 
 def test_generation_is_seeded() -> None:
+    assert {"rooms", "caves"} <= set(MAZE_GENERATORS)
     for generator in MAZE_GENERATORS:
         a = generate_maze(21, np.random.default_rng(3), generator, 0.2)
         b = generate_maze(21, np.random.default_rng(3), generator, 0.2)
         c = generate_maze(21, np.random.default_rng(4), generator, 0.2)
         assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def _room_squares(free: np.ndarray) -> np.ndarray:
+    """Squares of some all-free 2x2 block: on the cell lattice only a room's inside has them."""
+    blocks = free[:-1, :-1] & free[1:, :-1] & free[:-1, 1:] & free[1:, 1:]
+    inside = np.zeros(free.shape, dtype=bool)
+    for dr in (0, 1):
+        for dc in (0, 1):
+            inside[dr : dr + blocks.shape[0], dc : dc + blocks.shape[1]] |= blocks
+    return inside
+
+
+def _loops_between_rooms(free: np.ndarray) -> int:
+    """Independent cycles of the free squares once each room is shrunk to one node (loops that
+    run through doorways and corridors, not only inside a room)."""
+    rooms, n_rooms = ndimage.label(_room_squares(free), structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    node = -np.ones(free.shape, dtype=np.int64)
+    node[rooms > 0] = rooms[rooms > 0] - 1
+    others = free & (rooms == 0)
+    node[others] = n_rooms + np.arange(others.sum())
+    n_nodes = n_rooms + int(others.sum())
+    pairs = [
+        (node[:-1, :][free[:-1, :] & free[1:, :]], node[1:, :][free[:-1, :] & free[1:, :]]),
+        (node[:, :-1][free[:, :-1] & free[:, 1:]], node[:, 1:][free[:, :-1] & free[:, 1:]]),
+    ]
+    n_edges = sum(int((a != b).sum()) for a, b in pairs)  # edges inside one room do not count
+    return n_edges - n_nodes + _n_components(free)
+
+
+@settings(max_examples=80, deadline=None)
+@given(cells_per_side=st.integers(2, 25), seed=st.integers(0, 2**32 - 1))
+def test_room_mazes_are_connected_with_open_rooms_and_loops_between_them(
+    cells_per_side: int, seed: int
+) -> None:
+    size = 2 * cells_per_side + 1
+    maze = generate_maze(size, np.random.default_rng(seed), "rooms")
+    assert maze.shape == (size, size) and maze.dtype == np.uint8
+    assert set(np.unique(maze)) <= {0, 1}
+    free = maze == 1
+    assert not (free[0].any() or free[-1].any() or free[:, 0].any() or free[:, -1].any())
+    assert free[1::2, 1::2].all()  # every cell is floor, in a room or on a corridor
+    assert _n_components(free) == 1
+    # at least one room several squares wide: a 3x3 block of floor
+    blocks = sum(free[dr : size - 2 + dr, dc : size - 2 + dc] for dr in range(3) for dc in range(3))
+    assert (blocks == 9).any()
+    assert _count_edges(free) - int(free.sum()) + 1 > 0  # a cycle
+    if cells_per_side >= 3:  # a single room fills the 2x2 lattice
+        assert _loops_between_rooms(free) >= 1  # two routes between some rooms
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.sampled_from([5, 7, 9, 15, 21, 33, 51]), seed=st.integers(0, 2**32 - 1))
+def test_caves_have_a_main_component_that_holds_most_of_the_floor(size: int, seed: int) -> None:
+    maze = generate_maze(size, np.random.default_rng(seed), "caves")
+    assert maze.shape == (size, size) and maze.dtype == np.uint8
+    assert set(np.unique(maze)) <= {0, 1}
+    free = maze == 1
+    assert not (free[0].any() or free[-1].any() or free[:, 0].any() or free[:, -1].any())
+    labels, _ = ndimage.label(free, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    largest = np.bincount(labels.ravel())[1:].max()
+    assert largest >= 2 and largest >= CAVE_MIN_SHARE * free.sum()
+    main = largest_component(maze)
+    assert int(main.sum()) == largest and _n_components(main) == 1 and (free | ~main).all()
+
+
+def test_caves_hold_open_areas_loops_and_pockets() -> None:
+    mazes = [generate_maze(33, np.random.default_rng(seed), "caves") == 1 for seed in range(10)]
+    for free in mazes:
+        loops = _count_edges(free) - int(free.sum()) + _n_components(free)
+        assert loops > 20
+        assert (free[:-1, :-1] & free[1:, :-1] & free[:-1, 1:] & free[1:, 1:]).any()  # open areas
+    assert sum(_n_components(free) > 1 for free in mazes) >= 8  # unreachable pockets
+
+
+def test_component_labels_match_scipy() -> None:
+    for seed in range(20):
+        grid = (np.random.default_rng(seed).random((9, 13)) < 0.5).astype(np.uint8)
+        ours = component_labels(grid)
+        theirs, count = ndimage.label(grid, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+        assert ours.max() == count
+        # the same partition (scipy numbers components in the same row-major order)
+        np.testing.assert_array_equal(ours, theirs)
+    assert not largest_component(np.zeros((3, 3), dtype=np.uint8)).any()
 
 
 @pytest.mark.parametrize(
