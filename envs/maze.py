@@ -19,7 +19,12 @@ from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Goal, Wall
 from minigrid.minigrid_env import MiniGridEnv
 
-from envs.maze_generators import MAZE_GENERATORS, generate_maze, validate_maze_size
+from envs.maze_generators import (
+    MAZE_GENERATORS,
+    generate_maze,
+    largest_component,
+    validate_maze_size,
+)
 
 __all__ = [
     "LAYOUT_CHARS",
@@ -44,6 +49,8 @@ MOVES: tuple[tuple[int, int], ...] = ((-1, 0), (0, 1), (1, 0), (0, -1))
 _MOVE_TO_MINIGRID_DIR: tuple[int, ...] = (3, 0, 1, 2)
 PLACEMENTS: tuple[str, ...] = ("random", "far")
 REGISTERED_SIZES: tuple[int, ...] = (9, 11, 13, 15, 17, 21, 25, 33, 59, 101)
+ROOMS_SIZES: tuple[int, ...] = (15, 33)  # FPR/Maze-Rooms-{n}x{n}-v0
+CAVES_SIZES: tuple[int, ...] = (15, 33, 51)  # FPR/Maze-Caves-{n}x{n}-v0
 
 Cell = tuple[int, int]  # (row, col)
 
@@ -234,7 +241,10 @@ class MazeEnv(MiniGridEnv):
 
     The agent stands on a square of a maze and must reach the goal square. Mazes are generated at
     each reset (a perfect maze by recursive backtracker, Kruskal or Prim, optionally with extra
-    openings that add loops), or given by the user as a ``layout``. The whole maze is visible.
+    openings that add loops; open rooms joined by corridors and doorways, with loops; or caves:
+    random floor with open areas, loops and unreachable pockets), or given by the user as a
+    ``layout``. The whole maze is visible. Start and goal are always joined by a path, so the
+    agent never stands on a square that cannot reach the goal.
     The class is a ``MiniGridEnv``: ``self.grid`` holds MiniGrid ``Wall`` and ``Goal`` objects and
     ``render()`` draws with MiniGrid's renderer (the agent's triangle faces its last move).
 
@@ -285,17 +295,24 @@ class MazeEnv(MiniGridEnv):
       backtracker, ``max_episode_steps=4 * n * n``.
     - ``FPR/Maze-Branching-15x15-v0``: ``size=15, generator="kruskal", extra_openings=0.1``,
       ``max_episode_steps=900``.
+    - ``FPR/Maze-Rooms-{n}x{n}-v0`` for n in 15, 33: ``size=n, generator="rooms"``,
+      ``max_episode_steps=4 * n * n``.
+    - ``FPR/Maze-Caves-{n}x{n}-v0`` for n in 15, 33, 51: ``size=n, generator="caves"``,
+      ``max_episode_steps=4 * n * n``.
 
     Reset ``options``: ``{"start": (row, col), "goal": (row, col)}``, either or both, fix the start
     and/or the goal for this episode (free squares, distinct, the goal reachable from the start).
 
     :param size: side of the generated square grid, walls included (odd, at least 5).
     :param generator: ``"backtracker"`` (long corridors), ``"kruskal"`` or ``"prim"`` (more
-        branching).
+        branching), ``"rooms"`` (open rooms, corridors, loops) or ``"caves"`` (random floor,
+        unreachable pockets); see ``envs.maze_generators``.
     :param extra_openings: fraction in [0, 1] of the remaining cell walls knocked out after
         carving a perfect maze (0: exactly one route; more: several routes).
-    :param placement: ``"random"`` (start and goal uniform over distinct free squares) or ``"far"``
-        (the goal at the end of a longest path found by two BFS sweeps, the start at the far end).
+    :param placement: ``"random"`` (start and goal uniform over the pairs of distinct free
+        squares joined by a path) or ``"far"`` (the goal at the end of a longest path found by two
+        BFS sweeps from a random square of the largest connected component, the start at the far
+        end).
     :param layout: a user's maze (see ``parse_layout``): ASCII ``#``, ``.``, ``S``, ``G`` or ints
         0 wall, 1 floor, 2 goal, 3 start. When given, ``size``, ``generator``, ``extra_openings``
         and ``placement`` are ignored and every episode uses this maze, start and goal.
@@ -474,26 +491,75 @@ class MazeEnv(MiniGridEnv):
     def _draw_start_goal(
         self, maze: np.ndarray, start: Cell | None, goal: Cell | None
     ) -> tuple[Cell, Cell, np.ndarray | None]:
-        """Draw whichever of start and goal is missing, from ``self.np_random``."""
-        rng = self.np_random
+        """Draw whichever of start and goal is missing, from ``self.np_random``, in the same
+        connected component as the other (a cave has pockets no path leads out of).
+
+        :param maze: ``(H, W)`` uint8 maze, 0 wall.
+        :param start: the fixed start, or None to draw it.
+        :param goal: the fixed goal, or None to draw it.
+        :return: start, goal and the distance field to the goal where it was computed (else None).
+        """
         if self.placement == "random":
+            return self._draw_random(maze, start, goal)
+        return self._draw_far(maze, start, goal)
+
+    def _draw_random(
+        self, maze: np.ndarray, start: Cell | None, goal: Cell | None
+    ) -> tuple[Cell, Cell, np.ndarray | None]:
+        """Uniform draws: a missing pair is uniform over the pairs of distinct free squares joined
+        by a path (drawn again until joined); a missing end is uniform over the squares that the
+        fixed one reaches."""
+        rng = self.np_random
+        if start is None and goal is None:
             free = np.flatnonzero(maze)
-            if start is None and goal is None:
+            while True:
                 first, second = rng.choice(len(free), size=2, replace=False).tolist()
-                return self._cell(free[first]), self._cell(free[second]), None
-            fixed = start if start is not None else goal
-            others = free[free != fixed[0] * maze.shape[1] + fixed[1]]
-            other = self._cell(others[rng.integers(len(others))])
-            return (start, other, None) if start is not None else (other, goal, None)
-        # "far": each missing end goes to a farthest square (ties broken at random).
+                start, goal = self._cell(free[first]), self._cell(free[second])
+                distances = distance_field(maze, goal)
+                if distances[start] > 0:
+                    return start, goal, distances
+        fixed, name = (start, "start") if start is not None else (goal, "goal")
+        reach = self._reach(maze, fixed, name)
+        others = np.flatnonzero(reach > 0)
+        other = self._cell(others[rng.integers(len(others))])
+        return (start, other, None) if start is not None else (other, goal, reach)
+
+    def _draw_far(
+        self, maze: np.ndarray, start: Cell | None, goal: Cell | None
+    ) -> tuple[Cell, Cell, np.ndarray | None]:
+        """Each missing end at a farthest square (ties broken at random) from the other; a missing
+        pair from a random anchor, drawn in the largest connected component where the maze has
+        several: two BFS sweeps, an end of a longest path there."""
+        rng = self.np_random
         if start is None and goal is None:
             free = np.flatnonzero(maze)
             anchor = self._cell(free[rng.integers(len(free))])
-            goal = self._farthest(distance_field(maze, anchor), rng)
+            from_anchor = distance_field(maze, anchor)
+            if int((from_anchor >= 0).sum()) < len(free):  # pockets: anchor in the main part
+                main = np.flatnonzero(largest_component(maze))
+                anchor = self._cell(main[rng.integers(len(main))])
+                from_anchor = distance_field(maze, anchor)
+            goal = self._farthest(from_anchor, rng)
         if start is None:
-            distances = distance_field(maze, goal)
+            distances = self._reach(maze, goal, "goal")
             return self._farthest(distances, rng), goal, distances
-        return start, self._farthest(distance_field(maze, start), rng), None
+        return start, self._farthest(self._reach(maze, start, "start"), rng), None
+
+    @staticmethod
+    def _reach(maze: np.ndarray, cell: Cell, name: str) -> np.ndarray:
+        """The distance field from ``cell``; a ``ValueError`` when no other square is reachable.
+
+        :param maze: ``(H, W)`` uint8 maze, 0 wall.
+        :param cell: a free square.
+        :param name: ``"start"`` or ``"goal"``, for the message.
+        :return: ``(H, W)`` int64 distances from ``cell``, -1 where unreachable.
+        """
+        distances = distance_field(maze, cell)
+        if distances.max() <= 0:
+            raise ValueError(
+                f"no other square can be reached from the {name} (row {cell[0]}, column {cell[1]})"
+            )
+        return distances
 
     def _cell(self, flat_index: int) -> Cell:
         row, col = divmod(int(flat_index), self.width)
@@ -632,4 +698,6 @@ REGISTRATIONS: list[dict] = [
     _registration("FPR/Maze-v0", 15, generator="backtracker"),
     *(_registration(f"FPR/Maze-{n}x{n}-v0", n, generator="backtracker") for n in REGISTERED_SIZES),
     _registration("FPR/Maze-Branching-15x15-v0", 15, generator="kruskal", extra_openings=0.1),
+    *(_registration(f"FPR/Maze-Rooms-{n}x{n}-v0", n, generator="rooms") for n in ROOMS_SIZES),
+    *(_registration(f"FPR/Maze-Caves-{n}x{n}-v0", n, generator="caves") for n in CAVES_SIZES),
 ]

@@ -427,6 +427,58 @@ def test_oracle_reaches_goal_in_optimal_steps(generator: str, placement: str, si
         assert reward == pytest.approx(1 - 0.9 * optimal / (4 * size * size))
 
 
+def _components(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """scipy's 4-connected labels of the free squares and each label's size (index 0: walls)."""
+    labels, _ = ndimage.label(grid != 0, structure=[[0, 1, 0], [1, 1, 1], [0, 1, 0]])
+    return labels, np.bincount(labels.ravel())
+
+
+@pytest.mark.parametrize("placement", ["random", "far"])
+def test_caves_place_start_and_goal_in_one_component(placement: str) -> None:
+    env = MazeEnv(size=15, generator="caves", placement=placement)
+    env.reset(seed=0)
+    pockets = 0
+    for _ in range(30):
+        obs, info = env.reset()
+        grid = _grid(obs, env)
+        goal, start = _goal_of(grid), tuple(obs["agent"].tolist())
+        distances = _scipy_distances(grid, goal)
+        assert info["difficulty"] == info["optimal_steps"] == distances[start] > 0
+        pockets += int(((grid != 0) & (distances < 0)).any())
+        if placement == "far":  # in the largest component
+            labels, sizes = _components(grid)
+            assert labels[goal] == sizes[1:].argmax() + 1
+        steps, _, terminated, final = _run_oracle(env, info)
+        assert terminated and steps == distances[start] and final["is_success"]
+    assert pockets > 10  # most caves hold squares that cannot reach the goal
+
+
+@pytest.mark.parametrize("placement", ["random", "far"])
+def test_an_end_fixed_in_a_pocket_gets_its_partner_there(placement: str) -> None:
+    env = MazeEnv(size=15, generator="caves", placement=placement)
+    checked = 0
+    for seed in range(40):
+        obs, _ = env.reset(seed=seed)
+        grid = _grid(obs, env)
+        labels, sizes = _components(grid)
+        main = sizes[1:].argmax() + 1
+        for label in np.flatnonzero(sizes[1:] >= 2) + 1:
+            if label == main:
+                continue
+            square = tuple(int(v) for v in np.argwhere(labels == label)[0])
+            obs, info = env.reset(seed=seed, options={"start": square})
+            assert labels[_goal_of(_grid(obs, env))] == label and info["difficulty"] > 0
+            obs, info = env.reset(seed=seed, options={"goal": square})
+            assert labels[tuple(obs["agent"].tolist())] == label and info["difficulty"] > 0
+            checked += 1
+        for label in np.flatnonzero(sizes[1:] == 1) + 1:
+            square = tuple(int(v) for v in np.argwhere(labels == label)[0])
+            with pytest.raises(ValueError, match=r"no other square can be reached from the goal"):
+                env.reset(seed=seed, options={"goal": square})
+            checked += 1
+    assert checked >= 10
+
+
 def test_far_placement_spans_the_tree() -> None:
     """On a perfect maze, two BFS sweeps find a longest shortest path (the diameter)."""
     env = MazeEnv(size=11, generator="kruskal", placement="far")
@@ -611,6 +663,8 @@ def test_ansi_render() -> None:
 def test_registered_ids() -> None:
     ids = {spec["id"] for spec in REGISTRATIONS}
     expected = {f"FPR/Maze-{n}x{n}-v0" for n in (9, 11, 13, 15, 17, 21, 25, 33, 59, 101)}
+    expected |= {f"FPR/Maze-Rooms-{n}x{n}-v0" for n in (15, 33)}
+    expected |= {f"FPR/Maze-Caves-{n}x{n}-v0" for n in (15, 33, 51)}
     assert expected | {"FPR/Maze-v0", "FPR/Maze-Branching-15x15-v0"} == ids
     assert ids <= set(envs.registered_ids())
     for spec in REGISTRATIONS:
