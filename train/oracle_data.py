@@ -74,18 +74,27 @@ def set_loss(logits: torch.Tensor, optimal: torch.Tensor, cells: torch.Tensor) -
 
 
 def wavefront_cells(
-    distance: torch.Tensor, iterations: int, min_speed: float, max_speed: float
+    distance: torch.Tensor,
+    iterations: int,
+    min_speed: float,
+    max_speed: float,
+    free: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Which maze cells a wave from the goal has surely reached after ``iterations`` iterations,
-    and which it surely has not.
+    and which it surely has not. Free cells that cannot reach the goal are never reached: with
+    ``free`` given they are ``unknown`` at every iteration (asked for no decision), as a pocket
+    of a cave that no wave enters.
 
-    :param distance: (B, H, W) int, each cell's path distance to the goal; cells with distance
-        <= 0 (the goal, walls, padding, unreachable cells) are in neither set.
+    :param distance: (B, H, W) int, each cell's path distance to the goal, -1 on walls, padding
+        and cells that cannot reach the goal; the goal (0) is in neither set.
     :param iterations: iterations applied since the latent started from zeros (>= 0).
     :param min_speed: cells per iteration the wave spreads at least (> 0).
     :param max_speed: cells per iteration it spreads at most (>= ``min_speed``).
+    :param free: (B, H, W) bool, the free cells (the batch's ``obs["grid"] > 0``): those at
+        distance -1 are the unreachable ones. None leaves every cell at distance -1 out of both
+        sets, walls and padding as well as unreachable cells.
     :return: ``known`` (within ``min_speed * iterations``) and ``unknown`` (beyond
-        ``max_speed * iterations``), each (B, H, W) bool.
+        ``max_speed * iterations``, or unreachable), each (B, H, W) bool.
     """
     if not 0 < min_speed <= max_speed:
         raise ValueError(
@@ -95,6 +104,8 @@ def wavefront_cells(
         raise ValueError(f"wavefront_cells: iterations must be >= 0, got {iterations}")
     known = (distance > 0) & (distance <= min_speed * iterations)
     unknown = distance > max_speed * iterations
+    if free is not None:
+        unknown = unknown | (free & (distance < 0))
     return known, unknown
 
 
@@ -103,9 +114,10 @@ def wavefront_loss(
 ) -> torch.Tensor:
     """Maze loss that asks for what a wave from the goal could know by now: the shortest-path
     moves on the cells it has surely reached, uniform logits (no decision) on the cells it surely
-    has not (both from :func:`wavefront_cells`), nothing in between. A planner trained so cannot
-    commit a cell before the goal's plan reaches it, so on a larger maze its far cells wait for
-    the wave instead of guessing a plan of their own.
+    has not (both from :func:`wavefront_cells`; cells that cannot reach the goal are among them
+    at every iteration), nothing in between. A planner trained so cannot commit a cell before the
+    goal's plan reaches it, so on a larger maze its far cells wait for the wave instead of
+    guessing a plan of their own, and a pocket no path leads out of holds no decision at all.
 
     :param logits: (B, H, W, C) move logits.
     :param optimal: (B, H, W, C) bool, the shortest-path moves.

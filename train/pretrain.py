@@ -527,7 +527,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             still: torch.Tensor | None = None  # (B, H, W) cells that should hold still; None: all
             if wave:
                 distance = batch.extra["distance"].to(device)  # (B, H, W)
-                known, unknown = wavefront_cells(distance, iterations, *wave)
+                free = batch.obs["grid"] > 0  # (B, H, W): unreachable cells get no decision
+                known, unknown = wavefront_cells(distance, iterations, *wave, free=free)
                 loss = wavefront_loss(logits, batch.optimal, known, unknown)
                 # only the band the wave is crossing may move
                 band = (distance > 0) & ~known & ~unknown

@@ -74,6 +74,44 @@ def test_wavefront_loss_supervises_near_cells_and_keeps_far_ones_undecided() -> 
             wavefront_cells(distance, *args)
 
 
+def test_cells_that_cannot_reach_the_goal_are_asked_for_no_decision_at_every_iteration() -> None:
+    # A 5 x 7 maze padded to 7 x 7: a corridor to the goal and a pocket walled off from it.
+    grid = torch.tensor(
+        [
+            [0, 0, 0, 0, 0, 0, 0],
+            [0, 2, 1, 1, 0, 1, 0],
+            [0, 0, 0, 0, 0, 1, 0],
+            [0, 0, 0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0, 0],  # padding
+            [0, 0, 0, 0, 0, 0, 0],
+        ]
+    )[None]  # (1, 7, 7)
+    distance = torch.from_numpy(distance_field(grid[0].numpy(), (1, 1)))[None]
+    pocket = torch.zeros_like(grid, dtype=torch.bool)
+    pocket[0, 1, 5] = pocket[0, 2, 5] = True
+    assert (distance[pocket] == -1).all()
+    free = grid > 0
+    for iterations in (0, 1, 5, 1000):
+        known, unknown = wavefront_cells(distance, iterations, 1.5, 3.0, free=free)
+        assert (unknown & pocket).sum() == 2  # the pocket, at every iteration
+        assert not (unknown & ~free).any() and not (known & ~free).any()  # not walls, padding
+        assert not known[0, 1, 1] and not unknown[0, 1, 1]  # the goal: neither
+        assert not (known & pocket).any()
+        old_known, old_unknown = wavefront_cells(distance, iterations, 1.5, 3.0)
+        assert torch.equal(known, old_known) and torch.equal(unknown & ~pocket, old_unknown)
+    known, unknown = wavefront_cells(distance, 1000, 1.5, 3.0, free=free)
+    optimal = torch.zeros(1, 7, 7, 4, dtype=torch.bool)
+    optimal[0, 1, 2, 3] = optimal[0, 1, 3, 3] = True  # left, towards the goal
+    right = torch.zeros(1, 7, 7, 4)
+    right[0, 1, 2:4, 3] = 20.0
+    assert float(wavefront_loss(right, optimal, known, unknown)) < 1e-6  # flat in the pocket
+    guessed = right.clone()
+    guessed[0, 1, 5, 2] = 20.0  # a move in the pocket, where no move leads to the goal
+    # KL(uniform || p) of (20, 0, 0, 0) is 20 - 5 - log 4, over the 4 counted cells
+    assert float(wavefront_loss(guessed, optimal, known, unknown)) > 3
+
+
 def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
     rng = np.random.default_rng(5)
     far = MazeOracle(extra_openings=0.0, far_goals=1.0).batch_from_sizes([11] * 6, rng)
