@@ -21,7 +21,12 @@ import envs  # noqa: F401  (registers the FPR ids)
 from envs.arc_concepts import CONCEPT_FAMILIES, ConceptConfig, generate_concept_task
 from envs.arc_tasks import PADDING_SYMBOL, pad_grid
 from envs.maze import FLOOR, GOAL, MOVES, distance_field
-from envs.maze_generators import MAZE_GENERATORS, generate_maze
+from envs.maze_generators import (
+    MAZE_GENERATORS,
+    PERFECT_MAZE_GENERATORS,
+    generate_maze,
+    largest_component,
+)
 from envs.sudoku_solver import generate_puzzle
 from fpr_agents.policy.planner import PlannerNetwork
 
@@ -205,9 +210,13 @@ class MazeOracle(OracleSource):
     :param far_goals: share of mazes whose goal is a farthest square from a random one (an end
         of a longest path in a perfect maze) instead of a uniform draw: the longest distances a
         maze of a given size holds, which a planner must carry to extrapolate to larger mazes.
-    :param generators: the maze generators drawn from, uniformly (``MAZE_GENERATORS``; the
-        registered ``FPR/Maze-NxN-v0`` ids use ``"backtracker"``, whose long corridors hold the
-        longest paths).
+    :param generators: the maze generators drawn from, uniformly: any of ``MAZE_GENERATORS``
+        (default ``PERFECT_MAZE_GENERATORS``; the registered ``FPR/Maze-NxN-v0`` ids use
+        ``"backtracker"``, whose long corridors hold the longest paths). ``"rooms"`` adds open
+        rooms and loops (ties between equally short moves: the move sets hold every one);
+        ``"caves"`` adds open areas and pockets that cannot reach the goal (distance -1, no
+        optimal move; :func:`wavefront_cells` asks them for no decision). The goal is drawn in
+        the maze's largest connected component.
     """
 
     family = "maze"
@@ -220,7 +229,7 @@ class MazeOracle(OracleSource):
         curriculum: float = 0.3,
         extra_openings: float = 0.1,
         far_goals: float = 0.0,
-        generators: tuple[str, ...] = MAZE_GENERATORS,
+        generators: tuple[str, ...] = PERFECT_MAZE_GENERATORS,
     ) -> None:
         super().__init__(env_id)
         unknown = sorted(set(generators) - set(MAZE_GENERATORS)) if generators else ["(none)"]
@@ -279,7 +288,7 @@ class MazeOracle(OracleSource):
             generator = self.generators[int(rng.integers(len(self.generators)))]
             openings = float(rng.uniform(0, self.extra_openings)) if rng.random() < 0.5 else 0.0
             maze = generate_maze(size, rng, generator, openings)
-            free = np.argwhere(maze > 0)
+            free = np.argwhere(largest_component(maze))  # every free cell of a connected maze
             goal = tuple(int(v) for v in free[rng.integers(len(free))])
             if rng.random() < self.far_goals:
                 from_anchor = distance_field(maze, goal)

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from envs.maze_generators import MAZE_GENERATORS
+from envs.maze_generators import PERFECT_MAZE_GENERATORS
 from fpr_agents.evaluation.metrics import spearman, summarize
 from fpr_agents.evaluation.report import bucket_edges, bucket_index
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS as PLANNER_ARCHITECTURE_FIELDS
@@ -135,7 +135,8 @@ class PretrainArgs(ReasonerShapeArgs):
         default=0.0, metadata={"help": "maze: share of goals at an end of a longest path"}
     )
     generators: str = field(
-        default="", metadata={"help": "maze: generators, comma-separated (empty: all three)"}
+        default="",
+        metadata={"help": "maze: generators, comma-separated (empty: the three perfect-maze ones)"},
     )
     min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
     max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
@@ -248,7 +249,8 @@ def make_source(args: PretrainArgs) -> OracleSource:
             args.curriculum,
             args.extra_openings,
             args.far_goals,
-            tuple(g.strip() for g in args.generators.split(",") if g.strip()) or MAZE_GENERATORS,
+            tuple(g.strip() for g in args.generators.split(",") if g.strip())
+            or PERFECT_MAZE_GENERATORS,
         )
     if family == "sudoku":
         return SudokuOracle(args.env, args.min_blanks, args.max_blanks, args.curriculum)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from envs.arc_concepts import apply_transformations
 from envs.maze import FLOOR, GOAL, distance_field
+from envs.maze_generators import MAZE_GENERATORS, PERFECT_MAZE_GENERATORS
 from envs.sudoku_solver import count_solutions
 from train import oracle_data
 from train.oracle_data import (
@@ -112,6 +113,33 @@ def test_cells_that_cannot_reach_the_goal_are_asked_for_no_decision_at_every_ite
     assert float(wavefront_loss(guessed, optimal, known, unknown)) > 3
 
 
+def test_cave_batches_mark_their_pockets_unreachable() -> None:
+    source = MazeOracle(generators=("caves",), extra_openings=0.0)
+    batch = source.batch_from_sizes([15] * 8, np.random.default_rng(4), side=17)
+    grid, distance = batch.obs["grid"], batch.extra["distance"]
+    free = grid > 0
+    pockets = free & (distance < 0)
+    assert pockets.any()
+    for i, goal in enumerate(batch.extra["goal"]):
+        np.testing.assert_array_equal(distance[i].numpy(), distance_field(grid[i].numpy(), goal))
+        reached = int((distance[i] >= 0).sum())
+        assert reached >= 0.5 * int(free[i].sum())  # the goal sits in the largest component
+    _, unknown = wavefront_cells(distance, 10_000, 1.5, 3.0, free=free)
+    assert torch.equal(unknown, pockets)  # once the wave is everywhere, only pockets wait
+    assert not (batch.cells & pockets).any()
+
+
+def test_the_mixed_recipe_draws_every_generator_with_the_wavefront() -> None:
+    from train.common import parse_args
+    from train.pretrain import PretrainArgs, make_source
+
+    args = parse_args(PretrainArgs, ["--config", "maze_mixed.yaml"], "test")
+    assert args.wave() == (1.5, 3.0) and args.far_goals == 0.5 and args.residual_weight == 0.5
+    source = make_source(args)
+    assert isinstance(source, MazeOracle) and set(source.generators) == set(MAZE_GENERATORS)
+    assert make_source(PretrainArgs()).generators == PERFECT_MAZE_GENERATORS  # maze.yaml's
+
+
 def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
     rng = np.random.default_rng(5)
     far = MazeOracle(extra_openings=0.0, far_goals=1.0).batch_from_sizes([11] * 6, rng)
@@ -162,6 +190,9 @@ def test_maze_generators_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     used.clear()
     MazeOracle().batch_from_sizes([9] * 30, np.random.default_rng(8))
     assert set(used) == {"backtracker", "kruskal", "prim"}
+    used.clear()
+    MazeOracle(generators=("rooms", "caves")).batch_from_sizes([9] * 12, np.random.default_rng(8))
+    assert set(used) == {"rooms", "caves"}
     with pytest.raises(ValueError, match="unknown maze generators \\['maze'\\]"):
         MazeOracle(generators=("maze",))
     with pytest.raises(ValueError, match="unknown maze generators"):
