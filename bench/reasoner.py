@@ -3,9 +3,11 @@
 1. **Speed of one iteration.** Milliseconds per application of f (``FixedPointReasoner.step``,
    chained ``z <- f(z)`` as in a solve) and the achieved GFLOP/s at batch 1, 16, 64 and 256 on
    a square grid, against a plain matrix product timed in the same rounds: ``torch.matmul`` of
-   the step's largest GEMM at the same number of tokens, ``(B * H * W, K) @ (K, N)``, into a
-   preallocated output, the ceiling of what the machine does with matrices of that size. Each
-   iteration's FLOPs are counted analytically (:func:`step_flops`).
+   the step's largest GEMM at the same number of tokens, ``(B * H * W, K) @ (K, N)`` (a ``k x k``
+   convolution of the MLP as the product it lowers to, ``K = k^2 * in``), into a preallocated
+   output, the ceiling of what the machine does with matrices of that size. Each iteration's
+   FLOPs are counted analytically (:func:`step_flops`: matrix products, convolutions and
+   attention's two products, as ``torch.utils.flop_counter`` counts them; not elementwise work).
    Two architectures: the planner's (from the checkpoint, or ``train/configs/maze.yaml``) and
    the same with grid attention switched (on when the planner is conv-only, off otherwise).
    ``ms/iter in solve`` also times ``solve(halting="fixed_depth")``, which adds the residual,
@@ -74,69 +76,80 @@ FLAT_MEMORY_AIM = 1.05  # truncated memory at the most iterations over at the fe
 
 @dataclass(frozen=True)
 class FlopCount:
-    """Floating-point operations of one application of f, by kind (a multiply-add counts 2).
+    """Floating-point operations of one application of f, by part (a multiply-add counts 2).
 
-    :param conv: the depthwise local-mixing convolution.
-    :param projections: the linear layers (attention's input and output projections, SwiGLU's).
-    :param attention: the two attention products, ``Q K^T`` and ``softmax(.) V``.
-    :param elementwise: norms, gates and residuals, input injection, rotary, softmax, SiLU.
+    Only the matrix products, the convolutions and attention's two products are counted: what
+    ``torch.utils.flop_counter.FlopCounterMode`` counts. Elementwise work (norms, gates and
+    residuals, input injection, rotary, softmax, SiLU, masking) is not.
+
+    :param local_mixing: the depthwise ``conv_kernel x conv_kernel`` local-mixing convolution.
+    :param attention_projections: attention's input projection (q, k, v and the rotary partners
+        of q and k, one fused product) and its output projection, every block.
+    :param attention_products: attention's ``Q K^T`` and ``softmax(.) V``, every block.
+    :param mlp: the SwiGLU sub-blocks' two projections, every block: token-wise linear layers
+        (``mlp_kernel=1``) or ``mlp_kernel x mlp_kernel`` channel-mixing convolutions.
     """
 
-    conv: int
-    projections: int
-    attention: int
-    elementwise: int
+    local_mixing: int
+    attention_projections: int
+    attention_products: int
+    mlp: int
 
     @property
     def total(self) -> int:
-        """All operations.
+        """All counted operations.
 
-        :return: the sum of the four kinds.
+        :return: the sum of the four parts.
         """
-        return self.conv + self.projections + self.attention + self.elementwise
-
-    @property
-    def gemm_and_conv(self) -> int:
-        """The operations of the matrix products and the convolution (what
-        ``torch.utils.flop_counter`` counts on the CPU, which skips fused attention).
-
-        :return: conv + projections.
-        """
-        return self.conv + self.projections
+        return self.local_mixing + self.attention_projections + self.attention_products + self.mlp
 
 
-def _linear_shapes(config: ReasonerConfig) -> list[tuple[int, int]]:
-    """(in, out) widths of every linear layer applied in one step, in order."""
-    dim, hidden = config.d_model, config.mlp_hidden
+def _dense_products(config: ReasonerConfig) -> list[tuple[int, int]]:
+    """(K, N) of every matrix product ``(tokens, K) @ (K, N)`` applied to all tokens in one step,
+    in order; a ``k x k`` convolution is counted as the product it lowers to (im2col):
+    ``K = k^2 * in_channels``.
+
+    :param config: the reasoner's configuration.
+    :return: one (K, N) per product.
+    """
+    dim, hidden, taps = config.d_model, config.mlp_hidden, config.mlp_kernel**2
     shapes: list[tuple[int, int]] = []
     for _ in range(config.n_layers):
         if config.attention:
             # q, k, v and the rotary partners of q and k come out of one fused projection.
             shapes += [(dim, 5 * dim), (dim, dim)]
-        shapes += [(dim, 2 * hidden), (hidden, dim)]
+        shapes += [(taps * dim, 2 * hidden), (taps * hidden, dim)]
     return shapes
 
 
 def step_flops(config: ReasonerConfig, height: int, width: int, batch: int = 1) -> FlopCount:
     """Count the FLOPs of one ``FixedPointReasoner.step`` on a ``batch`` of ``height x width``
-    grids without padding mask.
+    grids: exactly what the benchmark times.
 
-    With ``N = H * W`` tokens, width ``d``, SwiGLU hidden width ``h``, ``n_h`` heads, kernel
-    side ``k``, ``L`` blocks, per sample:
+    With ``N = H * W`` cells, width ``d``, SwiGLU hidden width ``h`` (``round(mlp_ratio * d)``),
+    local-mixing kernel side ``k`` (``conv_kernel``), MLP kernel side ``m`` (``mlp_kernel``),
+    ``L`` blocks, per sample:
 
-    - convolution: ``2 k^2 N d`` (plus ``N d`` for the ungated styles' residual ``z + conv(z)``);
-    - input injection: ``3 N d`` gated (``a2 z + b2 x``), ``N d`` ungated (``z + x``);
-    - per attention sub-block: RMSNorm ``4 N d``; projection ``2 N d (5d)`` (q, k, v and the
-      rotary partners of q and k); rotary ``3 N (2d)``; ``Q K^T`` and ``A V`` ``2 N^2 d`` each;
-      softmax ``5 n_h N^2`` (scale, max, subtract-exp, sum, divide); output projection
-      ``2 N d^2``; residual ``3 N d`` gated (``a1 h + b1 u``), ``N d`` ungated;
-    - per SwiGLU sub-block: RMSNorm ``4 N d``; input projection ``2 N d (2h)``; SiLU ``4 N h``;
-      gating ``N h``; output projection ``2 N h d``; residual as above.
+    - local mixing (depthwise, one ``k x k`` kernel per channel): ``2 k^2 N d``;
+    - per attention sub-block: the fused input projection ``2 N d (5d)`` (q, k, v and the rotary
+      partners of q and k), the output projection ``2 N d^2``, and the products ``Q K^T`` and
+      ``A V``, ``2 N^2 d`` each, whatever ``n_heads`` (the heads split d);
+    - per SwiGLU sub-block: ``2 m^2 N d (2h)`` in and ``2 m^2 N h d`` out (``m = 1``: the
+      token-wise linear layers).
 
-    RMSNorm's ``4 N d`` is square, sum, scale and weight per element (the square root is per
-    token and ignored); a transcendental function counts as one operation; the post-norm style
-    applies the same norms at another place, so its count is the pre-norm one. The gates' own
-    computation (``O(d)`` per step) is left out.
+    A convolution counts every tap of every output cell, the zero padding at the grid's border
+    included, as the kernels compute it (and as torch's counter counts it).
+
+    Not counted: elementwise work (RMSNorm, the gates and residuals, input injection, rotary,
+    softmax, SiLU and the gating product, the ungated styles' ``z + conv(z)``, a padding mask),
+    small next to the products here (under 1% with the 3x3 MLP, a few percent with the
+    token-wise one; softmax's ``~5 n_heads N^2`` is the largest part with attention); the gates'
+    own ``O(d)`` arithmetic. ``block_style`` moves the norms and drops the gates, so it does not
+    change the count; nor does a padding mask (masked cells are computed, then zeroed).
+
+    The position and edge embeddings and the mirror views (``position_embedding``,
+    ``edge_embedding``, ``mirror_views``) belong to the planner's input embedding x, which runs
+    once per solve, not per step: they are not part of the step, nor of this count.
 
     :param config: the reasoner's configuration.
     :param height: grid rows H.
@@ -149,36 +162,34 @@ def step_flops(config: ReasonerConfig, height: int, width: int, batch: int = 1) 
             f"step_flops: height, width and batch must be >= 1, got {height}, {width}, {batch}"
         )
     tokens, dim, hidden = height * width, config.d_model, config.mlp_hidden
-    gated = config.block_style == "gated"
-    residual = 3 if gated else 1
-    conv = 2 * config.conv_kernel**2 * tokens * dim
-    elementwise = (3 if gated else 1) * tokens * dim + (0 if gated else tokens * dim)
-    projections = sum(2 * tokens * n_in * n_out for n_in, n_out in _linear_shapes(config))
-    attention = 0
-    for _ in range(config.n_layers):
-        if config.attention:
-            attention += 2 * (2 * tokens * tokens * dim)
-            elementwise += 4 * tokens * dim + 3 * tokens * 2 * dim
-            elementwise += 5 * config.n_heads * tokens * tokens + residual * tokens * dim
-        elementwise += 4 * tokens * dim + 4 * tokens * hidden + tokens * hidden
-        elementwise += residual * tokens * dim
+    taps = config.mlp_kernel**2
+    layers = config.n_layers
+    local_mixing = 2 * config.conv_kernel**2 * tokens * dim
+    mlp = layers * 2 * taps * tokens * (dim * 2 * hidden + hidden * dim)
+    attention_projections = attention_products = 0
+    if config.attention:
+        attention_projections = layers * 2 * tokens * (dim * 5 * dim + dim * dim)
+        attention_products = layers * 2 * (2 * tokens * tokens * dim)
     return FlopCount(
-        conv=batch * conv,
-        projections=batch * projections,
-        attention=batch * attention,
-        elementwise=batch * elementwise,
+        local_mixing=batch * local_mixing,
+        attention_projections=batch * attention_projections,
+        attention_products=batch * attention_products,
+        mlp=batch * mlp,
     )
 
 
 def ceiling_gemm_shape(config: ReasonerConfig, tokens: int) -> tuple[int, int, int]:
-    """The matrix product the step's rate is compared with: its largest linear layer applied to
-    all tokens of the batch at once.
+    """The matrix product the step's rate is compared with: the step's largest matrix product
+    applied to all tokens of the batch at once. A ``k x k`` convolution of the MLP counts as the
+    product it lowers to (im2col), ``(tokens, k^2 * in) @ (k^2 * in, out)``: for the shipped maze
+    planner (d=32, ``mlp_kernel=3``) the SwiGLU input convolution, ``(tokens, 288) @ (288, 128)``.
+    Attention's ``Q K^T`` and ``A V`` (batched, per head) are not candidates.
 
     :param config: the reasoner's configuration.
     :param tokens: B * H * W.
     :return: (M, K, N) of ``(M, K) @ (K, N)``.
     """
-    n_in, n_out = max(_linear_shapes(config), key=lambda shape: shape[0] * shape[1])
+    n_in, n_out = max(_dense_products(config), key=lambda shape: shape[0] * shape[1])
     return tokens, n_in, n_out
 
 
@@ -259,12 +270,21 @@ class ReasonerBenchConfig:
 QUICK_CONFIG = ReasonerBenchConfig(
     side=5, rounds=2, min_seconds=0.0, solve_iters=2, memory_batch=2, memory_iters=(3, 6), k_grad=2
 )
-QUICK_RANDOM_REASONER: dict[str, Any] = {"d_model": 16, "n_heads": 2, "attention": False}
+# Conv-only with a 3x3 MLP, as the shipped maze planner (d=32), at half its width.
+QUICK_RANDOM_REASONER: dict[str, Any] = {
+    "d_model": 16,
+    "n_heads": 2,
+    "attention": False,
+    "mlp_kernel": 3,
+}
 
 
 def _architecture_name(config: ReasonerConfig) -> str:
     kind = "attention" if config.attention else "conv-only"
-    return f"{kind}, d={config.d_model}, L={config.n_layers}"
+    name = f"{kind}, d={config.d_model}, L={config.n_layers}"
+    if config.mlp_kernel > 1:
+        name += f", {config.mlp_kernel}x{config.mlp_kernel} MLP"
+    return name
 
 
 def _inputs(
@@ -330,6 +350,7 @@ def _speed_rows(
         key = f"{'attention' if config.attention else 'conv'}_b{batch}"
         report.values.update(
             {
+                f"{key}_flops_per_iter": float(flops),
                 f"{key}_ms_per_iter": 1e3 * median(step_times),
                 f"{key}_gflops": median(step_rates) / 1e9,
                 f"{key}_gemm_gflops": median(gemm_rates) / 1e9,
@@ -500,7 +521,8 @@ def run_benchmark(
         method=(
             f"{bench.rounds} timed rounds per workload (each turn >= {bench.min_seconds:g} s) "
             f"after a warm-up; step, matrix product and solve take turns; medians; "
-            f"seed {bench.seed}"
+            f"seed {bench.seed}; FLOPs of matrix products, convolutions and attention's "
+            f"QK^T and AV (step_flops), not of elementwise work"
         ),
         notes=list(notes),
     )
