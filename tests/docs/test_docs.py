@@ -34,7 +34,8 @@ README_MAX_BYTES = 12_000
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
 INLINE = re.compile(r"(?<!`)`([^`]+)`(?!`)")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-COMMAND = re.compile(r"(?:^|[\s;&|(])(?:python3?|torchrun(?:\s+--?\S+)*)\s+-m\s+([A-Za-z_][\w.]*)")
+COMMAND = re.compile(r"(?:^|[\s;&|(])(?:python3?|torchrun(?:\s+--?\S+)*)\s+-m\s+([\w.<>-]+)")
+PLACEHOLDER = re.compile(r"<[^>]*>")
 COMMAND_END = re.compile(r"&&|\|\||[;|]")
 ENV_ID = re.compile(r"\bFPR/[A-Za-z0-9-]+-v\d+\b")
 # How the project was made is not part of the product.
@@ -81,7 +82,8 @@ def code_snippets(text: str) -> Iterator[str]:
 
 
 def documented_commands(text: str) -> list[tuple[str, list[str]]]:
-    """The ``python -m <module> ...`` (and ``torchrun ... -m <module>``) commands in a text.
+    """The ``python -m <module> ...`` (and ``torchrun ... -m <module>``) commands in a text;
+    a command whose module is a placeholder (``python -m train.<name>``) is left out.
 
     :param text: markdown.
     :return: (module, argument tokens) per command.
@@ -89,6 +91,8 @@ def documented_commands(text: str) -> list[tuple[str, list[str]]]:
     commands = []
     for code in code_snippets(text):
         for match in COMMAND.finditer(code):
+            if PLACEHOLDER.search(match.group(1)):
+                continue
             rest = COMMAND_END.split(code[match.end() :], maxsplit=1)[0]
             try:
                 tokens = shlex.split(rest)
@@ -385,7 +389,8 @@ def test_documented_flags_are_accepted() -> None:
 
 def test_flag_check_can_fail() -> None:
     commands = documented_commands(
-        'Run `python -m train.evaluate --episodes 4 --no-such-flag 1 --caps ""`.\n\n'
+        'Run `python -m train.evaluate --episodes 4 --no-such-flag 1 --caps ""`, not '
+        "`python -m train.<name> --x`.\n\n"
         "```bash\npython -m train.pretrain --config maze.yaml \\\n"
         "    --total-steps 10  # --x\n```\n"
     )
