@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,12 +32,16 @@ from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.report import (
     depth_markdown,
     depth_report,
+    halting_warnings,
+    json_safe,
+    markdown_table,
     plot_depth,
     plot_sweep,
     sweep_markdown,
 )
 from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
+from fpr_agents.reasoner.config import HALTING_MODES
 from train.common import check_env_id, load_planner, parse_args, resolve_device, seed_everything
 
 SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze_large.safetensors"
@@ -63,6 +68,17 @@ class EvaluateArgs:
     tol: float = field(
         default=0.0, metadata={"help": "fixed-point tolerance (0: the checkpoint's)"}
     )
+    halting: str = field(
+        default="",
+        metadata={"help": "halting rule: fixed_point, readout, fixed_depth, learned ('': ckpt's)"},
+    )
+    readout_tol: float = field(
+        default=-1.0, metadata={"help": "readout rule's tolerance (negative: the checkpoint's)"}
+    )
+    cold: bool = field(
+        default=True,
+        metadata={"help": "also play the episodes cold (no warm start) for per-state depth"},
+    )
     caps: str = field(default="1,4,16,64", metadata={"help": "forced-depth caps; empty: skip"})
     sizes: str = field(default="9,15,21,33", metadata={"help": "maze sides to sweep; empty: skip"})
     size_max_iters: int = field(
@@ -80,6 +96,8 @@ class EvaluateArgs:
             raise ValueError(f"--patience must be >= 0, got {self.patience}")
         if not self.tol >= 0:
             raise ValueError(f"--tol must be >= 0, got {self.tol}")
+        if self.halting and self.halting not in HALTING_MODES:
+            raise ValueError(f"--halting must be one of {HALTING_MODES}, got {self.halting!r}")
         for name in ("episodes", "parallel", "n_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -137,6 +155,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     planner = load_planner(args.checkpoint, device)
     # 0 keeps the checkpoint's own setting
     planner.set_solver(**{k: v for k, v in (("patience", args.patience), ("tol", args.tol)) if v})
+    if args.halting:
+        planner.set_solver(halting=args.halting)
+    if args.readout_tol >= 0:
+        planner.set_solver(readout_tol=args.readout_tol)
     max_iters = args.max_iters or planner.config.max_iters
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if env_family != family:
         raise ValueError(f"checkpoint plans for {family!r} tasks, but {args.env} is {env_family!r}")
     is_maze = family == "maze"
-    total = args.episodes + 2 * len(caps) * args.sweep_episodes
+    total = args.episodes * (2 if args.cold else 1) + 2 * len(caps) * args.sweep_episodes
     total += len(sizes) * args.sweep_episodes if is_maze else 0
     bar = tqdm(total=total, desc="evaluate", disable=not args.progress)
     started = time.perf_counter()
@@ -155,6 +177,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     main_result = _evaluate(planner, make, args.episodes, args, device, bar, max_iters=max_iters)
     depth = depth_report(main_result, args.n_buckets)
+    cold_result, cold_depth = None, None
+    if args.cold:
+        cold_result = _evaluate(
+            planner, make, args.episodes, args, device, bar, max_iters=max_iters, warm_start=False
+        )
+        cold_depth = depth_report(cold_result, args.n_buckets)
     forced = []
     for cap in caps:
         capped = _evaluate(planner, make, args.sweep_episodes, args, device, bar, max_iters=cap)
@@ -178,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             size_rows.append(_row(result, size=size, cap=cap))
     bar.close()
     elapsed = time.perf_counter() - started
+    warnings = halting_warnings(depth["halting"], f"{args.env} (warm start)")
+    if cold_depth is not None:
+        warnings += halting_warnings(cold_depth["halting"], f"{args.env} (cold)")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
     report = {
         "env": args.env,
@@ -185,19 +218,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "args": asdict(args),
         "seconds": elapsed,
         "solver": {
+            "halting": planner.config.halting,
             "tol": planner.config.tol,
             "patience": planner.config.patience,
+            "readout_tol": planner.config.readout_tol,
+            "readout_patience": planner.config.readout_patience,
+            "stall_patience": planner.config.stall_patience,
             "max_iters": max_iters,
         },
+        "warnings": warnings,
         "depth": depth,
+        "cold_depth": cold_depth,
+        "episode_iterations": _episode_iterations(main_result, cold_result),
         "forced_depth": forced,
         "size_sweep": size_rows,
         "decisions": [asdict(d) for d in main_result.decisions],
         "episodes": [asdict(e) for e in main_result.episodes],
     }
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=float))
+    (out / "report.json").write_text(json.dumps(json_safe(report), indent=1, allow_nan=False))
     _write_markdown(out / "report.md", report, args)
-    plot_depth(main_result, depth, str(out / "depth_vs_difficulty.png"))
+    plot_depth(main_result, depth, str(out / "depth_vs_difficulty.png"), cold_result, cold_depth)
     if forced:
         adaptive = [r for r in forced if r["halting"] == "adaptive (capped)"]
         fixed = [r for r in forced if r["halting"] == "fixed depth"]
@@ -215,6 +255,34 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return report
 
 
+def _episode_iterations(warm: RolloutResult, cold: RolloutResult | None) -> dict[str, float | None]:
+    """Iterations per episode, warm-started and cold, and their ratio.
+
+    :param warm: the warm-started episodes.
+    :param cold: the same episodes played cold, or None.
+    :return: ``{"warm", "cold", "cold_over_warm"}`` (None where not measured).
+    """
+
+    def per_episode(result: RolloutResult) -> float:
+        totals: dict[int, int] = {}
+        for decision in result.decisions:
+            totals[decision.episode] = totals.get(decision.episode, 0) + decision.iterations
+        return float(np.mean(list(totals.values()))) if totals else float("nan")
+
+    warm_total = per_episode(warm)
+    cold_total = per_episode(cold) if cold is not None else float("nan")
+    ratio = cold_total / warm_total if warm_total > 0 else float("nan")
+    return {"warm": warm_total, "cold": cold_total, "cold_over_warm": ratio}
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "nan" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _halting_markdown(shares: dict[str, float]) -> str:
+    return markdown_table(list(shares), [[shares[flag] for flag in shares]])
+
+
 def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> None:
     parts = [
         f"# Evaluation of `{report['checkpoint']}` on `{report['env']}`",
@@ -222,10 +290,33 @@ def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> N
         f"{args.episodes} greedy episodes (seeds {args.seed}..{args.seed + args.episodes - 1}); "
         f"{report['seconds']:.0f} s in all.",
         "",
-        "## Iterations against the difficulty of the state",
+        f"Solver: `{report['solver']['halting']}` halting, cap {report['solver']['max_iters']}.",
+        "",
+        "## Iterations against the difficulty of the state (warm start within episodes)",
         "",
         depth_markdown(report["depth"]),
+        "",
+        "Why decisions halted (shares):",
+        "",
+        _halting_markdown(report["depth"]["halting"]),
     ]
+    if report["cold_depth"] is not None:
+        per_episode = report["episode_iterations"]
+        parts += [
+            "",
+            "## The same episodes, every decision solved cold",
+            "",
+            "Each state's own depth, with nothing carried over from the decision before:",
+            "",
+            depth_markdown(report["cold_depth"]),
+            "",
+            _halting_markdown(report["cold_depth"]["halting"]),
+            "",
+            f"Iterations per episode: warm {_num(per_episode['warm'])}, cold "
+            f"{_num(per_episode['cold'])} ({_num(per_episode['cold_over_warm'])}x).",
+        ]
+    if report["warnings"]:
+        parts += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     if report["forced_depth"]:
         parts += ["", "## Forced-depth sweep", ""]
         for halting in ("adaptive (capped)", "fixed depth"):

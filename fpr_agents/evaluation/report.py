@@ -89,7 +89,62 @@ def depth_report(result: RolloutResult, n_buckets: int = 5) -> dict[str, Any]:
         "converged_share": float(np.mean([d.converged for d in result.decisions]))
         if result.decisions
         else float("nan"),
+        "halting": halting_shares(result),
     }
+
+
+HALTING_FLAGS = ("converged", "readout_stable", "stalled", "diverged", "capped")
+# A share of decisions past which the report warns: a planner that blows up, cycles or runs to
+# its cap on this many decisions is not thinking "as long as needed", whatever its success.
+WARN_SHARES = {"diverged": 0.0, "stalled": 0.05, "capped": 0.05}
+
+
+def halting_shares(result: RolloutResult) -> dict[str, float]:
+    """Why decisions halted: the share of each reason (a decision may have two, e.g. converged
+    and readout-stable at the same iteration).
+
+    :param result: the evaluation's records.
+    :return: flag -> share of decisions (NaN when there are none).
+    """
+    return {flag: result.share(flag) for flag in HALTING_FLAGS}
+
+
+def halting_warnings(shares: Mapping[str, float], where: str) -> list[str]:
+    """Plain-language warnings for halting shares that say the planner is not working.
+
+    :param shares: :func:`halting_shares` output.
+    :param where: what was evaluated (named in each warning).
+    :return: one sentence per problem (empty when none).
+    """
+    warnings = []
+    for flag, limit in WARN_SHARES.items():
+        value = shares.get(flag, float("nan"))
+        if np.isfinite(value) and value > limit:
+            warnings.append(
+                f"{where}: {100 * value:.1f}% of decisions {flag} (more than {100 * limit:.0f}%): "
+                "the planner's answers there are not fixed points"
+            )
+    return warnings
+
+
+def json_safe(value: Any) -> Any:
+    """A report with every non-finite float replaced by None, so ``json.dumps`` writes valid
+    JSON (bare NaN and Infinity are not JSON).
+
+    :param value: nested dicts, lists and scalars.
+    :return: the same structure.
+    """
+    if isinstance(value, Mapping):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
@@ -149,32 +204,103 @@ def sweep_markdown(rows: Sequence[Mapping[str, Any]], key: str, label: str) -> s
     return markdown_table(header, body)
 
 
-def plot_depth(result: RolloutResult, report: Mapping[str, Any], path: str) -> None:
-    """Scatter of iterations against difficulty with bucket means.
+def plot_depth(
+    result: RolloutResult,
+    report: Mapping[str, Any],
+    path: str,
+    cold: RolloutResult | None = None,
+    cold_report: Mapping[str, Any] | None = None,
+) -> None:
+    """What the planner's depth follows, as one picture a person reads without the README.
 
-    :param result: the records.
+    Without ``cold``: iterations of every decision against the difficulty of its state, with
+    bucket means. With ``cold`` (the same episodes, every decision solved from scratch): on the
+    left each state's own depth against its difficulty, on the right each episode's total
+    iterations with warm start within the episode against cold, so the two things that set the
+    cost are side by side: how hard the situation is, and how much of the plan is already known.
+
+    :param result: the warm-started records.
     :param report: the matching :func:`depth_report`.
     :param path: PNG file to write.
+    :param cold: the same episodes played cold, or None.
+    :param cold_report: the :func:`depth_report` of ``cold``.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+    if cold is None or cold_report is None:
+        fig, ax = plt.subplots(figsize=(5, 3.5), dpi=100)
+        _depth_scatter(ax, result, report, "decisions")
+        ax.set_title(f"Spearman {_fmt(report['spearman_iterations_difficulty'])}")
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=100)
+    _depth_scatter(left, cold, cold_report, "decisions (solved cold)")
+    left.set_title(
+        f"Each state's own depth: Spearman {_fmt(cold_report['spearman_iterations_difficulty'])}",
+        fontsize=10,
+    )
+    warm_totals, cold_totals = _episode_totals(result), _episode_totals(cold)
+    episodes = sorted(set(warm_totals) & set(cold_totals))
+    initial = {e.episode: e.initial_difficulty for e in result.episodes}
+    xs = [initial.get(e, np.nan) for e in episodes]
+    right.scatter(xs, [cold_totals[e] for e in episodes], s=14, color="C1", label="cold")
+    right.scatter(xs, [warm_totals[e] for e in episodes], s=14, color="C2", label="warm start")
+    right.set_yscale("log")
+    right.set_xlabel("difficulty at the episode's start")
+    right.set_ylabel("iterations per episode")
+    ratio = np.mean([cold_totals[e] for e in episodes]) / max(
+        1e-9, float(np.mean([warm_totals[e] for e in episodes]))
+    )
+    right.set_title(f"Whole episodes: warm start costs {1 / ratio:.2f}x cold", fontsize=10)
+    right.legend(fontsize=8)
+    fig.suptitle("How long the planner thinks, and what sets it", fontsize=12)
+    fig.text(
+        0.5,
+        0.01,
+        "Left: every decision solved from scratch takes longer the harder its state. Right: "
+        "within an episode the plan carries over, so later decisions need almost nothing.",
+        ha="center",
+        fontsize=8,
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _depth_scatter(ax: Any, result: RolloutResult, report: Mapping[str, Any], label: str) -> None:
+    """Iterations of each decision against its state's difficulty, with bucket means.
+
+    :param ax: the matplotlib axes.
+    :param result: the records.
+    :param report: their :func:`depth_report`.
+    :param label: legend label of the decisions.
+    """
     difficulty = [d.difficulty for d in result.decisions]
     iterations = [d.iterations for d in result.decisions]
-    ax.scatter(difficulty, iterations, s=6, alpha=0.3, label="decisions")
+    ax.scatter(difficulty, iterations, s=6, alpha=0.3, label=label)
     centres = [(b["low"] + b["high"]) / 2 for b in report["buckets"]]
     means = [b["iterations"]["mean"] for b in report["buckets"]]
     ax.plot(centres, means, "o-", color="C3", label="bucket mean")
     ax.set_xlabel("difficulty of the state")
-    ax.set_ylabel("iterations to the fixed point")
-    ax.set_title(f"Spearman {_fmt(report['spearman_iterations_difficulty'])}")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    ax.set_ylabel("iterations")
+    ax.legend(fontsize=8)
+
+
+def _episode_totals(result: RolloutResult) -> dict[int, int]:
+    """Total iterations of each episode.
+
+    :param result: the records.
+    :return: episode index -> iterations summed over its decisions.
+    """
+    totals: dict[int, int] = {}
+    for decision in result.decisions:
+        totals[decision.episode] = totals.get(decision.episode, 0) + decision.iterations
+    return totals
 
 
 def plot_sweep(

@@ -24,6 +24,10 @@ class DecisionRecord:
     :param iterations: reasoner iterations used.
     :param residual: final relative residual.
     :param converged: whether the residual reached the tolerance.
+    :param stalled: halted by the stall guard (no progress).
+    :param readout_stable: halted because the decision's readout was stable and decided.
+    :param diverged: the latent blew up (non-finite or past the divergence limit).
+    :param capped: ran to the iteration cap with no other reason to halt.
     """
 
     episode: int
@@ -32,6 +36,10 @@ class DecisionRecord:
     iterations: int
     residual: float
     converged: bool
+    stalled: bool = False
+    readout_stable: bool = False
+    diverged: bool = False
+    capped: bool = False
 
 
 @dataclass
@@ -74,6 +82,17 @@ class RolloutResult:
         if not self.episodes:
             return float("nan")
         return float(np.mean([e.success for e in self.episodes]))
+
+    def share(self, flag: str) -> float:
+        """Share of decisions with a flag set (``converged``, ``stalled``, ``readout_stable``,
+        ``diverged``, ``capped``); NaN when there are none.
+
+        :param flag: the DecisionRecord field.
+        :return: the share in [0, 1].
+        """
+        if not self.decisions:
+            return float("nan")
+        return float(np.mean([bool(getattr(d, flag)) for d in self.decisions]))
 
     @property
     def mean_iterations(self) -> float:
@@ -166,6 +185,15 @@ def run_episodes(
             mask = torch.as_tensor(np.stack([m() for m in masks]), device=device)
             logits = logits.masked_fill(~mask, float("-inf"))
         actions = logits.argmax(-1).cpu().numpy()
+        flags = {
+            name: (torch.zeros_like(out.converged) if flag is None else flag).cpu().tolist()
+            for name, flag in (
+                ("stalled", out.stalled),
+                ("readout_stable", out.readout_stable),
+                ("diverged", out.diverged),
+            )
+        }
+        capped = out.capped.cpu().tolist()
         for k, slot in enumerate(active):
             state = slots[slot]
             assert state is not None
@@ -173,7 +201,9 @@ def run_episodes(
                 DecisionRecord(
                     episode=state["episode"], step=state["step"], difficulty=state["difficulty"],
                     iterations=int(out.iterations[k]), residual=float(out.residual[k]),
-                    converged=bool(out.converged[k]),
+                    converged=bool(out.converged[k]), stalled=bool(flags["stalled"][k]),
+                    readout_stable=bool(flags["readout_stable"][k]),
+                    diverged=bool(flags["diverged"][k]), capped=bool(capped[k]),
                 )
             )  # fmt: skip
             obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))

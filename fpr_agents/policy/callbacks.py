@@ -3,11 +3,14 @@ depth of thought in TensorBoard, and a value-head warm-up for pretrained planner
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 from fpr_agents.evaluation.metrics import spearman
+from fpr_agents.evaluation.report import WARN_SHARES
 
 _TEXT_FORMATS = ("stdout", "log", "json", "csv")
 
@@ -59,20 +62,28 @@ class PlanningDepthCallback(BaseCallback):
     difficulty, the mean and max residual, and the share of decisions that did not converge.
     Success rate is logged by SB3 itself from ``info["is_success"]``.
 
+    It also records the shares of decisions that diverged, stalled or ran to the cap, and warns
+    (``RuntimeWarning``) when they pass the evaluation report's limits.
+
     :param verbose: SB3 verbosity level.
     """
+
+    FLAGS = ("diverged", "stalled", "capped")
 
     def __init__(self, verbose: int = 0) -> None:
         super().__init__(verbose)
         self._iterations: list[np.ndarray] = []
         self._residuals: list[np.ndarray] = []
         self._converged: list[np.ndarray] = []
+        self._flags: dict[str, list[np.ndarray]] = {flag: [] for flag in self.FLAGS}
         self._difficulty: list[float] = []
 
     def _on_rollout_start(self) -> None:
         self._iterations.clear()
         self._residuals.clear()
         self._converged.clear()
+        for values in self._flags.values():
+            values.clear()
         self._difficulty.clear()
 
     def _on_step(self) -> bool:
@@ -96,6 +107,9 @@ class PlanningDepthCallback(BaseCallback):
             self._iterations.append(np.asarray(stats["iterations"]))
             self._residuals.append(np.asarray(stats["residual"]))
             self._converged.append(np.asarray(stats["converged"]))
+            for flag, values in self._flags.items():
+                if flag in stats:
+                    values.append(np.asarray(stats[flag]))
         self._prev_difficulty = current
         return True
 
@@ -111,6 +125,17 @@ class PlanningDepthCallback(BaseCallback):
             "planner/iterations_hist", torch.as_tensor(iterations), exclude=_TEXT_FORMATS
         )
         self.logger.record("planner/not_converged_share", float(1.0 - converged.mean()))
+        for flag, values in self._flags.items():
+            if values:
+                share = float(np.concatenate(values).astype(bool).mean())
+                self.logger.record(f"planner/{flag}_share", share)
+                if share > WARN_SHARES[flag]:
+                    warnings.warn(
+                        f"PlanningDepthCallback: {100 * share:.1f}% of this rollout's decisions "
+                        f"{flag}: the planner's actions there are not fixed points",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
         if finite.size:
             self.logger.record("planner/residual_mean", float(finite.mean()))
             self.logger.record("planner/residual_max", float(finite.max()))

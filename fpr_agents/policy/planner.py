@@ -12,9 +12,11 @@ from torch import nn
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
+from fpr_agents.reasoner.solve import Readout
 from fpr_agents.reasoner.training import truncated_unroll
 
 ACTION_LAYOUTS = ("move_at_agent", "symbol_per_cell")
+_Read = tuple[torch.Tensor, torch.Tensor]  # a readout's probabilities (A, K) and decided (A,)
 # Task-description fields the planner's weights depend on (the grid size is not among them).
 ARCHITECTURE_FIELDS = (
     "family",
@@ -106,6 +108,9 @@ class PlannerOutput:
     :param iterations: iterations each sample used, (B,).
     :param residual: final relative residual of each sample, (B,).
     :param converged: whether each sample reached the tolerance, (B,).
+    :param diverged: whether each sample's latent blew up (non-finite or past the limit), (B,).
+    :param stalled: halted by the stall guard, (B,).
+    :param readout_stable: halted because its readout was stable and decided, (B,).
     """
 
     logits: torch.Tensor
@@ -114,6 +119,18 @@ class PlannerOutput:
     iterations: torch.Tensor
     residual: torch.Tensor
     converged: torch.Tensor
+    diverged: torch.Tensor | None = None
+    stalled: torch.Tensor | None = None
+    readout_stable: torch.Tensor | None = None
+
+    @property
+    def capped(self) -> torch.Tensor:
+        """Decisions that ran to the iteration cap with no other reason to halt, (B,) bool."""
+        other = self.converged.clone()
+        for flag in (self.diverged, self.stalled, self.readout_stable):
+            if flag is not None:
+                other = other | flag
+        return ~other
 
 
 class PlannerNetwork(nn.Module):
@@ -336,6 +353,58 @@ class PlannerNetwork(nn.Module):
             logits = self.cell_head(z, mask)
         return logits, self.value_head(z, mask, position)
 
+    def decision_readout(
+        self, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None, sides: tuple[int, int]
+    ) -> Readout:
+        """What a decision reads from the latent, for the solver's "readout" halting rule.
+
+        Move layouts read the move distribution at the agent's cell, decided when its most likely
+        move has probability ``readout_decided``. Symbol layouts read every cell's symbol
+        distribution (and the global actions' distribution), decided when the placement the
+        policy would take (the most likely action) is that likely within its cell.
+
+        :param obs: the observation batch (the agent's position for move layouts).
+        :param mask: (B, H, W) bool of real cells, or None.
+        :param sides: the batch's padded grid (H, W): the solver crops the latent to the padding
+            its active samples need, and cell readouts are padded back so their length is fixed.
+        :return: the readout function ``(z, index) -> (probabilities (A, K), decided (A,))``.
+        """
+        threshold = self.config.readout_decided
+        move_head = self.move_head
+        if move_head is not None:
+            position = obs[self.task["agent_key"]].round().long()  # (B, 2)
+
+            def read_move(z: torch.Tensor, index: torch.Tensor) -> _Read:
+                probs = torch.softmax(move_head(z, position[index]).float(), dim=-1)  # (A, 4)
+                return probs, probs.amax(dim=-1) >= threshold
+
+            return read_move
+        head = self.cell_head
+        assert head is not None
+        height, width = sides
+
+        def read_cells(z: torch.Tensor, index: torch.Tensor) -> _Read:
+            own_mask = None if mask is None else mask[index][:, : z.shape[1], : z.shape[2]]
+            scores = head(z, own_mask).float()  # (A, h * w * S + n_global)
+            n_cells = z.shape[1] * z.shape[2] * head.n_symbols
+            cells = scores[:, :n_cells].exp().view(z.shape[0], z.shape[1], z.shape[2], -1)
+            if own_mask is not None:
+                cells = cells * own_mask.unsqueeze(-1)  # padding reads nothing
+            padded = torch.nn.functional.pad(
+                cells, (0, 0, 0, width - z.shape[2], 0, height - z.shape[1])
+            )  # (A, H, W, S)
+            parts = [padded.flatten(1)]
+            chosen = cells.flatten(1).amax(dim=-1)  # the most likely placement's probability
+            if scores.shape[1] > n_cells:
+                global_probs = torch.softmax(scores[:, n_cells:], dim=-1)
+                parts.append(global_probs)
+                top_cell = scores[:, :n_cells].amax(dim=-1)
+                top_global = scores[:, n_cells:].amax(dim=-1)
+                chosen = torch.where(top_global > top_cell, global_probs.amax(dim=-1), chosen)
+            return torch.cat(parts, dim=-1), chosen >= threshold
+
+        return read_cells
+
     def forward(
         self,
         obs: Mapping[str, torch.Tensor],
@@ -358,7 +427,13 @@ class PlannerNetwork(nn.Module):
         :return: logits, values, the fixed point and the solve statistics.
         """
         x, mask = embedded if embedded is not None else self.embed(obs)
-        result = self.reasoner.solve(x.detach(), mask, z0, max_iters=max_iters, halting=halting)
+        mode = self.config.halting if halting is None else halting
+        readout = None
+        if mode == "readout":
+            readout = self.decision_readout(obs, mask, (x.shape[1], x.shape[2]))
+        result = self.reasoner.solve(
+            x.detach(), mask, z0, max_iters=max_iters, halting=halting, readout=readout
+        )
         z = result.z
         if grad_iters > 0:
             z = truncated_unroll(self.reasoner, x, mask, z.detach(), n_no_grad=0, k_grad=grad_iters)
@@ -370,4 +445,7 @@ class PlannerNetwork(nn.Module):
             iterations=result.iterations,
             residual=result.residual,
             converged=result.converged,
+            diverged=result.diverged,
+            stalled=result.stalled,
+            readout_stable=result.readout_stable,
         )

@@ -211,7 +211,12 @@ class _PlannerPolicyMixin:
             "iterations": out.iterations.detach().cpu().numpy(),
             "residual": out.residual.detach().float().cpu().numpy(),
             "converged": out.converged.detach().cpu().numpy(),
+            "capped": out.capped.detach().cpu().numpy(),
         }
+        for flag in ("diverged", "stalled"):
+            value = getattr(out, flag)
+            if value is not None:
+                self.last_solve_stats[flag] = value.detach().cpu().numpy()
         return out
 
     def _rollout_plan(self, obs: PyTorchObs) -> PlannerOutput:

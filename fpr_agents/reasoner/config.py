@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 BLOCK_STYLES: tuple[str, ...] = ("gated", "prenorm", "postnorm")
-HALTING_MODES: tuple[str, ...] = ("fixed_point", "fixed_depth", "learned")
+HALTING_MODES: tuple[str, ...] = ("fixed_point", "readout", "fixed_depth", "learned")
 # Fields that shape the weights, or what they mean (the rotary base); the others (halting, FPOPT,
 # initial state) may change between training and use, or between a checkpoint and the run that
 # resumes it.
@@ -79,8 +79,21 @@ class ReasonerConfig:
         plain residual local mixing ``z + conv(z)`` instead of the non-expansive one.
     :param tol: halting threshold on the relative residual r.
     :param max_iters: most applications of f in one solve.
-    :param halting: "fixed_point" (r < tol with FPOPT damping), "fixed_depth" (always
+    :param halting: "fixed_point" (r < tol with FPOPT damping), "readout" (what the decision
+        reads has stopped changing and is decided, or r < tol; no damping), "fixed_depth" (always
         ``fixed_depth`` iterations) or "learned" (a Q-halt head decides).
+    :param readout_tol: the "readout" rule's tolerance on the change of the readout's
+        probabilities between two iterations (max-norm).
+    :param readout_patience: consecutive iterations the readout must stay within
+        ``readout_tol`` and decided before the "readout" rule halts (k).
+    :param readout_decided: a readout is decided when the probability of its most likely
+        choice is at least this; below it the planner has not made up its mind ("no decision
+        yet", as a maze cell the plan has not reached yet), and the rule waits.
+    :param stall_patience: stall guard of every rule but "fixed_depth": a sample that makes no
+        progress for this many iterations halts, flagged ``stalled`` (0 turns the guard off).
+        Progress is a new cell settling (its change below ``tol``) or the residual halving since
+        the last progress: a wave crossing a maze settles cells every iteration and goes on,
+        while a limit cycle or a slow drift settles none and is stopped.
     :param fixed_depth: iterations run by the "fixed_depth" halting mode.
     :param eta0: initial FPOPT step size eta, in (0, 1].
     :param patience: FPOPT iterations without a new best residual before eta is reduced.
@@ -129,6 +142,14 @@ class ReasonerConfig:
     """'fixed_point', 'fixed_depth' or 'learned' (Q-halt head)."""
     fixed_depth: int = 16
     """Iterations of the 'fixed_depth' halting mode."""
+    readout_tol: float = 0.01
+    """'readout' rule: largest change of a readout probability counted as no change."""
+    readout_patience: int = 2
+    """'readout' rule: consecutive stable, decided iterations before halting (k)."""
+    readout_decided: float = 0.5
+    """'readout' rule: smallest top probability of a decided readout."""
+    stall_patience: int = 64
+    """Iterations without progress after which a sample halts as stalled (0: off)."""
     eta0: float = 1.0
     """Initial FPOPT step size, in (0, 1]."""
     patience: int = 16
@@ -250,6 +271,13 @@ class ReasonerConfig:
         if self.halting not in HALTING_MODES:
             self._fail("halting", f"must be one of {HALTING_MODES}")
         self._check_positive_int("fixed_depth")
+        if not _is_real(self.readout_tol) or self.readout_tol < 0:
+            self._fail("readout_tol", "must be a finite real number >= 0")
+        self._check_positive_int("readout_patience")
+        if not _is_real(self.readout_decided) or not 0.0 <= self.readout_decided <= 1.0:
+            self._fail("readout_decided", "must be a real number in [0, 1]")
+        if not _is_int(self.stall_patience) or self.stall_patience < 0:
+            self._fail("stall_patience", "must be an integer >= 0")
         if not _is_real(self.eta0) or not 0.0 < self.eta0 <= 1.0:
             self._fail("eta0", "must be a real number in (0, 1]")
         self._check_positive_int("patience")

@@ -22,7 +22,7 @@ from fpr_agents.reasoner.layers import (
     RMSNorm,
     SwiGLU,
 )
-from fpr_agents.reasoner.solve import SolveResult, solve_fixed_point
+from fpr_agents.reasoner.solve import Readout, SolveResult, solve_fixed_point
 
 
 @dataclass
@@ -225,6 +225,7 @@ class FixedPointReasoner(nn.Module):
         halting: str | None = None,
         return_trace: bool = False,
         z0_seeds: torch.Tensor | list[int] | None = None,
+        readout: Readout | None = None,
     ) -> SolveResult:
         """Iterate f to a fixed point, per sample, without gradient.
 
@@ -238,6 +239,7 @@ class FixedPointReasoner(nn.Module):
         :param halting: overrides ``config.halting``.
         :param return_trace: also return every sample's residual at every iteration.
         :param z0_seeds: per-sample seeds of the "random" initial latent, (B,).
+        :param readout: what the decision reads, for the "readout" halting mode.
         :return: the per-sample result.
         """
         return solve_fixed_point(
@@ -250,4 +252,5 @@ class FixedPointReasoner(nn.Module):
             halting=halting,
             return_trace=return_trace,
             z0_seeds=z0_seeds,
+            readout=readout,
         )

@@ -1,13 +1,17 @@
 """Test-time solving: iterate the reasoner's map per sample until it halts.
 
 Halting modes: "fixed_point" (relative residual below ``tol``, with FPOPT step-size damping),
-"fixed_depth" (a set number of plain iterations) and "learned" (a Q-halt head decides).
-Samples that halt leave the active batch (compaction), so each sample costs only its own
-iterations and its result never depends on its batch-mates.
+"readout" (what the decision reads has stopped changing and is decided), "fixed_depth" (a set
+number of plain iterations) and "learned" (a Q-halt head decides). Under every mode but
+"fixed_depth" a stall guard stops a sample that has stopped making progress (a limit cycle, a
+slow drift) instead of running it to the cap. Samples that halt leave the active batch
+(compaction), so each sample costs only its own iterations and its result never depends on its
+batch-mates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +21,15 @@ from fpr_agents.reasoner.config import HALTING_MODES, ReasonerConfig
 
 if TYPE_CHECKING:
     from fpr_agents.reasoner.core import FixedPointReasoner
+
+Readout = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+"""What a decision reads from a latent, for the "readout" halting rule.
+
+Called as ``readout(z, index)`` with the active samples' latents z, (A, H', W', d) (cropped to
+the padding they need), and their indices in the solve's batch, (A,) long. Returns the readout's
+probabilities, (A, K) with K fixed for the solve (e.g. the move distribution at the agent's cell),
+and whether each is decided, (A,) bool. A readout must depend on its own sample only.
+"""
 
 
 @dataclass
@@ -30,6 +43,9 @@ class SolveResult:
     :param converged: whether the residual fell below the tolerance, (B,) bool.
     :param diverged: whether the latent became non-finite or exceeded the divergence limit, (B,).
     :param trace: when asked for, each sample's residual at each of its iterations; else None.
+    :param stalled: halted by the stall guard (no progress for ``stall_patience`` iterations, or
+        FPOPT's step size below ``eta_min``), (B,) bool.
+    :param readout_stable: halted by the "readout" rule (its readout stable and decided), (B,).
     """
 
     z: torch.Tensor
@@ -38,6 +54,34 @@ class SolveResult:
     converged: torch.Tensor
     diverged: torch.Tensor
     trace: list[list[float]] | None = None
+    stalled: torch.Tensor | None = None
+    readout_stable: torch.Tensor | None = None
+
+    @property
+    def capped(self) -> torch.Tensor:
+        """Samples that ran to the iteration cap without any other reason to halt, (B,) bool."""
+        other = self.converged | self.diverged
+        for flag in (self.stalled, self.readout_stable):
+            if flag is not None:
+                other = other | flag
+        return ~other
+
+
+def cell_changes(
+    f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each cell's change under one application of f, relative to the sample's scale, and the
+    sample's relative residual (the largest cell change), in float32.
+
+    :param f_z: f(z), (B, H, W, d).
+    :param z: z, (B, H, W, d).
+    :param eps: added to the denominator.
+    :return: per-cell change (B, H, W) and residual (B,).
+    """
+    f_z32 = f_z.float()
+    scale = f_z32.abs().amax(dim=(1, 2, 3)) + eps  # (B,)
+    change = (f_z32 - z.float()).abs().amax(dim=-1) / scale.view(-1, 1, 1)  # (B, H, W)
+    return change, change.amax(dim=(1, 2))
 
 
 def relative_residual(f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -215,6 +259,7 @@ def solve_fixed_point(
     halting: str | None = None,
     return_trace: bool = False,
     z0_seeds: torch.Tensor | list[int] | None = None,
+    readout: Readout | None = None,
 ) -> SolveResult:
     """Iterate ``z <- f(z; x)`` per sample until each sample halts; runs without gradient.
 
@@ -223,9 +268,17 @@ def solve_fixed_point(
     keeps each sample's best residual; after ``patience`` iterations without a new best, its eta is
     multiplied by ``gamma``. A sample halts:
 
-    - "fixed_point": when ``r < tol`` (converged), when ``eta < eta_min``, or at ``max_iters``;
+    - "fixed_point": when ``r < tol`` (converged), when ``eta < eta_min`` (stalled), or at
+      ``max_iters``;
+    - "readout": when ``readout`` of the new latent has changed by less than ``readout_tol``
+      (max-norm of its probabilities) and been decided for ``readout_patience`` consecutive
+      iterations, counting from the starting latent's readout (readout_stable); when
+      ``r < tol`` (converged); or at ``max_iters``;
     - "fixed_depth": after exactly ``max_iters`` (default ``config.fixed_depth``) iterations;
     - "learned": when the halting head's probability exceeds 0.5, or at ``max_iters``;
+    - in every mode but "fixed_depth", when it has made no progress for ``stall_patience``
+      iterations (stalled): progress is a cell settling (its change below ``tol``) that had not
+      settled before, or the residual halving since the last progress;
     - in every mode, when ``f(z)`` is not finite or exceeds ``config.divergence_limit`` in
       max-norm (diverged; its result keeps the last good latent, with residual inf).
 
@@ -245,6 +298,7 @@ def solve_fixed_point(
     :param halting: halting mode (default ``config.halting``).
     :param return_trace: also return each sample's residual at each iteration.
     :param z0_seeds: per-sample seeds for ``z0_mode="random"``, (B,); default ``config.z0_seed``.
+    :param readout: what the decision reads (:data:`Readout`); needed by the "readout" mode.
     :return: the per-sample result.
     """
     config = reasoner.config
@@ -252,6 +306,11 @@ def solve_fixed_point(
     halting = config.halting if halting is None else halting
     if halting not in HALTING_MODES:
         raise ValueError(f"solve: halting must be one of {HALTING_MODES}, got {halting!r}")
+    if halting == "readout" and readout is None:
+        raise ValueError(
+            "solve: the 'readout' halting mode needs a readout function (what the decision "
+            "reads); the planner passes one, a bare reasoner has none"
+        )
     if max_iters is None:
         max_iters = config.fixed_depth if halting == "fixed_depth" else config.max_iters
     if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
@@ -270,6 +329,67 @@ def solve_fixed_point(
             tol=tol,
             halting=halting,
             return_trace=return_trace,
+            readout=readout if halting == "readout" else None,
+        )
+
+
+@dataclass
+class _Progress:
+    """The stall guard's per-sample bookkeeping (rows of the active batch).
+
+    :param settled: most cells ever settled at once, (A,) long.
+    :param anchor: residual at the last progress, (A,) float32.
+    :param idle: iterations since the last progress, (A,) long.
+    """
+
+    settled: torch.Tensor
+    anchor: torch.Tensor
+    idle: torch.Tensor
+
+    @classmethod
+    def start(cls, batch: int, device: torch.device) -> _Progress:
+        """No progress yet: nothing settled, no residual to halve.
+
+        :param batch: samples.
+        :param device: where the bookkeeping lives.
+        :return: the bookkeeping.
+        """
+        return cls(
+            settled=torch.zeros(batch, dtype=torch.long, device=device),
+            anchor=torch.full((batch,), float("inf"), dtype=torch.float32, device=device),
+            idle=torch.zeros(batch, dtype=torch.long, device=device),
+        )
+
+    def update(
+        self, change: torch.Tensor, residual: torch.Tensor, mask: torch.Tensor | None, tol: float
+    ) -> torch.Tensor:
+        """Count this iteration's progress; return the idle iterations so far.
+
+        :param change: per-cell relative change, (A, H, W).
+        :param residual: (A,).
+        :param mask: (A, H, W) bool or None: only real cells count.
+        :param tol: a cell whose change is below this has settled.
+        :return: (A,) long, iterations since the last progress.
+        """
+        settled_cells = change < tol
+        if mask is not None:
+            settled_cells = settled_cells & mask
+        settled = settled_cells.flatten(1).sum(dim=1)  # (A,)
+        progress = (settled > self.settled) | (residual < 0.5 * self.anchor)
+        self.settled = torch.maximum(settled, self.settled)
+        self.anchor = torch.where(progress, residual, self.anchor)
+        self.idle = torch.where(progress, torch.zeros_like(self.idle), self.idle + 1)
+        return self.idle
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Drop the rows of halted samples.
+
+        :param rows: the active rows that go on, (A',) long.
+        """
+        self.settled, self.anchor, self.idle = (
+            self.settled[rows],
+            self.anchor[rows],
+            self.idle[rows],
         )
 
 
@@ -283,6 +403,7 @@ def _iterate(
     tol: float,
     halting: str,
     return_trace: bool,
+    readout: Readout | None = None,
 ) -> SolveResult:
     """The solve loop with per-sample halting and compaction (inputs already validated).
 
@@ -294,6 +415,7 @@ def _iterate(
     :param tol: residual tolerance.
     :param halting: halting mode.
     :param return_trace: record residual traces.
+    :param readout: the decision's readout ("readout" mode), else None.
     :return: the per-sample result.
     """
     config = reasoner.config
@@ -305,29 +427,56 @@ def _iterate(
     out_residual = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
     out_converged = torch.zeros(batch, dtype=torch.bool, device=device)
     out_diverged = torch.zeros(batch, dtype=torch.bool, device=device)
+    out_stalled = torch.zeros(batch, dtype=torch.bool, device=device)
+    out_readout = torch.zeros(batch, dtype=torch.bool, device=device)
     trace: list[list[float]] | None = [[] for _ in range(batch)] if return_trace else None
 
     damped = halting == "fixed_point"
+    guarded = halting != "fixed_depth" and config.stall_patience > 0
     active = torch.arange(batch, device=device)  # global index of each active row
     active_list = list(range(batch))
     eta = torch.full((batch,), config.eta0 if damped else 1.0, dtype=torch.float32, device=device)
     best = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
     stalled = torch.zeros(batch, dtype=torch.long, device=device)
+    progress = _Progress.start(batch, device)
     z, x, mask = _crop_to_valid(z, x, mask)
+    previous, steady = None, None
+    if readout is not None:
+        previous = readout(z, active)[0].float()  # (A, K): the starting latent's readout
+        steady = torch.zeros(batch, dtype=torch.long, device=device)
 
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
-        residual, diverged, converged = measure_step(f_z, z, config, tol)  # (A,) each
+        change, residual = cell_changes(f_z, z, config.eps)  # (A, H, W), (A,)
+        size = f_z.float().abs().amax(dim=(1, 2, 3))  # NaN when not finite
+        diverged = ~(size <= config.divergence_limit)
+        residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
+        converged = (residual < tol) & ~diverged
+        stuck = torch.zeros_like(converged)
+        read_done = torch.zeros_like(converged)
         if damped:
             step_size = eta.view(-1, 1, 1, 1).to(z.dtype)
             z_next = z + step_size * (f_z - z)
             best, stalled, eta = fpopt_update(residual, best, stalled, eta, config)
-            halt = converged | (eta < config.eta_min)
+            stuck = eta < config.eta_min
+            halt = converged | stuck
         else:
             z_next = f_z
-            halt = torch.zeros_like(converged)
+            halt = converged if readout is not None else torch.zeros_like(converged)
             if halting == "learned":
                 halt = torch.sigmoid(reasoner.halt_logit(z_next, mask).float()) > 0.5
+        if readout is not None:
+            assert previous is not None and steady is not None
+            probs, decided = readout(z_next, active)
+            probs = probs.float()
+            moved = (probs - previous).abs().amax(dim=-1)  # (A,)
+            steady = torch.where((moved < config.readout_tol) & decided, steady + 1, 0)
+            previous = probs
+            read_done = steady >= config.readout_patience
+            halt = halt | read_done
+        if guarded:
+            stuck = stuck | (progress.update(change, residual, mask, tol) >= config.stall_patience)
+            halt = halt | stuck
         halt = halt | diverged | (iteration == max_iters)
         z_next = torch.where(diverged.view(-1, 1, 1, 1), z, z_next)
         if trace is not None:
@@ -344,10 +493,15 @@ def _iterate(
         out_residual[targets] = residual[rows]
         out_converged[targets] = converged[rows]
         out_diverged[targets] = diverged[rows]
+        out_stalled[targets] = (stuck & ~converged & ~diverged)[rows]
+        out_readout[targets] = (read_done & ~diverged)[rows]
         keep = (~halt).nonzero().flatten()
         if keep.numel() == 0:
             break
         active, eta, best, stalled = active[keep], eta[keep], best[keep], stalled[keep]
+        progress.keep(keep)
+        if previous is not None and steady is not None:
+            previous, steady = previous[keep], steady[keep]
         active_list = active.tolist()
         z, x = z_next[keep], x[keep]
         mask = None if mask is None else mask[keep]
@@ -360,4 +514,6 @@ def _iterate(
         converged=out_converged,
         diverged=out_diverged,
         trace=trace,
+        stalled=out_stalled,
+        readout_stable=out_readout,
     )

@@ -37,3 +37,23 @@ def test_markdown_table_shape() -> None:
     text = markdown_table(["a", "b"], [[1, 0.5], [2, float("nan")]])
     lines = text.splitlines()
     assert lines[0] == "| a | b |" and lines[2] == "| 1 | 0.50 |" and lines[3] == "| 2 | nan |"
+
+
+def test_json_safe_writes_valid_json_for_non_finite_values() -> None:
+    import json
+
+    from fpr_agents.evaluation.report import json_safe
+
+    report = {"a": float("nan"), "b": [float("inf"), 1.5, np.float32(2.0)], "c": np.int64(3)}
+    text = json.dumps(json_safe(report), allow_nan=False)
+    assert json.loads(text) == {"a": None, "b": [None, 1.5, 2.0], "c": 3}
+
+
+def test_halting_warnings_name_the_problem() -> None:
+    from fpr_agents.evaluation.report import halting_warnings
+
+    shares = {"converged": 0.0, "diverged": 1.0, "stalled": 0.01, "capped": 0.2}
+    warnings = halting_warnings(shares, "FPR/Maze-9x9-v0")
+    assert len(warnings) == 2
+    assert "100.0% of decisions diverged" in warnings[0] and "capped" in warnings[1]
+    assert halting_warnings({"diverged": 0.0, "stalled": 0.0, "capped": 0.0}, "x") == []

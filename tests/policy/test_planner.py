@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -154,3 +155,41 @@ def test_extent_options_survive_a_checkpoint_round_trip(tmp_path: Path) -> None:
     assert list(loaded.task["grid_keys"]) != list(task["grid_keys"])  # the JSON sorted them
     obs = {k: torch.as_tensor(v)[None] for k, v in env.reset(seed=6)[0].items()}
     torch.testing.assert_close(loaded.embed(obs)[0], planner.embed(obs)[0])
+
+
+def _batch(env_id: str, seeds: list[int]) -> dict[str, torch.Tensor]:
+    env = gym.make(env_id)
+    observations = [env.reset(seed=seed)[0] for seed in seeds]
+    return {k: torch.as_tensor(np.stack([o[k] for o in observations])) for k in observations[0]}
+
+
+@pytest.mark.parametrize(
+    ("env_id", "config"),
+    [
+        ("FPR/Maze-9x9-v0", {"d_model": 16, "attention": False, "mlp_kernel": 3}),
+        ("FPR/Sudoku-4x4-v0", {"d_model": 16, "n_heads": 2}),
+    ],
+)
+def test_readout_halting_does_not_depend_on_batch_mates(env_id: str, config: dict) -> None:
+    task = gym.make(env_id).unwrapped.task_description
+    torch.manual_seed(0)
+    planner = PlannerNetwork(task, {**config, "halting": "readout", "readout_decided": 0.0})
+    seeds = [0, 1, 2, 3]
+    with torch.no_grad():
+        together = planner(_batch(env_id, seeds))
+        alone = [planner(_batch(env_id, [seed])) for seed in seeds]
+    assert together.readout_stable is not None and together.readout_stable.any()
+    for row, single in enumerate(alone):
+        assert int(together.iterations[row]) == int(single.iterations[0])
+        torch.testing.assert_close(together.logits[row], single.logits[0])
+
+
+def test_readout_waits_while_the_decision_is_undecided() -> None:
+    task = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
+    torch.manual_seed(0)
+    config = {"d_model": 16, "attention": False, "mlp_kernel": 3, "halting": "readout"}
+    planner = PlannerNetwork(task, {**config, "readout_decided": 1.0, "stall_patience": 0})
+    planner.set_solver(tol=0.0, max_iters=12)  # nothing is ever that sure, nor converged
+    with torch.no_grad():
+        out = planner(_batch("FPR/Maze-9x9-v0", [0, 1]))
+    assert (out.iterations == 12).all() and out.capped.all()

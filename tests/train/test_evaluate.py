@@ -62,7 +62,8 @@ def test_evaluate_overrides_the_solver_settings(checkpoint: str, tmp_path) -> No
     report = evaluate.main(
         [*common, "--tol", "0.5", "--patience", "3", "--max-iters", "5", "--out", str(tmp_path)]
     )
-    assert report["solver"] == {"tol": 0.5, "patience": 3, "max_iters": 5}
+    solver = report["solver"]
+    assert (solver["tol"], solver["patience"], solver["max_iters"]) == (0.5, 3, 5)
     assert json.loads((tmp_path / "report.json").read_text())["solver"]["tol"] == 0.5
     assert report["depth"]["iterations"]["max"] <= 5  # the cap holds
     with pytest.raises(ValueError, match="--tol must be >= 0"):
@@ -74,3 +75,47 @@ def test_checkpoint_of_other_family_is_refused(checkpoint: str, tmp_path) -> Non
         evaluate.main(
             ["--env", "FPR/Sudoku-4x4-v0", "--checkpoint", checkpoint, "--out", str(tmp_path)]
         )
+
+
+def test_a_planner_that_diverges_is_reported_loudly(checkpoint: str, tmp_path, capsys) -> None:
+    from train.common import load_checkpoint, save_checkpoint
+
+    tensors, meta = load_checkpoint(checkpoint)
+    name = next(k for k in tensors if "reasoner" in k and tensors[k].is_floating_point())
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] = float("nan")
+    broken = tmp_path / "broken.safetensors"
+    save_checkpoint(broken, tensors, meta)
+    out = tmp_path / "eval"
+    report = evaluate.main(
+        [
+            "--env", "FPR/Maze-9x9-v0", "--checkpoint", str(broken), "--episodes", "2",
+            "--parallel", "2", "--caps", "", "--sizes", "", "--out", str(out),
+            "--progress", "false", "--threads", "1",
+        ]
+    )  # fmt: skip
+    assert report["depth"]["halting"]["diverged"] == 1.0
+    assert any("diverged" in warning for warning in report["warnings"])
+    assert "diverged" in capsys.readouterr().err
+    json.loads((out / "report.json").read_text(), parse_constant=_refuse)  # valid JSON only
+    assert "## Warnings" in (out / "report.md").read_text()
+
+
+def _refuse(name: str) -> None:
+    raise AssertionError(f"report.json holds the non-JSON constant {name}")
+
+
+def test_evaluate_readout_halting_and_cold_depth(checkpoint: str, tmp_path) -> None:
+    report = evaluate.main(
+        [
+            "--env", "FPR/Maze-9x9-v0", "--checkpoint", checkpoint, "--episodes", "2",
+            "--parallel", "2", "--caps", "", "--sizes", "", "--out", str(tmp_path / "r"),
+            "--progress", "false", "--threads", "1", "--halting", "readout",
+        ]
+    )  # fmt: skip
+    assert report["solver"]["halting"] == "readout"
+    assert report["cold_depth"]["decisions"] == report["depth"]["decisions"]
+    assert report["episode_iterations"]["cold"] >= report["episode_iterations"]["warm"] > 0
+    with pytest.raises(SystemExit) as stop:
+        evaluate.main(["--halting", "sometimes", "--out", str(tmp_path / "bad")])
+    assert stop.value.code == 2

@@ -1,0 +1,164 @@
+"""Halting rules and the stall guard on constructed maps: a contraction, a 2-cycle, a slow drift,
+a map whose readout settles while far cells never do, and one whose readout stays undecided."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from fpr_agents.reasoner import ReasonerConfig
+from fpr_agents.reasoner.solve import solve_fixed_point
+
+CONTRACTION, CYCLE, DRIFT, FAR_CYCLE, UNDECIDED = range(5)
+
+
+class MapReasoner(nn.Module):
+    """A 'reasoner' whose step is a known map, chosen per sample by the input's first channel:
+
+    - CONTRACTION: ``f(z) = z / 2 + 1`` (fixed point 2 everywhere);
+    - CYCLE: ``f(z) = 1 - z`` (from zeros: 0, 1, 0, 1, ... a 2-cycle);
+    - DRIFT: ``f(z) = z + 0.01`` (every cell creeps on for ever);
+    - FAR_CYCLE: cell (0, 0) contracts, every other cell cycles;
+    - UNDECIDED: cell (0, 0) holds still at 0, every other cell cycles.
+    """
+
+    def __init__(self, **solver: object) -> None:
+        super().__init__()
+        self.config = ReasonerConfig(d_model=4, attention=False, **solver)  # type: ignore[arg-type]
+
+    def step(self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None):
+        kind = x[..., :1].round()  # (B, H, W, 1)
+        contract, cycle, drift = z / 2 + 1, 1 - z, z + 0.01
+        corner = torch.zeros_like(z, dtype=torch.bool)
+        corner[:, 0, 0] = True
+        far_cycle = torch.where(corner, contract, cycle)
+        undecided = torch.where(corner, torch.zeros_like(z), cycle)
+        f = torch.where(kind == CONTRACTION, contract, cycle)
+        f = torch.where(kind == DRIFT, drift, f)
+        f = torch.where(kind == FAR_CYCLE, far_cycle, f)
+        f = torch.where(kind == UNDECIDED, undecided, f)
+        if mask is not None:
+            f = f * mask.unsqueeze(-1).to(f.dtype)
+        return f
+
+    def halt_logit(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.full((z.shape[0],), -10.0)  # the learned head never says halt
+
+
+def corner_readout(z: torch.Tensor, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decision reads cell (0, 0): a two-way choice from its first channel."""
+    logits = torch.stack([z[:, 0, 0, 0], torch.zeros_like(z[:, 0, 0, 0])], dim=-1)
+    probs = torch.softmax(logits, dim=-1)  # (A, 2)
+    return probs, probs.amax(dim=-1) >= 0.6
+
+
+def _inputs(kinds: list[int], side: int = 3) -> torch.Tensor:
+    x = torch.zeros(len(kinds), side, side, 4)
+    for row, kind in enumerate(kinds):
+        x[row, ..., 0] = kind
+    return x
+
+
+def _solve(kinds: list[int], halting: str, **solver: object):
+    reasoner = MapReasoner(**{"stall_patience": 16, "max_iters": 200, **solver})
+    readout = corner_readout if halting == "readout" else None
+    return solve_fixed_point(reasoner, _inputs(kinds), halting=halting, readout=readout)
+
+
+@pytest.mark.parametrize("halting", ["fixed_point", "readout", "learned"])
+def test_contraction_converges(halting: str) -> None:
+    result = _solve([CONTRACTION], halting, tol=1e-4)
+    assert bool(result.converged[0]) or bool(result.readout_stable[0])
+    assert not bool(result.stalled[0])
+    if halting != "readout":
+        assert bool(result.converged[0])
+        torch.testing.assert_close(result.z[0], torch.full((3, 3, 4), 2.0), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("halting", ["fixed_point", "readout", "learned"])
+@pytest.mark.parametrize("kind", [CYCLE, DRIFT])
+def test_stall_guard_stops_cycles_and_drifts(halting: str, kind: int) -> None:
+    result = _solve([kind], halting)
+    assert int(result.iterations[0]) < 200
+    assert not bool(result.capped[0]) and not bool(result.converged[0])
+    if halting == "readout" and kind == DRIFT:
+        # The read corner creeps by less than readout_tol per iteration and becomes decided:
+        # the rule takes a readout that slow for a settled one.
+        assert bool(result.readout_stable[0])
+    else:
+        assert bool(result.stalled[0]) and not bool(result.readout_stable[0])
+
+
+def test_stall_guard_off_runs_to_the_cap() -> None:
+    result = _solve([CYCLE], "readout", stall_patience=0, max_iters=50)
+    assert int(result.iterations[0]) == 50
+    assert bool(result.capped[0]) and not bool(result.stalled[0])
+
+
+def test_fixed_depth_has_no_stall_guard() -> None:
+    result = _solve([CYCLE], "fixed_depth", fixed_depth=40)
+    assert int(result.iterations[0]) == 40 and not bool(result.stalled[0])
+
+
+def test_readout_halts_when_the_decision_is_made_though_far_cells_cycle() -> None:
+    readout = _solve([FAR_CYCLE], "readout")
+    whole = _solve([FAR_CYCLE], "fixed_point")
+    assert bool(readout.readout_stable[0]) and not bool(readout.converged[0])
+    assert int(readout.iterations[0]) < int(whole.iterations[0])
+    assert bool(whole.stalled[0])  # the whole-latent residual never falls
+    assert readout.z[0, 0, 0, 0] > 1.9  # the corner has reached its value
+
+
+def test_readout_that_stays_undecided_does_not_halt() -> None:
+    result = _solve([UNDECIDED], "readout", stall_patience=0, max_iters=30)
+    assert not bool(result.readout_stable[0])
+    assert int(result.iterations[0]) == 30
+
+
+def test_readout_patience_counts_consecutive_stable_iterations() -> None:
+    short = _solve([FAR_CYCLE], "readout", readout_patience=1)
+    long = _solve([FAR_CYCLE], "readout", readout_patience=5)
+    assert int(long.iterations[0]) == int(short.iterations[0]) + 4
+
+
+def test_readout_halts_at_once_from_its_own_fixed_point() -> None:
+    first = _solve([FAR_CYCLE], "readout", readout_patience=1)
+    reasoner = MapReasoner(stall_patience=16, max_iters=200, readout_patience=1)
+    again = solve_fixed_point(
+        reasoner, _inputs([FAR_CYCLE]), z0=first.z, halting="readout", readout=corner_readout
+    )
+    assert int(again.iterations[0]) == 1 and bool(again.readout_stable[0])
+
+
+@pytest.mark.parametrize("halting", ["fixed_point", "readout", "fixed_depth", "learned"])
+def test_batch_mates_do_not_change_a_result(halting: str) -> None:
+    kinds = [CONTRACTION, CYCLE, DRIFT, FAR_CYCLE, UNDECIDED]
+    alone = [_solve([kind], halting, max_iters=120) for kind in kinds]
+    for order in (kinds, list(reversed(kinds)), [FAR_CYCLE, FAR_CYCLE, CYCLE]):
+        batch = _solve(order, halting, max_iters=120)
+        for row, kind in enumerate(order):
+            single = alone[kinds.index(kind)]
+            assert int(batch.iterations[row]) == int(single.iterations[0])
+            for flag in ("converged", "stalled", "readout_stable", "diverged"):
+                assert bool(getattr(batch, flag)[row]) == bool(getattr(single, flag)[0]), flag
+            torch.testing.assert_close(batch.z[row], single.z[0])
+
+
+def test_readout_mode_needs_a_readout() -> None:
+    with pytest.raises(ValueError, match="needs a readout function"):
+        solve_fixed_point(MapReasoner(), _inputs([CONTRACTION]), halting="readout")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("readout_tol", -0.1),
+        ("readout_patience", 0),
+        ("readout_decided", 1.5),
+        ("stall_patience", -1),
+    ],
+)
+def test_bad_halting_settings_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"ReasonerConfig.{field}"):
+        ReasonerConfig(**{field: value})  # type: ignore[arg-type]
