@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# A share of decisions past which reports and callbacks warn: a planner that blows up, cycles or
+# runs to its cap on this many decisions is not thinking "as long as needed", whatever its success.
+WARN_SHARES = {"diverged": 0.0, "stalled": 0.05, "capped": 0.05}
+
 
 def average_ranks(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Ranks (1-based) of ``values``, tied entries sharing the mean of their ranks.

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fpr_agents.evaluation.metrics import spearman, summarize
+from fpr_agents.evaluation.metrics import WARN_SHARES, spearman, summarize
 from fpr_agents.evaluation.rollout import RolloutResult
 
 
@@ -94,9 +94,6 @@ def depth_report(result: RolloutResult, n_buckets: int = 5) -> dict[str, Any]:
 
 
 HALTING_FLAGS = ("converged", "readout_stable", "stalled", "diverged", "capped")
-# A share of decisions past which the report warns: a planner that blows up, cycles or runs to
-# its cap on this many decisions is not thinking "as long as needed", whatever its success.
-WARN_SHARES = {"diverged": 0.0, "stalled": 0.05, "capped": 0.05}
 
 
 def halting_shares(result: RolloutResult) -> dict[str, float]:

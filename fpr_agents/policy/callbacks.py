@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
-from fpr_agents.evaluation.metrics import spearman
-from fpr_agents.evaluation.report import WARN_SHARES
+from fpr_agents.evaluation.metrics import WARN_SHARES, spearman
 
 _TEXT_FORMATS = ("stdout", "log", "json", "csv")
 
