@@ -14,6 +14,7 @@ from typing import Any
 
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.reasoner import ReasonerConfig
+from fpr_agents.reasoner.config import HALTING_MODES
 from train.common import load_checkpoint, parse_args, save_checkpoint
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -35,6 +36,11 @@ class ShipArgs:
         metadata={"help": "set the fixed-point tolerance users get (0: keep the checkpoint's)"},
     )
 
+    halting: str = field(
+        default="",
+        metadata={"help": "set the halting rule users get, e.g. readout ('': the checkpoint's)"},
+    )
+
     def __post_init__(self) -> None:
         if not self.checkpoint or not self.name:
             raise ValueError("--checkpoint and --name are both required")
@@ -42,6 +48,8 @@ class ShipArgs:
             raise ValueError(f"--patience must be >= 0, got {self.patience}")
         if not self.tol >= 0:
             raise ValueError(f"--tol must be >= 0, got {self.tol}")
+        if self.halting and self.halting not in HALTING_MODES:
+            raise ValueError(f"--halting must be one of {HALTING_MODES}, got {self.halting!r}")
         if not self.name.isidentifier():
             raise ValueError(f"--name must be an identifier, got {self.name!r}")
 
@@ -68,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if not weights:
         raise ValueError(f"{args.checkpoint} holds no model weights")
     shipped_meta: dict[str, Any] = dict(meta)
-    solver = {k: v for k, v in (("patience", args.patience), ("tol", args.tol)) if v}
+    given = (("patience", args.patience), ("tol", args.tol), ("halting", args.halting))
+    solver = {k: v for k, v in given if v}
     if solver:
         if "reasoner" not in meta:
             flags = ", ".join(f"--{k}" for k in solver)

@@ -44,6 +44,10 @@ def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
     loose = ship.main(["--checkpoint", str(source), "--name", "tiny", "--tol", "0.01"])
     assert load_planner(loose).config.tol == 0.01
     assert load_planner(loose).config.patience == planner.config.patience
+    readout = ship.main(["--checkpoint", str(source), "--name", "tiny", "--halting", "readout"])
+    assert load_planner(readout).config.halting == "readout"
+    with pytest.raises(ValueError, match="--halting must be one of"):
+        ship.ShipArgs(checkpoint=str(source), name="tiny", halting="often")
     with pytest.raises(SystemExit):  # argparse's error: "--patience must be >= 0"
         ship.main(["--checkpoint", str(source), "--name", "tiny", "--patience", "-1"])
     with pytest.raises(ValueError, match="--tol must be >= 0"):
