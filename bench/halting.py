@@ -19,6 +19,27 @@ with several numbers of blanks), labelled by the family's oracle (``train/oracle
    point); at every decision the same observation is also solved from a cold start. Iterations
    per env step, and the share of decisions where both pick the same action. Aim: 3x fewer
    iterations, 99% or more identical actions.
+4. **Accuracy against iterations, per decision** (:class:`DecisionSet`: each puzzle is one
+   decision; a maze's is the move at its start cell, the farthest from the goal, with the
+   observation's ``agent`` there so the planner builds the "readout" rule's readout as the
+   policy does; a Sudoku's reads the whole board). Every halting criterion as a curve: the
+   fixed-point rule over ``--tols``, the readout rule over ``--readout-tols`` x
+   ``--readout-patiences`` (and ``--readout-decided``), the learned head, and fixed depth at
+   every depth; a PNG in ``--out``. At equal accuracy (within 1 point of the best fixed-point or
+   readout setting), the cheapest setting of each. Aims: the readout rule at 0.7x the
+   iterations of the smallest sufficient fixed depth or fewer, 0.5x those of fixed-point
+   halting or fewer.
+5. **In distribution against shifted** (larger mazes, Sudokus with more blanks): the settings
+   and the fixed depth chosen in distribution, applied to the shifted set. Aims: the fixed depth
+   loses 10 points or more, the adaptive rules 2 points or fewer.
+6. **Agent level**: whole greedy episodes (:func:`~fpr_agents.evaluation.rollout.run_episodes`,
+   warm start within each episode for every agent, fixed depth included) with the readout and
+   fixed-point rules, against fixed depth per decision over ``--agent-depths`` and a bisection
+   to the smallest depth whose success comes within 1 point of the adaptive agent's. Aims:
+   iterations per episode at 0.3x those of that depth or fewer on 15x15 mazes, 0.7x on 6x6
+   Sudoku.
+7. **Iterations against difficulty, per decision**, warm and cold start, each rule: Spearman
+   correlation with ``info["difficulty"]``; a PNG in ``--out``.
 
 Without a checkpoint the planner has random weights and the report says so: accuracies and
 successes then mean nothing; costs and ratios still show what the machinery does.
@@ -28,10 +49,12 @@ successes then mean nothing; costs and ratios still show what the machinery does
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -61,8 +84,9 @@ from bench.common import (
     torch_threads,
 )
 from fpr_agents.evaluation.metrics import spearman
+from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
-from fpr_agents.reasoner import FixedPointReasoner, halting_loss
+from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig, halting_loss
 from fpr_agents.reasoner.solve import (
     check_grid_inputs,
     fpopt_update,
@@ -72,12 +96,23 @@ from fpr_agents.reasoner.solve import (
 from train.oracle_data import MazeOracle, OracleBatch, OracleSource, SudokuOracle, cell_correct
 
 __all__ = [
+    "SECTIONS",
     "BatchLevelResult",
+    "Criterion",
+    "CurvePoint",
+    "DecisionSet",
     "HaltingBenchConfig",
     "MixedSet",
+    "SetCurves",
+    "depth_curve",
+    "halting_criteria",
     "main",
+    "measure_curves",
     "run_benchmark",
+    "smallest_sufficient_depth",
     "solve_batch_level",
+    "solve_decisions",
+    "solver_settings",
 ]
 
 FIXED_DEPTH_AIM = 0.5  # adaptive iterations / fixed-depth iterations at equal accuracy
@@ -85,6 +120,14 @@ ACCURACY_TOLERANCE = 1.0  # points of cell accuracy counted as "equal"
 COMPACTION_AIM = 1.5  # batch-level time / compaction time
 WARM_ITERATIONS_AIM = 3.0  # cold iterations per step / warm iterations per step
 IDENTICAL_ACTIONS_AIM = 99.0  # percent
+READOUT_VS_DEPTH_AIM = 0.7  # readout iterations / smallest sufficient fixed depth's, per decision
+READOUT_VS_FIXED_POINT_AIM = 0.5  # readout iterations / fixed-point halting's, per decision
+SHIFT_DEPTH_LOSS_AIM = 10.0  # points of accuracy the in-distribution fixed depth loses, at least
+SHIFT_ADAPTIVE_LOSS_AIM = 2.0  # points an adaptive rule loses on the shifted set, at most
+# Agent level: adaptive iterations per episode / those of the smallest sufficient fixed depth.
+AGENT_ITERATIONS_AIMS = {"FPR/Maze-15x15-v0": 0.3, "FPR/Sudoku-6x6-v0": 0.7}
+DEFAULT_OUT = "runs/bench_halting"
+SECTIONS = ("halting", "compaction", "warm", "curves", "agent", "difficulty")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -191,7 +234,11 @@ class MixedSet:
 
     @classmethod
     def for_planner(
-        cls, planner: PlannerNetwork, maze_sizes: tuple[int, int], sudoku_blanks: float
+        cls,
+        planner: PlannerNetwork,
+        maze_sizes: tuple[int, int],
+        sudoku_blanks: float,
+        sudoku_fewest: float | None = None,
     ) -> MixedSet:
         """The mixed set of the planner's family.
 
@@ -199,7 +246,8 @@ class MixedSet:
         :param maze_sizes: smallest and largest odd maze side; each maze's side is uniform among
             the odd sides in between.
         :param sudoku_blanks: largest share of blank cells; each puzzle's number of blanks is
-            uniform between an eighth of the board and this share.
+            uniform between ``sudoku_fewest`` and this share.
+        :param sudoku_fewest: smallest share of blank cells (None: an eighth of the board).
         :return: the set.
         """
         family = planner.task.get("family")
@@ -220,7 +268,8 @@ class MixedSet:
             if env_id not in gym.registry:
                 raise ValueError(f"no registered Sudoku env {env_id} for a {side}x{side} planner")
             cells = side * side
-            low, high = max(1, cells // 8), max(2, round(sudoku_blanks * cells))
+            low = max(1, cells // 8 if sudoku_fewest is None else round(sudoku_fewest * cells))
+            high = max(low, 2, round(sudoku_blanks * cells))
             sudoku = SudokuOracle(env_id, low, high)
 
             def draw_sudokus(n: int, rng: np.random.Generator) -> OracleBatch:
@@ -271,6 +320,21 @@ class HaltingBenchConfig:
     :param episode_steps: cut episodes after this many steps (None: the env's limit).
     :param rounds: timed rounds of every wall-time comparison.
     :param seed: seed of puzzles and episodes.
+    :param tols: residual tolerances of the "fixed_point" curve.
+    :param readout_tols: readout tolerances of the "readout" curves (one curve per patience).
+    :param readout_patiences: readout patiences k, one "readout" curve each.
+    :param readout_decided: thresholds of a decided readout, swept at the planner's own readout
+        tolerance and patience (extra points of the "readout" curve).
+    :param curve_depth: deepest fixed depth of the curves (None: twice the most iterations any
+        adaptive solve of the set took, at most the cap); the search for the smallest sufficient
+        depth goes on to the cap.
+    :param shift_maze_sizes: smallest and largest odd maze side of the shifted set.
+    :param shift_sudoku_blanks: smallest and largest share of blank cells of the shifted set.
+    :param shift_size: puzzles in the shifted set.
+    :param agent_episodes: greedy episodes per agent of the agent-level comparison.
+    :param agent_depths: fixed depths per decision tried by the agent-level comparison before
+        the bisection that finds the smallest sufficient one.
+    :param agent_learned: also play the learned halting head's agent (per-decision Spearman).
     """
 
     eval_size: int = 64
@@ -288,6 +352,17 @@ class HaltingBenchConfig:
     episode_steps: int | None = None
     rounds: int = 3
     seed: int = 0
+    tols: tuple[float, ...] = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4)
+    readout_tols: tuple[float, ...] = (0.3, 0.1, 0.03, 0.01, 0.003, 0.001)
+    readout_patiences: tuple[int, ...] = (1, 2)
+    readout_decided: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+    curve_depth: int | None = None
+    shift_maze_sizes: tuple[int, int] = (33, 33)
+    shift_sudoku_blanks: tuple[float, float] = (0.65, 0.75)
+    shift_size: int = 32
+    agent_episodes: int = 32
+    agent_depths: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
+    agent_learned: bool = True
 
     def __post_init__(self) -> None:
         for name in ("eval_size", "max_iters", "head_batch_size", "episodes", "episode_envs"):
@@ -299,6 +374,29 @@ class HaltingBenchConfig:
             )
         if not self.compaction_batches or min(self.compaction_batches) < 1:
             raise ValueError(f"compaction_batches must be positive, got {self.compaction_batches}")
+        for name in ("tols", "readout_tols", "readout_patiences", "readout_decided"):
+            values = getattr(self, name)
+            if not values or min(values) < 0:
+                raise ValueError(f"{name} must be a non-empty list of values >= 0, got {values}")
+        if min(self.readout_patiences) < 1 or max(self.readout_decided) > 1:
+            raise ValueError(
+                f"readout_patiences must be >= 1 and readout_decided <= 1, got "
+                f"{self.readout_patiences}, {self.readout_decided}"
+            )
+        if not self.agent_depths or min(self.agent_depths) < 1:
+            raise ValueError(f"agent_depths must be depths >= 1, got {self.agent_depths}")
+        if self.shift_size < 1 or self.agent_episodes < 1:
+            raise ValueError(
+                f"shift_size and agent_episodes must be >= 1, got {self.shift_size}, "
+                f"{self.agent_episodes}"
+            )
+        if self.curve_depth is not None and self.curve_depth < 1:
+            raise ValueError(f"curve_depth must be >= 1, got {self.curve_depth}")
+        low, high = self.shift_sudoku_blanks
+        if not 0 < low <= high <= 1:
+            raise ValueError(
+                f"shift_sudoku_blanks must be shares 0 < low <= high <= 1, got {low}, {high}"
+            )
 
 
 QUICK_CONFIG = HaltingBenchConfig(
@@ -312,6 +410,14 @@ QUICK_CONFIG = HaltingBenchConfig(
     episode_env="FPR/Maze-9x9-v0",
     episode_steps=8,
     rounds=1,
+    tols=(1e-1, 1e-3),
+    readout_tols=(0.1, 0.01),
+    readout_patiences=(1, 2),
+    readout_decided=(0.5, 0.9),
+    shift_maze_sizes=(11, 11),
+    shift_size=4,
+    agent_episodes=2,
+    agent_depths=(1, 2, 4),
 )
 QUICK_RANDOM_REASONER: dict[str, Any] = {"d_model": 16, "n_heads": 2, "attention": False}
 FAMILY_EPISODE_ENVS = {"maze": "FPR/Maze-15x15-v0"}
@@ -753,13 +859,7 @@ def _warm_start_section(
     trained: bool,
 ) -> None:
     """Iterations per env step and identical actions, warm against cold, over whole episodes."""
-    family = str(planner.task.get("family"))
-    env_id = bench.episode_env or FAMILY_EPISODE_ENVS.get(family)
-    if env_id is None:
-        side = int(planner.task["grid_shape"][0])
-        env_id = f"FPR/Sudoku-{side}x{side}-v0" if family == "sudoku" else None
-    if env_id is None:
-        raise ValueError(f"no default episode env for the {family!r} family: give --episode-env")
+    env_id = episode_env_id(planner, bench)
     totals = _play_paired(planner, env_id, bench, device)
     decisions = len(totals.identical)
     warm_mean = float(np.mean(totals.warm_iterations))
@@ -824,20 +924,922 @@ def _warm_start_section(
     ]
 
 
+# ------------------------------------------------------------------------------------------------
+# Accuracy against iterations, per decision: every halting criterion on one set of decisions.
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DecisionSet:
+    """Oracle-labelled puzzles, each taken as one decision of the planner.
+
+    A maze's decision is the move at the agent's cell, with the agent standing on the maze's
+    start (the cell farthest from the goal: the last one a wave from the goal reaches); its
+    accuracy is whether that move is a shortest-path one. A Sudoku's decision reads the whole
+    board (the planner's cell readout); its accuracy is the share of blank cells right.
+
+    :param description: what the set holds, for the report.
+    :param source: the family's oracle data source.
+    :param batch: the puzzles and their labels, on the bench's device.
+    :param obs: each decision's observation, on the bench's device (mazes: with ``agent``).
+    :param start: the agent's cell of each maze, (B, 2) long; None for whole-board readouts.
+    """
+
+    description: str
+    source: OracleSource
+    batch: OracleBatch
+    obs: dict[str, torch.Tensor]
+    start: torch.Tensor | None
+
+    @classmethod
+    def draw(
+        cls,
+        planner: PlannerNetwork,
+        mixed: MixedSet,
+        size: int,
+        rng: np.random.Generator,
+        device: torch.device,
+    ) -> DecisionSet:
+        """Draw ``size`` decisions from a mixed set.
+
+        :param planner: the planner (its layout says what a decision reads).
+        :param mixed: the mixed set to draw from.
+        :param size: decisions (puzzles).
+        :param rng: the source of randomness.
+        :param device: where the batch goes.
+        :return: the set.
+        """
+        batch = mixed.draw(size, rng).to(device)
+        obs = dict(batch.obs)
+        start = None
+        if planner.move_head is not None:
+            start = torch.as_tensor(batch.extra["start"], dtype=torch.long, device=device)  # (B, 2)
+            obs[str(planner.task["agent_key"])] = start.float()
+        reads = "the move at the start cell" if start is not None else "the whole board"
+        return cls(
+            f"{size} {mixed.description} (decision: {reads})", mixed.source, batch, obs, start
+        )
+
+    @property
+    def size(self) -> int:
+        """Decisions in the set."""
+        return int(self.batch.cells.shape[0])
+
+    def accuracy(self, planner: PlannerNetwork, z: torch.Tensor) -> tuple[float, float]:
+        """Decision accuracy and cell accuracy over the whole field, in percent.
+
+        :param planner: the planner (its heads read z).
+        :param z: the latents the decisions are read from, (B, H, W, d).
+        :return: (decision accuracy, field cell accuracy); equal for whole-board readouts.
+        """
+        with torch.no_grad():
+            logits = self.source.cell_logits(planner, z.float())  # (B, H, W, C)
+        right = cell_correct(logits, self.batch.optimal)  # (B, H, W)
+        cells = self.batch.cells
+        field_accuracy = 100.0 * int((right & cells).sum()) / max(int(cells.sum()), 1)
+        if self.start is None:
+            return field_accuracy, field_accuracy
+        rows = torch.arange(right.shape[0], device=right.device)
+        at_start = right[rows, self.start[:, 0], self.start[:, 1]]  # (B,)
+        return 100.0 * float(at_start.float().mean()), field_accuracy
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One setting of an adaptive halting rule, a point of its curve.
+
+    :param rule: "fixed_point", "readout" or "learned".
+    :param setting: the setting as printed.
+    :param solver: the solver fields the solve runs with (``PlannerNetwork.set_solver``).
+    :param default: whether these are the planner's own settings of the rule.
+    :param curve: the curve of the figure the point belongs to (default: the rule).
+    """
+
+    rule: str
+    setting: str
+    solver: tuple[tuple[str, float], ...] = ()
+    default: bool = False
+    curve: str = ""
+
+    @property
+    def label(self) -> str:
+        """Rule and setting, for tables and legends."""
+        mark = " (default)" if self.default else ""
+        return f"{self.rule}, {self.setting}{mark}"
+
+
+@dataclass
+class CurvePoint:
+    """A halting setting's solve of a decision set.
+
+    :param criterion: the setting (None for a fixed depth).
+    :param depth: the fixed depth (None for an adaptive rule).
+    :param accuracy: decision accuracy, percent.
+    :param field_accuracy: cell accuracy over the whole field, percent.
+    :param iterations: each decision's iterations, (B,) long, on the CPU.
+    :param halted: share of decisions (percent) by reason: converged, readout, stalled,
+        diverged, capped (a decision may have several).
+    """
+
+    criterion: Criterion | None
+    depth: int | None
+    accuracy: float
+    field_accuracy: float
+    iterations: torch.Tensor
+    halted: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Total iterations over the set."""
+        return int(self.iterations.sum())
+
+    @property
+    def label(self) -> str:
+        """What was run, for tables and legends."""
+        if self.criterion is None:
+            return f"fixed depth {self.depth}"
+        return self.criterion.label
+
+
+def halting_criteria(bench: HaltingBenchConfig, config: ReasonerConfig) -> list[Criterion]:
+    """Every adaptive setting of the curves: the fixed-point sweep over ``tols``, the readout
+    sweep over ``readout_tols`` x ``readout_patiences`` (and ``readout_decided`` at the planner's
+    readout tolerance and patience), and the learned head.
+
+    :param bench: the sweeps.
+    :param config: the planner's solver settings (its defaults are marked).
+    :return: the criteria, fixed point first.
+    """
+    criteria = [
+        Criterion("fixed_point", f"tol {tol:g}", (("tol", tol),), tol == config.tol, "fixed_point")
+        for tol in bench.tols
+    ]
+    own = (config.readout_tol, config.readout_patience, config.readout_decided)
+    readouts: dict[tuple[float, int, float], str] = {}
+    for patience in bench.readout_patiences:
+        for tol in bench.readout_tols:
+            readouts[(tol, patience, config.readout_decided)] = f"readout, k {patience}"
+    for decided in bench.readout_decided:
+        key = (config.readout_tol, config.readout_patience, decided)
+        readouts.setdefault(key, f"readout, readout_decided swept (tol {own[0]:g}, k {own[1]})")
+    for (tol, patience, decided), curve in readouts.items():
+        criteria.append(
+            Criterion(
+                "readout",
+                f"readout_tol {tol:g}, k {patience}, decided {decided:g}",
+                (
+                    ("readout_tol", tol),
+                    ("readout_patience", patience),
+                    ("readout_decided", decided),
+                ),
+                (tol, patience, decided) == own,
+                curve,
+            )
+        )
+    criteria.append(Criterion("learned", "Q-halt head > 0.5", (), True, "learned"))
+    return criteria
+
+
+@contextlib.contextmanager
+def solver_settings(planner: PlannerNetwork, fields: Sequence[tuple[str, float]]) -> Iterator[None]:
+    """Run with some solver fields changed, then put the planner's own back.
+
+    :param planner: the planner.
+    :param fields: (name, value) pairs of ReasonerConfig solver fields.
+    :return: a context manager.
+    """
+    changes = dict(fields)
+    previous = {name: getattr(planner.config, name) for name in changes}
+    if changes:
+        planner.set_solver(**changes)
+    try:
+        yield
+    finally:
+        if previous:
+            planner.set_solver(**previous)
+
+
+def solve_decisions(
+    planner: PlannerNetwork,
+    decisions: DecisionSet,
+    criterion: Criterion,
+    cap: int,
+    device: torch.device,
+) -> CurvePoint:
+    """Solve every decision of a set with one adaptive setting, as the policy does (the planner
+    builds the readout of the "readout" rule from the observation itself).
+
+    :param planner: the planner.
+    :param decisions: the set.
+    :param criterion: the halting setting.
+    :param cap: iteration cap.
+    :param device: where it runs.
+    :return: the point.
+    """
+    with solver_settings(planner, criterion.solver), torch.no_grad(), autocast(device):
+        out = planner(decisions.obs, max_iters=cap, halting=criterion.rule)
+    accuracy, field_accuracy = decisions.accuracy(planner, out.z)
+    flags = {
+        "converged": out.converged,
+        "readout": out.readout_stable,
+        "stalled": out.stalled,
+        "diverged": out.diverged,
+        "capped": out.capped,
+    }
+    halted = {
+        name: 100.0 * float(flag.float().mean()) for name, flag in flags.items() if flag is not None
+    }
+    return CurvePoint(criterion, None, accuracy, field_accuracy, out.iterations.cpu(), halted)
+
+
+def depth_curve(
+    planner: PlannerNetwork,
+    decisions: DecisionSet,
+    depth: int,
+    device: torch.device,
+    until: Callable[[float], bool] | None = None,
+    cap: int | None = None,
+) -> list[CurvePoint]:
+    """Fixed depth at every depth 1..``depth``: plain iterations (as the "fixed_depth" mode runs
+    them, from the configured z0), read out after each. Past ``depth`` it goes on, up to ``cap``,
+    while ``until`` of the last accuracy is False.
+
+    :param planner: the planner.
+    :param decisions: the set.
+    :param depth: deepest depth always run.
+    :param device: where it runs.
+    :param until: accuracy -> whether the sweep may stop after ``depth``.
+    :param cap: deepest depth at all.
+    :return: one point per depth, in order.
+    """
+    reasoner = planner.reasoner
+    with torch.no_grad(), autocast(device):
+        x, mask = planner.embed(decisions.obs)
+    x = x.float()
+    z = initial_latent(reasoner.config, x, mask, None, None)
+    x_in = x if mask is None else x * mask.unsqueeze(-1).to(x.dtype)
+    points: list[CurvePoint] = []
+    last = max(depth, cap or depth)
+    for step in range(1, last + 1):
+        with torch.no_grad(), autocast(device):
+            z = reasoner.step(z, x_in, mask).to(x.dtype)
+        accuracy, field_accuracy = decisions.accuracy(planner, z)
+        iterations = torch.full((decisions.size,), step, dtype=torch.long)
+        points.append(CurvePoint(None, step, accuracy, field_accuracy, iterations))
+        if step >= depth and (until is None or until(accuracy)):
+            break
+    return points
+
+
+@dataclass
+class SetCurves:
+    """Every criterion's points on one decision set, and the fixed-depth curve.
+
+    :param decisions: the set.
+    :param adaptive: one point per adaptive criterion, in the order of the criteria.
+    :param fixed: the fixed-depth curve, depth 1 first.
+    """
+
+    decisions: DecisionSet
+    adaptive: list[CurvePoint]
+    fixed: list[CurvePoint]
+
+    def point(self, criterion: Criterion) -> CurvePoint:
+        """The point of a criterion.
+
+        :param criterion: one of the set's criteria.
+        :return: its point.
+        """
+        return next(p for p in self.adaptive if p.criterion == criterion)
+
+    def at_depth(self, depth: int) -> CurvePoint:
+        """The fixed-depth point at a depth the curve holds.
+
+        :param depth: the depth.
+        :return: its point.
+        """
+        return self.fixed[depth - 1]
+
+
+def measure_curves(
+    planner: PlannerNetwork,
+    decisions: DecisionSet,
+    criteria: Sequence[Criterion],
+    bench: HaltingBenchConfig,
+    device: torch.device,
+    target: Callable[[list[CurvePoint]], float] | None = None,
+    least_depth: int = 1,
+) -> SetCurves:
+    """Solve a set with every criterion, then sweep fixed depth.
+
+    :param planner: the planner.
+    :param decisions: the set.
+    :param criteria: the adaptive settings.
+    :param bench: the cap and the deepest curve depth.
+    :param device: where it runs.
+    :param target: adaptive points -> the accuracy the fixed-depth sweep must reach before it
+        stops (it goes on to the cap while it has not); None: no such accuracy.
+    :param least_depth: the sweep reaches at least this depth.
+    :return: the curves.
+    """
+    cap = bench.max_iters
+    adaptive = [solve_decisions(planner, decisions, c, cap, device) for c in criteria]
+    most = max(int(p.iterations.max()) for p in adaptive)
+    depth = bench.curve_depth or min(cap, max(8, 2 * most))
+    depth = max(depth, min(least_depth, cap))
+    goal = None if target is None else target(adaptive)
+    until = None if goal is None else (lambda accuracy: accuracy >= goal)
+    fixed = depth_curve(planner, decisions, depth, device, until, cap)
+    return SetCurves(decisions, adaptive, fixed)
+
+
+def cheapest_sufficient(points: Sequence[CurvePoint], target: float) -> CurvePoint | None:
+    """The point with the fewest total iterations whose accuracy reaches ``target``.
+
+    :param points: candidate points.
+    :param target: the accuracy to reach, percent.
+    :return: the point, or None when none reaches it.
+    """
+    sufficient = [p for p in points if p.accuracy >= target]
+    return min(sufficient, key=lambda p: (p.total, -p.accuracy)) if sufficient else None
+
+
+def _pick(points: Sequence[CurvePoint], target: float) -> tuple[CurvePoint, bool]:
+    """The cheapest sufficient point, else the most accurate one (flagged False)."""
+    chosen = cheapest_sufficient(points, target)
+    if chosen is not None:
+        return chosen, True
+    return max(points, key=lambda p: (p.accuracy, -p.total)), False
+
+
+def _rule_points(curves: SetCurves, rule: str) -> list[CurvePoint]:
+    return [p for p in curves.adaptive if p.criterion is not None and p.criterion.rule == rule]
+
+
+def _curve_rows(curves: SetCurves, marked: Sequence[CurvePoint]) -> list[list[str]]:
+    """Table rows: every adaptive point, then fixed depths on a doubling grid and the marked."""
+    n = curves.decisions.size
+    depths = {p.depth for p in marked if p.depth is not None}
+    step = 1
+    while step <= len(curves.fixed):
+        depths.add(step)
+        step *= 2
+    depths.add(len(curves.fixed))
+    rows = []
+    for point in [*curves.adaptive, *(curves.at_depth(d) for d in sorted(depths))]:
+        its = point.iterations
+        halted = ", ".join(f"{k} {v:.0f}%" for k, v in point.halted.items() if v > 0) or "-"
+        star = " *" if any(point is m for m in marked) else ""
+        rows.append(
+            [
+                point.label + star,
+                f"{point.accuracy:.1f}%",
+                f"{point.field_accuracy:.1f}%",
+                f"{point.total:,}",
+                f"{point.total / n:.1f} / {int(its.max())}",
+                halted,
+            ]
+        )
+    return rows
+
+
+CURVE_HEADER = [
+    "criterion",
+    "decision accuracy",
+    "field cell accuracy",
+    "total iterations",
+    "mean / max per decision",
+    "halted by",
+]
+
+
+def plot_curves(curves: Sequence[tuple[str, SetCurves]], path: Path) -> None:
+    """Accuracy against total iterations, one panel per set, one curve per rule (and per
+    readout patience), the fixed-depth sweep as a line; saved as a PNG.
+
+    :param curves: (title, curves) per panel.
+    :param path: the PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 4.8), squeeze=False)
+    for axis, (title, set_curves) in zip(axes[0], curves, strict=True):
+        fixed = set_curves.fixed
+        axis.plot(
+            [p.total for p in fixed], [p.accuracy for p in fixed], "-", color="grey",
+            label="fixed depth (1, 2, ...)",
+        )  # fmt: skip
+        groups: dict[str, list[CurvePoint]] = {}
+        for point in set_curves.adaptive:
+            assert point.criterion is not None
+            groups.setdefault(point.criterion.curve or point.criterion.rule, []).append(point)
+        for (key, points), marker in zip(groups.items(), "osD^v<>", strict=False):
+            points = sorted(points, key=lambda p: p.total)
+            axis.plot(
+                [p.total for p in points], [p.accuracy for p in points], marker=marker,
+                linestyle="-" if len(points) > 1 else "none", label=key,
+            )  # fmt: skip
+        axis.set_xscale("log")
+        axis.set_xlabel("total iterations over the set")
+        axis.set_ylabel("decision accuracy (%)")
+        axis.set_title(title, fontsize=9)
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _points_text(point: CurvePoint) -> str:
+    return f"{point.total:,} its, {point.accuracy:.1f}%"
+
+
+def _curves_section(
+    planner: PlannerNetwork,
+    bench: HaltingBenchConfig,
+    device: torch.device,
+    report: BenchReport,
+    out_dir: Path | None,
+) -> None:
+    """Accuracy against iterations per decision, every criterion, in distribution and shifted:
+    the cheapest setting of each rule within a point of the best adaptive accuracy in
+    distribution, and what the same settings (and the same fixed depth) give on the shift."""
+    cap = bench.max_iters
+    criteria = halting_criteria(bench, planner.config)
+    in_mixed = MixedSet.for_planner(planner, bench.maze_sizes, bench.sudoku_blanks)
+    low, high = bench.shift_sudoku_blanks
+    shift_mixed = MixedSet.for_planner(planner, bench.shift_maze_sizes, high, low)
+    in_set = DecisionSet.draw(
+        planner, in_mixed, bench.eval_size, np.random.default_rng(bench.seed + 7), device
+    )
+    shift_set = DecisionSet.draw(
+        planner, shift_mixed, bench.shift_size, np.random.default_rng(bench.seed + 8), device
+    )
+    in_curves = measure_curves(
+        planner, in_set, criteria, bench, device, lambda p: best_adaptive(p) - ACCURACY_TOLERANCE
+    )
+    best = best_adaptive(in_curves.adaptive)
+    target = best - ACCURACY_TOLERANCE
+    chosen = {
+        rule: _pick(_rule_points(in_curves, rule), target)
+        for rule in ("readout", "fixed_point", "learned")
+    }
+    chosen["fixed depth"] = _pick(in_curves.fixed, target)
+    depth = chosen["fixed depth"][0].depth
+    assert depth is not None
+    shift_curves = measure_curves(planner, shift_set, criteria, bench, device, least_depth=depth)
+    shifted = {
+        rule: shift_curves.at_depth(depth) if point.criterion is None
+        else shift_curves.point(point.criterion)
+        for rule, (point, _) in chosen.items()
+    }  # fmt: skip
+    marked = [point for point, _ in chosen.values()]
+    for title, curves, extra in (
+        ("in distribution", in_curves, marked),
+        ("shifted", shift_curves, [shifted["fixed depth"]]),
+    ):
+        report.tables.append(
+            Table(
+                f"Accuracy against iterations per decision, {title}: "
+                f"{curves.decisions.description}, cap {cap} (* = chosen in distribution)",
+                CURVE_HEADER,
+                _curve_rows(curves, extra),
+            )
+        )
+    _equal_accuracy_report(in_curves, chosen, best, report)
+    _shift_report(chosen, shifted, in_mixed, shift_mixed, shift_set.size, report)
+    if out_dir is not None:
+        path = out_dir / "accuracy_vs_iterations.png"
+        plot_curves(
+            [
+                (f"in distribution: {in_set.description}", in_curves),
+                (f"shifted: {shift_set.description}", shift_curves),
+            ],
+            path,
+        )
+        report.notes.append(f"figure of accuracy against iterations: {path}")
+    for name, curves in (("curves", in_curves), ("shift", shift_curves)):
+        for point in _rule_points(curves, "readout"):
+            if point.criterion is not None and point.criterion.default:
+                report.values[f"{name}_default_readout_accuracy"] = point.accuracy
+                report.values[f"{name}_default_readout_iterations"] = float(point.total)
+
+
+def best_adaptive(points: Sequence[CurvePoint]) -> float:
+    """The best decision accuracy of the fixed-point and readout settings (the rules the
+    comparison at equal accuracy is about; the learned head is shown beside them).
+
+    :param points: a set's adaptive points.
+    :return: the accuracy, percent.
+    """
+    return max(
+        p.accuracy for p in points if p.criterion is not None and p.criterion.rule != "learned"
+    )
+
+
+def _equal_accuracy_report(
+    curves: SetCurves,
+    chosen: Mapping[str, tuple[CurvePoint, bool]],
+    best: float,
+    report: BenchReport,
+) -> None:
+    """The table and ratios at equal accuracy in distribution."""
+    n = curves.decisions.size
+    table = Table(
+        f"At equal accuracy in distribution: the cheapest setting of each rule within "
+        f"{ACCURACY_TOLERANCE:g} point of the best adaptive accuracy ({best:.1f}%, of the "
+        f"fixed_point and readout settings)",
+        ["rule", "setting", "decision accuracy", "total iterations", "per decision", "reaches"],
+    )
+    for rule, (point, reaches) in chosen.items():
+        table.rows.append(
+            [
+                rule,
+                point.label,
+                f"{point.accuracy:.1f}%",
+                f"{point.total:,}",
+                f"{point.total / n:.1f}",
+                "yes" if reaches else "NO (its most accurate shown)",
+            ]
+        )
+        key = rule.replace(" ", "_")
+        report.values[f"curves_{key}_accuracy"] = point.accuracy
+        report.values[f"curves_{key}_iterations"] = float(point.total)
+    report.tables.append(table)
+    readout, readout_ok = chosen["readout"]
+    depth_point = chosen["fixed depth"][0]
+    report.values.update(
+        {
+            "curves_decisions": float(n),
+            "curves_best_adaptive_accuracy": best,
+            "curves_fixed_depth": float(depth_point.depth or 0),
+        }
+    )
+    for baseline, aim, label in (
+        ("fixed depth", READOUT_VS_DEPTH_AIM, "smallest sufficient fixed depth"),
+        ("fixed_point", READOUT_VS_FIXED_POINT_AIM, "fixed-point halting"),
+    ):
+        theirs, theirs_ok = chosen[baseline]
+        value = readout.total / max(theirs.total, 1)
+        name = theirs.label + ("" if theirs_ok else " (none sufficient)")
+        report.ratios.append(
+            RatioRow(
+                f"readout vs {label}, per decision at equal accuracy: iterations",
+                name,
+                _points_text(readout),
+                _points_text(theirs),
+                value,
+                f"{value:.2f}x",
+                f"<= {aim:g}x",
+                aim_at_most(value, aim) and readout_ok and theirs_ok,
+            )
+        )
+
+
+def _shift_report(
+    chosen: Mapping[str, tuple[CurvePoint, bool]],
+    shifted: Mapping[str, CurvePoint],
+    in_mixed: MixedSet,
+    shift_mixed: MixedSet,
+    shift_size: int,
+    report: BenchReport,
+) -> None:
+    """The table and ratios of the in-distribution settings on the shifted set."""
+    table = Table(
+        f"In distribution ({in_mixed.description}) vs shifted ({shift_mixed.description}): the "
+        f"settings chosen in distribution, applied to both",
+        ["rule", "setting", "in distribution", "shifted", "change", "shifted its / decision"],
+    )
+    lost: dict[str, float] = {}
+    for rule, (point, _) in chosen.items():
+        other = shifted[rule]
+        lost[rule] = point.accuracy - other.accuracy
+        table.rows.append(
+            [
+                rule,
+                point.label,
+                f"{point.accuracy:.1f}%",
+                f"{other.accuracy:.1f}%",
+                f"{-lost[rule]:+.1f} pts",
+                f"{other.total / shift_size:.1f}",
+            ]
+        )
+        key = rule.replace(" ", "_")
+        report.values[f"shift_{key}_accuracy"] = other.accuracy
+        report.values[f"shift_{key}_iterations"] = float(other.total)
+    report.values["shift_decisions"] = float(shift_size)
+    report.tables.append(table)
+    for rule in ("fixed depth", "readout", "fixed_point"):
+        if rule == "fixed depth":
+            aim, met = f">= {SHIFT_DEPTH_LOSS_AIM:g} pts", lost[rule] >= SHIFT_DEPTH_LOSS_AIM
+        else:
+            aim, met = f"<= {SHIFT_ADAPTIVE_LOSS_AIM:g} pts", lost[rule] <= SHIFT_ADAPTIVE_LOSS_AIM
+        report.ratios.append(
+            RatioRow(
+                f"shifted set: accuracy lost by {rule}",
+                f"in distribution ({chosen[rule][0].label})",
+                f"{shifted[rule].accuracy:.1f}%",
+                f"{chosen[rule][0].accuracy:.1f}%",
+                lost[rule],
+                f"{lost[rule]:.1f} pts",
+                aim,
+                bool(met),
+            )
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Agent level: whole greedy episodes, adaptive halting against fixed depth per decision.
+# ------------------------------------------------------------------------------------------------
+
+
+def smallest_sufficient_depth(
+    success: Callable[[int], float], target: float, depths: Sequence[int], cap: int
+) -> int | None:
+    """The smallest depth whose success reaches ``target``: the depths in order (then the cap)
+    until one does, then a bisection between it and the last one that did not (success taken as
+    growing with depth).
+
+    :param success: depth -> success, percent (each call may play episodes: called once a depth).
+    :param target: the success to reach.
+    :param depths: depths tried first, any order (those past ``cap`` are left out).
+    :param cap: the deepest depth.
+    :return: the depth, or None when not even the cap reaches the target.
+    """
+    tried = sorted({d for d in depths if d <= cap} | {cap})
+    below = 0  # a depth known to fall short (0: none tried)
+    for depth in tried:
+        if success(depth) >= target:
+            above = depth
+            break
+        below = depth
+    else:
+        return None
+    while above - below > 1:
+        middle = (above + below) // 2
+        if success(middle) >= target:
+            above = middle
+        else:
+            below = middle
+    return above
+
+
+def episode_env_id(planner: PlannerNetwork, bench: HaltingBenchConfig) -> str:
+    """The env of the episode comparisons: ``bench.episode_env``, else the family's default.
+
+    :param planner: the planner (its family and grid).
+    :param bench: the settings.
+    :return: the env id.
+    """
+    family = str(planner.task.get("family"))
+    env_id = bench.episode_env or FAMILY_EPISODE_ENVS.get(family)
+    if env_id is None and family == "sudoku":
+        side = int(planner.task["grid_shape"][0])
+        env_id = f"FPR/Sudoku-{side}x{side}-v0"
+    if env_id is None:
+        raise ValueError(f"no default episode env for the {family!r} family: give --episode-env")
+    return env_id
+
+
+@dataclass
+class _Agents:
+    """Greedy episodes of one planner under several halting rules, played once each."""
+
+    planner: PlannerNetwork
+    env_id: str
+    bench: HaltingBenchConfig
+    device: torch.device
+    played: dict[tuple[str, int | None, bool], RolloutResult] = field(default_factory=dict)
+
+    def play(self, halting: str, depth: int | None = None, warm: bool = True) -> RolloutResult:
+        """The episodes of one agent (played on the first call).
+
+        :param halting: the halting mode.
+        :param depth: the fixed depth ("fixed_depth" only).
+        :param warm: warm start within each episode.
+        :return: every decision and episode.
+        """
+        key = (halting, depth, warm)
+        if key not in self.played:
+            bench = self.bench
+            envs_ = [
+                gym.make(self.env_id) for _ in range(min(bench.episode_envs, bench.agent_episodes))
+            ]
+            seeds = [bench.seed + 5000 + episode for episode in range(bench.agent_episodes)]
+            with autocast(self.device):
+                self.played[key] = run_episodes(
+                    self.planner, envs_, seeds,
+                    max_iters=depth if halting == "fixed_depth" else bench.max_iters,
+                    halting=halting, warm_start=warm, max_steps=bench.episode_steps,
+                    device=self.device,
+                )  # fmt: skip
+            for env in envs_:
+                env.close()
+        return self.played[key]
+
+    def success(self, depth: int) -> float:
+        """Success of the fixed-depth agent (warm start), percent.
+
+        :param depth: iterations per decision.
+        :return: the share of episodes that succeed.
+        """
+        return 100.0 * self.play("fixed_depth", depth).success_rate
+
+
+def _per_episode(result: RolloutResult) -> float:
+    return sum(d.iterations for d in result.decisions) / max(len(result.episodes), 1)
+
+
+def _agent_row(label: str, warm: bool, result: RolloutResult) -> list[str]:
+    shares = {
+        name: 100.0 * result.share(flag)
+        for name, flag in (
+            ("converged", "converged"), ("readout", "readout_stable"), ("stalled", "stalled"),
+            ("capped", "capped"),
+        )
+    }  # fmt: skip
+    halted = ", ".join(f"{k} {v:.0f}%" for k, v in shares.items() if v > 0) or "-"
+    return [
+        label,
+        "warm" if warm else "cold",
+        f"{100.0 * result.success_rate:.1f}%",
+        str(len(result.episodes)),
+        str(len(result.decisions)),
+        f"{_per_episode(result):.1f}",
+        f"{result.mean_iterations:.2f}",
+        halted,
+    ]
+
+
+AGENT_HEADER = [
+    "agent",
+    "start",
+    "success",
+    "episodes",
+    "decisions",
+    "iterations per episode",
+    "per decision",
+    "halted by",
+]
+
+
+def _agent_section(agents: _Agents, report: BenchReport) -> None:
+    """Success and iterations per episode: the readout and fixed-point agents against the same
+    planner at fixed depth per decision (every agent warm-started within its episodes)."""
+    planner, bench, env_id = agents.planner, agents.bench, agents.env_id
+    cap = bench.max_iters
+    adaptive = {rule: agents.play(rule) for rule in ("readout", "fixed_point")}
+    best: dict[str, int | None] = {}
+    for rule, result in adaptive.items():
+        target = 100.0 * result.success_rate - ACCURACY_TOLERANCE
+        best[rule] = smallest_sufficient_depth(agents.success, target, bench.agent_depths, cap)
+    config = planner.config
+    cut = f", cut at {bench.episode_steps} steps" if bench.episode_steps else ""
+    table = Table(
+        f"Agent level: {bench.agent_episodes} greedy episodes of {env_id}{cut}, invalid actions "
+        f"masked, every agent warm-started within an episode (fixed depth too), cap {cap}; "
+        f"readout_tol {config.readout_tol:g}, k {config.readout_patience}, decided "
+        f"{config.readout_decided:g}, tol {config.tol:g}",
+        AGENT_HEADER,
+    )
+    table.rows.append(_agent_row("readout", True, adaptive["readout"]))
+    table.rows.append(_agent_row("fixed_point", True, adaptive["fixed_point"]))
+    depths = sorted(d for (mode, d, _) in agents.played if mode == "fixed_depth" and d is not None)
+    for depth in depths:
+        table.rows.append(
+            _agent_row(f"fixed depth {depth}", True, agents.play("fixed_depth", depth))
+        )
+        result = agents.play("fixed_depth", depth)
+        report.values[f"agent_fixed{depth}_iterations"] = float(
+            sum(d.iterations for d in result.decisions)
+        )
+        report.values[f"agent_fixed{depth}_decisions"] = float(len(result.decisions))
+    for rule, depth in best.items():
+        name = f"best fixed depth (vs {rule}): " + (
+            f"{depth}"
+            if depth is not None
+            else f"none within {ACCURACY_TOLERANCE:g} pt up to {cap}"
+        )
+        table.rows.append(_agent_row(name, True, agents.play("fixed_depth", depth or cap)))
+    report.tables.append(table)
+    aim = AGENT_ITERATIONS_AIMS.get(env_id)
+    for rule, result in adaptive.items():
+        depth = best[rule]
+        fixed = agents.play("fixed_depth", depth or cap)
+        value = _per_episode(result) / max(_per_episode(fixed), 1e-9)
+        report.values[f"agent_{rule}_success"] = 100.0 * result.success_rate
+        report.values[f"agent_{rule}_iterations_per_episode"] = _per_episode(result)
+        report.values[f"agent_{rule}_best_depth"] = float(depth or cap)
+        report.values[f"agent_{rule}_vs_best_depth"] = value
+        report.ratios.append(
+            RatioRow(
+                f"agent: {rule} vs best fixed depth, iterations per episode",
+                f"fixed depth {depth}" if depth is not None else f"fixed depth {cap} (none equal)",
+                f"{_per_episode(result):.1f} its, {100 * result.success_rate:.0f}%",
+                f"{_per_episode(fixed):.1f} its, {100 * fixed.success_rate:.0f}%",
+                value,
+                f"{value:.2f}x",
+                "-" if aim is None else f"<= {aim:g}x",
+                None if aim is None else aim_at_most(value, aim) and depth is not None,
+            )
+        )
+
+
+def _difficulty_section(
+    agents: _Agents,
+    report: BenchReport,
+    out_dir: Path | None,
+) -> None:
+    """Per decision, warm and cold: iterations against the state's difficulty, Spearman."""
+    rules = ["readout", "fixed_point"] + (["learned"] if agents.bench.agent_learned else [])
+    table = Table(
+        f"Per decision, warm and cold start: iterations against the state's difficulty "
+        f"(info['difficulty']), {agents.bench.agent_episodes} greedy episodes of {agents.env_id}",
+        ["rule", "start", "decisions", "iterations mean", "median", "max", "difficulty mean",
+         "Spearman(difficulty, iterations)"],
+    )  # fmt: skip
+    panels: list[tuple[str, dict[str, RolloutResult]]] = []
+    for rule in rules:
+        runs = {"warm": agents.play(rule, warm=True), "cold": agents.play(rule, warm=False)}
+        panels.append((rule, runs))
+        for start, result in runs.items():
+            iterations = [d.iterations for d in result.decisions]
+            difficulty = [d.difficulty for d in result.decisions]
+            rho = spearman(difficulty, iterations)
+            report.values[f"spearman_{rule}_{start}"] = rho
+            report.values[f"decision_iterations_{rule}_{start}"] = float(np.mean(iterations))
+            table.rows.append(
+                [
+                    rule, start, str(len(iterations)), f"{np.mean(iterations):.2f}",
+                    f"{np.median(iterations):.0f}", str(max(iterations)),
+                    f"{np.mean(difficulty):.1f}", f"{rho:.2f}",
+                ]
+            )  # fmt: skip
+    report.tables.append(table)
+    if out_dir is not None:
+        path = out_dir / "iterations_vs_difficulty.png"
+        plot_difficulty(panels, agents.env_id, path)
+        report.notes.append(f"iterations against difficulty per decision: {path}")
+
+
+def plot_difficulty(
+    panels: Sequence[tuple[str, Mapping[str, RolloutResult]]], env_id: str, path: Path
+) -> None:
+    """Iterations against difficulty per decision, one panel per rule, warm and cold; a PNG.
+
+    :param panels: (rule, start -> episodes) per panel.
+    :param env_id: the env, for the titles.
+    :param path: the PNG to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.0), squeeze=False)
+    for axis, (rule, runs) in zip(axes[0], panels, strict=True):
+        for start, result in runs.items():
+            difficulty = [d.difficulty for d in result.decisions]
+            iterations = [d.iterations for d in result.decisions]
+            rho = spearman(difficulty, iterations)
+            axis.scatter(
+                difficulty, iterations, s=8, alpha=0.5, label=f"{start} (Spearman {rho:.2f})"
+            )
+        axis.set_xlabel("difficulty of the state")
+        axis.set_ylabel("iterations of the decision")
+        axis.set_title(f"{rule}, {env_id}", fontsize=9)
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def run_benchmark(
     planner: PlannerNetwork,
     bench: HaltingBenchConfig,
     device: torch.device,
     trained: bool,
     origin: str,
+    out_dir: str | Path | None = None,
+    sections: Sequence[str] = SECTIONS,
 ) -> BenchReport:
-    """Run the three comparisons.
+    """Run the comparisons: the three of the module docstring, then the curves of accuracy
+    against iterations (in distribution and shifted), the agent level and the per-decision
+    Spearman correlations.
 
     :param planner: the planner (on ``device``).
     :param bench: sizes and repetitions.
     :param device: where to run.
     :param trained: whether the weights are trained (else accuracies are flagged meaningless).
     :param origin: where the weights came from, for the report.
+    :param out_dir: folder of the figures (PNG); None draws none.
+    :param sections: the sections to run, of :data:`SECTIONS`.
     :return: the report.
     """
     planner.eval()
@@ -856,17 +1858,50 @@ def run_benchmark(
             "iterations, wall times and their ratios still measure the halting machinery"
         )
     mixed = MixedSet.for_planner(planner, bench.maze_sizes, bench.sudoku_blanks)
-    _halting_section(planner, mixed, bench, device, report)
-    _compaction_section(planner, mixed, bench, device, report)
-    _warm_start_section(planner, bench, device, report, trained)
+    folder = None if out_dir is None else Path(out_dir)
+    if "halting" in sections:
+        _halting_section(planner, mixed, bench, device, report)
+    elif {"curves", "difficulty"} & set(sections):
+        report.notes.append("learned halting head: the checkpoint's, not trained here")
+    if "compaction" in sections:
+        _compaction_section(planner, mixed, bench, device, report)
+    if "warm" in sections:
+        _warm_start_section(planner, bench, device, report, trained)
+    if "curves" in sections:
+        _curves_section(planner, bench, device, report, folder)
+    agents = _Agents(planner, episode_env_id(planner, bench), bench, device)
+    if "agent" in sections:
+        _agent_section(agents, report)
+    if "difficulty" in sections:
+        _difficulty_section(agents, report, folder)
     return report
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """A comma-separated list of numbers."""
+    return tuple(float(part) for part in text.split(",") if part.strip())
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    """A comma-separated list of integers."""
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    """A comma-separated list of section names, checked."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(set(names) - set(SECTIONS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown sections {unknown}; choose from {SECTIONS}")
+    return names
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.halting",
         description="Adaptive halting vs fixed depth and a learned head; compaction vs "
-        "batch-level halting; warm vs cold start.",
+        "batch-level halting; warm vs cold start; accuracy against iterations per decision "
+        "(in distribution and shifted); agent level; iterations against difficulty.",
     )
     parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="planner checkpoint")
     parser.add_argument(
@@ -874,6 +1909,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
+    parser.add_argument(
+        "--sections",
+        type=_sections,
+        default=SECTIONS,
+        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)}); without "
+        "'halting' the learned head is the checkpoint's, untrained",
+    )
+    parser.add_argument("--out", default=DEFAULT_OUT, help="folder of the figures ('': none)")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds")
     parser.add_argument("--max-iters", type=int, default=None, help="iteration cap")
     parser.add_argument("--eval-size", type=int, default=None, help="puzzles in the accuracy set")
@@ -886,9 +1929,53 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--head-batches", type=int, default=None, help="head training batches")
     parser.add_argument("--episodes", type=int, default=None, help="warm/cold episodes")
     parser.add_argument("--episode-env", default=None, help="env id of the episodes")
+    parser.add_argument(
+        "--episode-steps", type=int, default=None, help="cut episodes after this many steps"
+    )
+    parser.add_argument("--tols", type=_floats, default=None, help="fixed-point tols, a,b,...")
+    parser.add_argument("--readout-tols", type=_floats, default=None, help="readout tols, a,b,...")
+    parser.add_argument(
+        "--readout-patiences", type=_ints, default=None, help="readout patiences k, a,b,..."
+    )
+    parser.add_argument(
+        "--readout-decided", type=_floats, default=None, help="readout_decided values, a,b,..."
+    )
+    parser.add_argument(
+        "--curve-depth", type=int, default=None, help="deepest fixed depth of the curves"
+    )
+    parser.add_argument(
+        "--shift-maze-sizes", type=_ints, default=None, help="smallest,largest shifted maze side"
+    )
+    parser.add_argument(
+        "--shift-sudoku-blanks",
+        type=_floats,
+        default=None,
+        help="smallest,largest share of blanks of the shifted Sudokus",
+    )
+    parser.add_argument("--shift-size", type=int, default=None, help="puzzles in the shifted set")
+    parser.add_argument(
+        "--agent-episodes", type=int, default=None, help="episodes per agent (agent level)"
+    )
+    parser.add_argument(
+        "--agent-depths", type=_ints, default=None, help="fixed depths tried first, a,b,..."
+    )
+    parser.add_argument(
+        "--agent-learned",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also play the learned head's agent (per-decision Spearman)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
+
+
+OPTION_FIELDS = (
+    "rounds", "max_iters", "eval_size", "sudoku_blanks", "head_batches", "episodes",
+    "episode_env", "episode_steps", "tols", "readout_tols", "readout_patiences",
+    "readout_decided", "curve_depth", "shift_maze_sizes", "shift_sudoku_blanks", "shift_size",
+    "agent_episodes", "agent_depths", "agent_learned",
+)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
@@ -900,11 +1987,13 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     args = _parse_args(argv)
     device = resolve_bench_device(args.device)
     bench = QUICK_CONFIG if args.quick else HaltingBenchConfig()
-    names = ("rounds", "max_iters", "eval_size", "sudoku_blanks", "head_batches", "episodes")
-    overrides: dict[str, Any] = {"seed": args.seed, **given_options(args, (*names, "episode_env"))}
+    overrides: dict[str, Any] = {"seed": args.seed, **given_options(args, OPTION_FIELDS)}
     if args.maze_sizes is not None:
         low, high = (int(part) for part in args.maze_sizes.split(","))
         overrides["maze_sizes"] = (low, high)
+    for name in ("shift_maze_sizes", "shift_sudoku_blanks"):
+        if name in overrides and len(overrides[name]) != 2:
+            raise ValueError(f"--{name.replace('_', '-')} takes two values, got {overrides[name]}")
     bench = replace(bench, **overrides)
     with torch_threads(args.threads):
         fields = QUICK_RANDOM_REASONER if args.quick else maze_reasoner_fields()
@@ -915,7 +2004,15 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
             fields,
             args.seed,
         )
-        report = run_benchmark(loaded.planner, bench, device, loaded.trained, loaded.origin)
+        report = run_benchmark(
+            loaded.planner,
+            bench,
+            device,
+            loaded.trained,
+            loaded.origin,
+            args.out or None,
+            args.sections,
+        )
     print(format_report(report))
     return report
 
