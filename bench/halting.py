@@ -128,6 +128,7 @@ SHIFT_ADAPTIVE_LOSS_AIM = 2.0  # points an adaptive rule loses on the shifted se
 AGENT_ITERATIONS_AIMS = {"FPR/Maze-15x15-v0": 0.3, "FPR/Sudoku-6x6-v0": 0.7}
 DEFAULT_OUT = "runs/bench_halting"
 SECTIONS = ("halting", "compaction", "warm", "curves", "agent", "difficulty")
+DECISION_CELLS = ("random", "start")  # where the agent stands in a maze decision
 
 
 # ------------------------------------------------------------------------------------------------
@@ -335,6 +336,8 @@ class HaltingBenchConfig:
     :param agent_depths: fixed depths per decision tried by the agent-level comparison before
         the bisection that finds the smallest sufficient one.
     :param agent_learned: also play the learned halting head's agent (per-decision Spearman).
+    :param decision_cells: the agent's cell of a maze decision: "random" (an unforced cell) or
+        "start" (the farthest cell, a dead end: see :func:`decision_cells`).
     """
 
     eval_size: int = 64
@@ -363,6 +366,7 @@ class HaltingBenchConfig:
     agent_episodes: int = 32
     agent_depths: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     agent_learned: bool = True
+    decision_cells: str = "random"
 
     def __post_init__(self) -> None:
         for name in ("eval_size", "max_iters", "head_batch_size", "episodes", "episode_envs"):
@@ -392,6 +396,10 @@ class HaltingBenchConfig:
             )
         if self.curve_depth is not None and self.curve_depth < 1:
             raise ValueError(f"curve_depth must be >= 1, got {self.curve_depth}")
+        if self.decision_cells not in DECISION_CELLS:
+            raise ValueError(
+                f"decision_cells must be one of {DECISION_CELLS}, got {self.decision_cells!r}"
+            )
         low, high = self.shift_sudoku_blanks
         if not 0 < low <= high <= 1:
             raise ValueError(
@@ -929,20 +937,58 @@ def _warm_start_section(
 # ------------------------------------------------------------------------------------------------
 
 
+def decision_cells(
+    batch: OracleBatch, rng: np.random.Generator, where: str
+) -> list[tuple[int, int]]:
+    """The agent's cell of each maze of a batch.
+
+    "start" is the maze's start, the cell farthest from the goal; in a perfect maze that is a
+    dead end, whose one open move a planner gets right at depth 1 with no plan at all (so does
+    the cell next to it, by avoiding the dead end), which makes fixed depth 1 look sufficient.
+    "random" draws, uniformly per maze, a cell that can reach the goal and has at least two open
+    neighbours (a decision the maze does not force): what an agent meets along its way.
+
+    :param batch: a maze batch (``extra["distance"]``, ``extra["start"]``).
+    :param rng: the source of randomness.
+    :param where: "random" or "start".
+    :return: (row, col) per maze.
+    """
+    if where not in DECISION_CELLS:
+        raise ValueError(f"decision cells must be one of {DECISION_CELLS}, got {where!r}")
+    if where == "start":
+        return [tuple(int(v) for v in start) for start in batch.extra["start"]]
+    free = batch.obs["grid"].cpu().numpy() != 0  # (B, H, W)
+    padded = np.pad(free, ((0, 0), (1, 1), (1, 1)))
+    neighbours = (
+        padded[:, :-2, 1:-1].astype(int) + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2]
+        + padded[:, 1:-1, 2:]
+    )  # (B, H, W)  # fmt: skip
+    distance = batch.extra["distance"].cpu().numpy()  # (B, H, W)
+    cells = []
+    for i in range(free.shape[0]):
+        options = np.argwhere((distance[i] > 0) & (neighbours[i] >= 2))
+        if len(options) == 0:
+            cells.append(tuple(int(v) for v in batch.extra["start"][i]))
+        else:
+            cells.append(tuple(int(v) for v in options[rng.integers(len(options))]))
+    return cells
+
+
 @dataclass
 class DecisionSet:
     """Oracle-labelled puzzles, each taken as one decision of the planner.
 
-    A maze's decision is the move at the agent's cell, with the agent standing on the maze's
-    start (the cell farthest from the goal: the last one a wave from the goal reaches); its
-    accuracy is whether that move is a shortest-path one. A Sudoku's decision reads the whole
-    board (the planner's cell readout); its accuracy is the share of blank cells right.
+    A maze's decision is the move at the agent's cell (see :func:`decision_cells`); its accuracy
+    is whether that move is a shortest-path one, its difficulty the cell's distance to the goal.
+    A Sudoku's decision reads the whole board (the planner's cell readout); its accuracy is the
+    share of blank cells right, its difficulty the number of blanks.
 
     :param description: what the set holds, for the report.
     :param source: the family's oracle data source.
     :param batch: the puzzles and their labels, on the bench's device.
     :param obs: each decision's observation, on the bench's device (mazes: with ``agent``).
     :param start: the agent's cell of each maze, (B, 2) long; None for whole-board readouts.
+    :param difficulty: each decision's difficulty, (B,) float, on the CPU.
     """
 
     description: str
@@ -950,6 +996,7 @@ class DecisionSet:
     batch: OracleBatch
     obs: dict[str, torch.Tensor]
     start: torch.Tensor | None
+    difficulty: torch.Tensor
 
     @classmethod
     def draw(
@@ -959,6 +1006,7 @@ class DecisionSet:
         size: int,
         rng: np.random.Generator,
         device: torch.device,
+        where: str = "random",
     ) -> DecisionSet:
         """Draw ``size`` decisions from a mixed set.
 
@@ -967,17 +1015,31 @@ class DecisionSet:
         :param size: decisions (puzzles).
         :param rng: the source of randomness.
         :param device: where the batch goes.
+        :param where: the agent's cell in a maze: "random" or "start" (:func:`decision_cells`).
         :return: the set.
         """
-        batch = mixed.draw(size, rng).to(device)
-        obs = dict(batch.obs)
-        start = None
+        batch = mixed.draw(size, rng)
+        obs = {key: value.to(device) for key, value in batch.obs.items()}
+        start, difficulty = None, batch.difficulty.float()
+        reads = "the whole board"
         if planner.move_head is not None:
-            start = torch.as_tensor(batch.extra["start"], dtype=torch.long, device=device)  # (B, 2)
+            cells = decision_cells(batch, rng, where)
+            start = torch.as_tensor(cells, dtype=torch.long)  # (B, 2)
+            rows = torch.arange(start.shape[0])
+            difficulty = batch.extra["distance"][rows, start[:, 0], start[:, 1]].float()
+            start = start.to(device)
             obs[str(planner.task["agent_key"])] = start.float()
-        reads = "the move at the start cell" if start is not None else "the whole board"
+            reads = {
+                "random": "the move at a random unforced cell",
+                "start": "the move at the start cell",
+            }[where]
         return cls(
-            f"{size} {mixed.description} (decision: {reads})", mixed.source, batch, obs, start
+            f"{size} {mixed.description} (decision: {reads})",
+            mixed.source,
+            batch.to(device),
+            obs,
+            start,
+            difficulty,
         )
 
     @property
@@ -1374,10 +1436,20 @@ def _curves_section(
     low, high = bench.shift_sudoku_blanks
     shift_mixed = MixedSet.for_planner(planner, bench.shift_maze_sizes, high, low)
     in_set = DecisionSet.draw(
-        planner, in_mixed, bench.eval_size, np.random.default_rng(bench.seed + 7), device
+        planner,
+        in_mixed,
+        bench.eval_size,
+        np.random.default_rng(bench.seed + 7),
+        device,
+        bench.decision_cells,
     )
     shift_set = DecisionSet.draw(
-        planner, shift_mixed, bench.shift_size, np.random.default_rng(bench.seed + 8), device
+        planner,
+        shift_mixed,
+        bench.shift_size,
+        np.random.default_rng(bench.seed + 8),
+        device,
+        bench.decision_cells,
     )
     in_curves = measure_curves(
         planner, in_set, criteria, bench, device, lambda p: best_adaptive(p) - ACCURACY_TOLERANCE
@@ -1452,10 +1524,21 @@ def _equal_accuracy_report(
     table = Table(
         f"At equal accuracy in distribution: the cheapest setting of each rule within "
         f"{ACCURACY_TOLERANCE:g} point of the best adaptive accuracy ({best:.1f}%, of the "
-        f"fixed_point and readout settings)",
-        ["rule", "setting", "decision accuracy", "total iterations", "per decision", "reaches"],
+        f"fixed_point and readout settings); difficulty: "
+        + ("the cell's distance to the goal" if curves.decisions.start is not None else "blanks"),
+        [
+            "rule",
+            "setting",
+            "decision accuracy",
+            "total iterations",
+            "per decision",
+            "Spearman(difficulty, iterations)",
+            "reaches",
+        ],
     )
+    difficulty = curves.decisions.difficulty.numpy()
     for rule, (point, reaches) in chosen.items():
+        rho = spearman(difficulty, point.iterations.numpy())
         table.rows.append(
             [
                 rule,
@@ -1463,12 +1546,14 @@ def _equal_accuracy_report(
                 f"{point.accuracy:.1f}%",
                 f"{point.total:,}",
                 f"{point.total / n:.1f}",
+                f"{rho:.2f}",
                 "yes" if reaches else "NO (its most accurate shown)",
             ]
         )
         key = rule.replace(" ", "_")
         report.values[f"curves_{key}_accuracy"] = point.accuracy
         report.values[f"curves_{key}_iterations"] = float(point.total)
+        report.values[f"spearman_curves_{key}"] = rho
     report.tables.append(table)
     readout, readout_ok = chosen["readout"]
     depth_point = chosen["fixed depth"][0]
@@ -1759,8 +1844,8 @@ def _difficulty_section(
     table = Table(
         f"Per decision, warm and cold start: iterations against the state's difficulty "
         f"(info['difficulty']), {agents.bench.agent_episodes} greedy episodes of {agents.env_id}",
-        ["rule", "start", "decisions", "iterations mean", "median", "max", "difficulty mean",
-         "Spearman(difficulty, iterations)"],
+        ["rule", "start", "success", "decisions", "iterations mean", "median", "max",
+         "difficulty mean", "Spearman(difficulty, iterations)"],
     )  # fmt: skip
     panels: list[tuple[str, dict[str, RolloutResult]]] = []
     for rule in rules:
@@ -1774,7 +1859,8 @@ def _difficulty_section(
             report.values[f"decision_iterations_{rule}_{start}"] = float(np.mean(iterations))
             table.rows.append(
                 [
-                    rule, start, str(len(iterations)), f"{np.mean(iterations):.2f}",
+                    rule, start, f"{100 * result.success_rate:.1f}%", str(len(iterations)),
+                    f"{np.mean(iterations):.2f}",
                     f"{np.median(iterations):.0f}", str(max(iterations)),
                     f"{np.mean(difficulty):.1f}", f"{rho:.2f}",
                 ]
@@ -1965,6 +2051,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="also play the learned head's agent (per-decision Spearman)",
     )
+    parser.add_argument(
+        "--decision-cells",
+        choices=DECISION_CELLS,
+        default=None,
+        help="the agent's cell of a maze decision (curves): an unforced random cell, or the start",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -1974,7 +2066,7 @@ OPTION_FIELDS = (
     "rounds", "max_iters", "eval_size", "sudoku_blanks", "head_batches", "episodes",
     "episode_env", "episode_steps", "tols", "readout_tols", "readout_patiences",
     "readout_decided", "curve_depth", "shift_maze_sizes", "shift_sudoku_blanks", "shift_size",
-    "agent_episodes", "agent_depths", "agent_learned",
+    "agent_episodes", "agent_depths", "agent_learned", "decision_cells",
 )  # fmt: skip
 
 

@@ -279,6 +279,8 @@ def test_bench_settings_of_the_curves_are_checked() -> None:
         HaltingBenchConfig(agent_depths=(0, 4))
     with pytest.raises(ValueError, match="shift_sudoku_blanks"):
         HaltingBenchConfig(shift_sudoku_blanks=(0.8, 0.7))
+    with pytest.raises(ValueError, match="decision_cells"):
+        HaltingBenchConfig(decision_cells="anywhere")
 
 
 def test_smallest_sufficient_depth_sweeps_then_bisects_and_plays_each_depth_once() -> None:
@@ -303,9 +305,10 @@ def _maze_planner(seed: int = 0) -> PlannerNetwork:
         return PlannerNetwork(task, {"d_model": 16, "n_heads": 2, "attention": False}).eval()
 
 
-def _maze_decisions(planner: PlannerNetwork, n: int = 6) -> DecisionSet:
+def _maze_decisions(planner: PlannerNetwork, n: int = 6, where: str = "random") -> DecisionSet:
     mixed = MixedSet.for_planner(planner, (5, 9), 0.5)
-    return DecisionSet.draw(planner, mixed, n, np.random.default_rng(3), torch.device("cpu"))
+    rng = np.random.default_rng(3)
+    return DecisionSet.draw(planner, mixed, n, rng, torch.device("cpu"), where)
 
 
 class _OracleLogits:
@@ -319,17 +322,29 @@ class _OracleLogits:
         return optimal if self.right else 1.0 - optimal
 
 
-def test_a_maze_decision_is_the_move_at_the_start_cell() -> None:
+def test_a_maze_decision_is_the_move_at_the_agent_cell_there() -> None:
     planner = _maze_planner()
-    decisions = _maze_decisions(planner)
-    starts = decisions.batch.extra["start"]
-    assert decisions.obs["agent"].tolist() == [[float(r), float(c)] for r, c in starts]
+    at_start = _maze_decisions(planner, where="start")
+    starts = at_start.batch.extra["start"]
+    assert at_start.obs["agent"].tolist() == [[float(r), float(c)] for r, c in starts]
+    decisions = _maze_decisions(planner, n=48)
+    free = decisions.batch.obs["grid"].numpy() != 0
+    grid = np.pad(free, ((0, 0), (1, 1), (1, 1))).astype(int)
+    distance = decisions.batch.extra["distance"]
+    for i, (row, col) in enumerate(decisions.start.tolist()):
+        assert distance[i, row, col] > 0  # a free cell that reaches the goal, not the goal
+        around = grid[i, row, col + 1] + grid[i, row + 2, col + 1] + grid[i, row + 1, col]
+        assert around + grid[i, row + 1, col + 2] >= 2  # not a dead end: the move is not forced
+        assert decisions.difficulty[i] == distance[i, row, col]
+    assert decisions.start.tolist() != [list(cell) for cell in decisions.batch.extra["start"]]
     z = torch.zeros(decisions.size, 9, 9, 16)
     decisions.source = _OracleLogits(decisions.batch, right=True)  # type: ignore[assignment]
     assert decisions.accuracy(planner, z) == (100.0, 100.0)
     decisions.source = _OracleLogits(decisions.batch, right=False)  # type: ignore[assignment]
     accuracy, field_accuracy = decisions.accuracy(planner, z)
     assert accuracy == 0.0 and field_accuracy < 50.0
+    with pytest.raises(ValueError, match="decision cells"):
+        _maze_decisions(planner, where="goal")
 
 
 def test_the_fixed_depth_sweep_reads_what_a_fixed_depth_solve_reads() -> None:
