@@ -500,7 +500,8 @@ def _train_head(
         batch = mixed.draw(bench.head_batch_size, rng).to(device)
         x, mask = _embed(planner, batch, device)
         with autocast(device):
-            horizon = int(reasoner.solve(x, mask, max_iters=bench.max_iters).iterations.max())
+            solved = reasoner.solve(x, mask, max_iters=bench.max_iters, halting="fixed_point")
+            horizon = int(solved.iterations.max())
         z = initial_latent(reasoner.config, x, mask, None, None)
         for _ in range(horizon):
             with torch.no_grad(), autocast(device):
@@ -717,7 +718,9 @@ def _compaction_section(
         small_x = x[: min(4, size)]
         small_mask = None if mask is None else mask[: min(4, size)]
         warmup = {
-            "compaction": lambda x=small_x, m=small_mask: reasoner.solve(x, m, max_iters=2),
+            "compaction": lambda x=small_x, m=small_mask: reasoner.solve(
+                x, m, max_iters=2, halting="fixed_point"
+            ),
             "batch-level": lambda x=small_x, m=small_mask: solve_batch_level(
                 reasoner, x, m, max_iters=2
             ),
@@ -878,7 +881,8 @@ def _warm_start_section(
     cut = f", cut at {bench.episode_steps} steps" if bench.episode_steps else ""
     table = Table(
         f"Warm vs cold start over {bench.episodes} greedy episodes of {env_id}{cut} "
-        f"({decisions} decisions, actions of the warm-started planner, invalid ones masked)",
+        f"({decisions} decisions, actions of the warm-started planner, invalid ones masked; "
+        f"the planner's own halting rule, {planner.config.halting!r})",
         ["start", "iterations per step (mean)", "median", "max", "solve time per step"],
     )
     for name, iterations, seconds in (

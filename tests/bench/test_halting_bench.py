@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 
 from bench.common import BenchReport
 from bench.halting import (
+    QUICK_CONFIG,
     SECTIONS,
     Criterion,
     DecisionSet,
@@ -24,6 +26,7 @@ from bench.halting import (
     depth_curve,
     halting_criteria,
     main,
+    run_benchmark,
     smallest_sufficient_depth,
     solve_batch_level,
     solve_decisions,
@@ -396,3 +399,17 @@ def test_criteria_sweep_each_rule_and_mark_the_planner_defaults() -> None:
     assert dict(defaults[1].solver) == {
         "readout_tol": 0.01, "readout_patience": 2, "readout_decided": 0.5,
     }  # fmt: skip
+
+
+def test_the_bench_runs_a_planner_that_halts_by_the_readout_rule_by_default() -> None:
+    """Shipped planners now default to halting="readout", which a bare reasoner cannot run."""
+    torch.set_num_threads(1)
+    planner = _maze_planner()
+    planner.set_solver(halting="readout")
+    bench = replace(QUICK_CONFIG, compaction_batches=(4,), head_batch_size=2)
+    report = run_benchmark(
+        planner, bench, torch.device("cpu"), False, "test", None, ("halting", "compaction", "warm")
+    )
+    assert [t.title.split(" ")[0] for t in report.tables] == ["Halting", "Per-sample", "Warm"]
+    assert "'readout'" in report.tables[-1].title
+    assert planner.config.halting == "readout"
