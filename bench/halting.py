@@ -336,6 +336,8 @@ class HaltingBenchConfig:
     :param agent_depths: fixed depths per decision tried by the agent-level comparison before
         the bisection that finds the smallest sufficient one.
     :param agent_learned: also play the learned halting head's agent (per-decision Spearman).
+    :param agent_fixed_starts: the starts of the fixed-depth agents: "warm" (from the previous
+        decision's latent, as the adaptive agents) and/or "cold" (from the configured z0).
     :param decision_cells: the agent's cell of a maze decision: "random" (an unforced cell) or
         "start" (the farthest cell, a dead end: see :func:`decision_cells`).
     """
@@ -366,6 +368,7 @@ class HaltingBenchConfig:
     agent_episodes: int = 32
     agent_depths: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
     agent_learned: bool = True
+    agent_fixed_starts: tuple[str, ...] = ("warm",)
     decision_cells: str = "random"
 
     def __post_init__(self) -> None:
@@ -396,6 +399,10 @@ class HaltingBenchConfig:
             )
         if self.curve_depth is not None and self.curve_depth < 1:
             raise ValueError(f"curve_depth must be >= 1, got {self.curve_depth}")
+        if not self.agent_fixed_starts or set(self.agent_fixed_starts) - {"warm", "cold"}:
+            raise ValueError(
+                f"agent_fixed_starts must be 'warm' and/or 'cold', got {self.agent_fixed_starts}"
+            )
         if self.decision_cells not in DECISION_CELLS:
             raise ValueError(
                 f"decision_cells must be one of {DECISION_CELLS}, got {self.decision_cells!r}"
@@ -1487,7 +1494,14 @@ def _curves_section(
             )
         )
     _equal_accuracy_report(in_curves, chosen, best, report)
-    _shift_report(chosen, shifted, in_mixed, shift_mixed, shift_set.size, report)
+    defaults = {
+        f"{point.criterion.rule} (its default)": (point, shift_curves.point(point.criterion))
+        for point in in_curves.adaptive
+        if point.criterion is not None
+        and point.criterion.default
+        and point.criterion.rule != "learned"
+    }
+    _shift_report(chosen, shifted, defaults, in_mixed, shift_mixed, shift_set.size, report)
     if out_dir is not None:
         path = out_dir / "accuracy_vs_iterations.png"
         plot_curves(
@@ -1592,20 +1606,22 @@ def _equal_accuracy_report(
 def _shift_report(
     chosen: Mapping[str, tuple[CurvePoint, bool]],
     shifted: Mapping[str, CurvePoint],
+    defaults: Mapping[str, tuple[CurvePoint, CurvePoint]],
     in_mixed: MixedSet,
     shift_mixed: MixedSet,
     shift_size: int,
     report: BenchReport,
 ) -> None:
-    """The table and ratios of the in-distribution settings on the shifted set."""
+    """The table and ratios of the in-distribution settings on the shifted set (and, in the
+    table only, the rules' default settings: (in distribution, shifted) by name)."""
     table = Table(
         f"In distribution ({in_mixed.description}) vs shifted ({shift_mixed.description}): the "
-        f"settings chosen in distribution, applied to both",
+        f"settings chosen in distribution, applied to both (and each rule's default settings)",
         ["rule", "setting", "in distribution", "shifted", "change", "shifted its / decision"],
     )
     lost: dict[str, float] = {}
-    for rule, (point, _) in chosen.items():
-        other = shifted[rule]
+    pairs = {rule: (point, shifted[rule]) for rule, (point, _) in chosen.items()}
+    for rule, (point, other) in {**pairs, **defaults}.items():
         lost[rule] = point.accuracy - other.accuracy
         table.rows.append(
             [
@@ -1617,7 +1633,7 @@ def _shift_report(
                 f"{other.total / shift_size:.1f}",
             ]
         )
-        key = rule.replace(" ", "_")
+        key = rule.replace(" (its default)", "_default").replace(" ", "_")
         report.values[f"shift_{key}_accuracy"] = other.accuracy
         report.values[f"shift_{key}_iterations"] = float(other.total)
     report.values["shift_decisions"] = float(shift_size)
@@ -1730,13 +1746,14 @@ class _Agents:
                 env.close()
         return self.played[key]
 
-    def success(self, depth: int) -> float:
-        """Success of the fixed-depth agent (warm start), percent.
+    def success(self, depth: int, warm: bool = True) -> float:
+        """Success of the fixed-depth agent, percent.
 
         :param depth: iterations per decision.
+        :param warm: warm start within each episode.
         :return: the share of episodes that succeed.
         """
-        return 100.0 * self.play("fixed_depth", depth).success_rate
+        return 100.0 * self.play("fixed_depth", depth, warm).success_rate
 
 
 def _per_episode(result: RolloutResult) -> float:
@@ -1777,57 +1794,70 @@ AGENT_HEADER = [
 
 
 def _agent_section(agents: _Agents, report: BenchReport) -> None:
-    """Success and iterations per episode: the readout and fixed-point agents against the same
-    planner at fixed depth per decision (every agent warm-started within its episodes)."""
+    """Success and iterations per episode: the readout and fixed-point agents (warm-started
+    within their episodes) against the same planner at fixed depth per decision, warm-started
+    too (and cold, per ``agent_fixed_starts``)."""
     planner, bench, env_id = agents.planner, agents.bench, agents.env_id
     cap = bench.max_iters
     adaptive = {rule: agents.play(rule) for rule in ("readout", "fixed_point")}
-    best: dict[str, int | None] = {}
-    for rule, result in adaptive.items():
-        target = 100.0 * result.success_rate - ACCURACY_TOLERANCE
-        best[rule] = smallest_sufficient_depth(agents.success, target, bench.agent_depths, cap)
+    best: dict[tuple[str, str], int | None] = {}
+    for start in bench.agent_fixed_starts:
+        warm = start == "warm"
+        for rule, result in adaptive.items():
+            target = 100.0 * result.success_rate - ACCURACY_TOLERANCE
+            best[(rule, start)] = smallest_sufficient_depth(
+                lambda depth, warm=warm: agents.success(depth, warm),
+                target,
+                bench.agent_depths,
+                cap,
+            )
     config = planner.config
     cut = f", cut at {bench.episode_steps} steps" if bench.episode_steps else ""
     table = Table(
         f"Agent level: {bench.agent_episodes} greedy episodes of {env_id}{cut}, invalid actions "
-        f"masked, every agent warm-started within an episode (fixed depth too), cap {cap}; "
-        f"readout_tol {config.readout_tol:g}, k {config.readout_patience}, decided "
+        f"masked, the adaptive agents warm-started within an episode, fixed depth "
+        f"{' and '.join(bench.agent_fixed_starts)}, cap {cap}; readout_tol "
+        f"{config.readout_tol:g}, k {config.readout_patience}, decided "
         f"{config.readout_decided:g}, tol {config.tol:g}",
         AGENT_HEADER,
     )
     table.rows.append(_agent_row("readout", True, adaptive["readout"]))
     table.rows.append(_agent_row("fixed_point", True, adaptive["fixed_point"]))
-    depths = sorted(d for (mode, d, _) in agents.played if mode == "fixed_depth" and d is not None)
-    for depth in depths:
-        table.rows.append(
-            _agent_row(f"fixed depth {depth}", True, agents.play("fixed_depth", depth))
-        )
-        result = agents.play("fixed_depth", depth)
-        report.values[f"agent_fixed{depth}_iterations"] = float(
-            sum(d.iterations for d in result.decisions)
-        )
-        report.values[f"agent_fixed{depth}_decisions"] = float(len(result.decisions))
-    for rule, depth in best.items():
+    played = sorted(
+        (not warm, depth)
+        for (mode, depth, warm) in agents.played
+        if mode == "fixed_depth" and depth is not None
+    )
+    for cold, depth in played:
+        result = agents.play("fixed_depth", depth, not cold)
+        table.rows.append(_agent_row(f"fixed depth {depth}", not cold, result))
+        key = f"agent_fixed{depth}" + ("_cold" if cold else "")
+        report.values[f"{key}_iterations"] = float(sum(d.iterations for d in result.decisions))
+        report.values[f"{key}_decisions"] = float(len(result.decisions))
+    for (rule, start), depth in best.items():
         name = f"best fixed depth (vs {rule}): " + (
-            f"{depth}"
-            if depth is not None
-            else f"none within {ACCURACY_TOLERANCE:g} pt up to {cap}"
+            f"{depth}" if depth is not None else f"none within {ACCURACY_TOLERANCE:g} pt to {cap}"
         )
-        table.rows.append(_agent_row(name, True, agents.play("fixed_depth", depth or cap)))
+        result = agents.play("fixed_depth", depth or cap, start == "warm")
+        table.rows.append(_agent_row(name, start == "warm", result))
     report.tables.append(table)
     aim = AGENT_ITERATIONS_AIMS.get(env_id)
     for rule, result in adaptive.items():
-        depth = best[rule]
-        fixed = agents.play("fixed_depth", depth or cap)
-        value = _per_episode(result) / max(_per_episode(fixed), 1e-9)
         report.values[f"agent_{rule}_success"] = 100.0 * result.success_rate
         report.values[f"agent_{rule}_iterations_per_episode"] = _per_episode(result)
-        report.values[f"agent_{rule}_best_depth"] = float(depth or cap)
-        report.values[f"agent_{rule}_vs_best_depth"] = value
+    for (rule, start), depth in best.items():
+        result = adaptive[rule]
+        fixed = agents.play("fixed_depth", depth or cap, start == "warm")
+        value = _per_episode(result) / max(_per_episode(fixed), 1e-9)
+        suffix = "" if start == "warm" else "_cold"
+        report.values[f"agent_{rule}_best_depth{suffix}"] = float(depth or cap)
+        report.values[f"agent_{rule}_vs_best_depth{suffix}"] = value
+        label = f"agent: {rule} vs best fixed depth, iterations per episode"
+        baseline = f"fixed depth {depth}" if depth is not None else f"fixed depth {cap} (none)"
         report.ratios.append(
             RatioRow(
-                f"agent: {rule} vs best fixed depth, iterations per episode",
-                f"fixed depth {depth}" if depth is not None else f"fixed depth {cap} (none equal)",
+                label if start == "warm" else f"{label} (fixed depth cold)",
+                f"{baseline}, {start}",
                 f"{_per_episode(result):.1f} its, {100 * result.success_rate:.0f}%",
                 f"{_per_episode(fixed):.1f} its, {100 * fixed.success_rate:.0f}%",
                 value,
@@ -2056,6 +2086,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also play the learned head's agent (per-decision Spearman)",
     )
     parser.add_argument(
+        "--agent-fixed-starts",
+        type=lambda text: tuple(part.strip() for part in text.split(",") if part.strip()),
+        default=None,
+        help="starts of the fixed-depth agents: warm, cold or warm,cold (default warm)",
+    )
+    parser.add_argument(
         "--decision-cells",
         choices=DECISION_CELLS,
         default=None,
@@ -2070,7 +2106,8 @@ OPTION_FIELDS = (
     "rounds", "max_iters", "eval_size", "sudoku_blanks", "head_batches", "episodes",
     "episode_env", "episode_steps", "tols", "readout_tols", "readout_patiences",
     "readout_decided", "curve_depth", "shift_maze_sizes", "shift_sudoku_blanks", "shift_size",
-    "agent_episodes", "agent_depths", "agent_learned", "decision_cells",
+    "agent_episodes", "agent_depths", "agent_learned", "agent_fixed_starts",
+    "decision_cells",
 )  # fmt: skip
 
 

@@ -190,11 +190,20 @@ def test_sections_can_be_chosen(tmp_path: Path) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         report = main(
             ["--quick", "--random-weights", "--device", "cpu", "--out", str(tmp_path),
-             "--sections", "agent", "--agent-depths", "2,3"]
+             "--sections", "agent", "--agent-depths", "2,3", "--agent-fixed-starts", "warm,cold"]
         )  # fmt: skip
     assert [table.title.split(":")[0] for table in report.tables] == ["Agent level"]
-    assert "agent_fixed2_iterations" in report.values
-    assert "agent_fixed1_iterations" in report.values  # 2 sufficed: the bisection tried 1
+    values = report.values
+    for key in ("agent_fixed2", "agent_fixed1", "agent_fixed2_cold", "agent_fixed1_cold"):
+        # 2 sufficed (random weights: every agent fails alike): the bisection tried 1 as well
+        depth = 2 if key.startswith("agent_fixed2") else 1
+        assert values[f"{key}_iterations"] == depth * values[f"{key}_decisions"], key
+    rows = report.tables[0].rows
+    assert ("fixed depth 1", "cold") in {(row[0], row[1]) for row in rows}
+    assert [row.label for row in report.ratios] == [
+        *EXPECTED_RATIOS[-2:],
+        *(f"{label} (fixed depth cold)" for label in EXPECTED_RATIOS[-2:]),
+    ]
     assert not list(tmp_path.iterdir())  # the agent section draws no figure
     assert set(SECTIONS) >= {"curves", "agent", "difficulty"}
     with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
@@ -284,6 +293,8 @@ def test_bench_settings_of_the_curves_are_checked() -> None:
         HaltingBenchConfig(shift_sudoku_blanks=(0.8, 0.7))
     with pytest.raises(ValueError, match="decision_cells"):
         HaltingBenchConfig(decision_cells="anywhere")
+    with pytest.raises(ValueError, match="agent_fixed_starts"):
+        HaltingBenchConfig(agent_fixed_starts=("hot",))
 
 
 def test_smallest_sufficient_depth_sweeps_then_bisects_and_plays_each_depth_once() -> None:
