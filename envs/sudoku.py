@@ -1,7 +1,7 @@
 """The Sudoku environment: fill a 4x4, 6x6 or 9x9 board one digit at a time.
 
-Puzzles come from :func:`envs.sudoku_solver.generate_puzzle` (seeded by ``reset(seed=...)``) or
-from a string the user gives (:func:`parse_puzzle`).
+Puzzles come from :func:`envs.sudoku_solver.generate_graded_puzzle` (seeded by
+``reset(seed=...)``) or from a string the user gives (:func:`parse_puzzle`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from envs.sudoku_solver import (
     BOX_SHAPES,
     box_shape,
     candidate_mask,
+    check_grade,
     check_n_blanks,
     describe_contradiction,
     find_solutions,
-    generate_puzzle,
+    generate_graded_puzzle,
     geometry,
-    grade_puzzle,
-    has_forced_move,
+    propagation_rounds,
     search_nodes,
     solve,
 )
@@ -137,6 +137,8 @@ class SudokuConfig:
     :param size: board side, 4, 6 or 9 (ignored when ``puzzle`` is given).
     :param n_blanks: blanks of a generated puzzle: an int, a (low, high) range drawn each
         episode (both ends included), or None for as many as uniqueness allows.
+    :param grade: generated puzzles are redrawn until singles propagation solves them
+        ("singles") or does not ("search"); None takes the first drawn.
     :param puzzle: a puzzle string played every episode instead of generated ones.
     :param allow_multiple: accept a given puzzle with several solutions.
     :param mask_conflicts: the action mask also drops digits already in the cell's row, column
@@ -149,6 +151,7 @@ class SudokuConfig:
 
     size: int = 9
     n_blanks: int | tuple[int, int] | None = (30, 45)
+    grade: str | None = None
     puzzle: str | None = None
     allow_multiple: bool = False
     mask_conflicts: bool = False
@@ -161,6 +164,7 @@ class SudokuConfig:
         if self.puzzle is None:
             box_shape(self.size)
             check_n_blanks(self.n_blanks, self.size)
+            check_grade(self.grade)
 
 
 class SudokuEnv(gym.Env):
@@ -171,7 +175,8 @@ class SudokuEnv(gym.Env):
     9x9 with 3x3 boxes) must be filled so that every row, column and box holds each digit
     1..size once. Each episode draws a puzzle with a unique solution: a random solved grid
     with cells blanked while the solution stays unique (``n_blanks`` of them, or as many as
-    uniqueness allows), or plays the puzzle given as ``puzzle``.
+    uniqueness allows), redrawn until it has the ``grade`` asked for, or plays the puzzle
+    given as ``puzzle``.
 
     ## Observation
     A ``Dict`` of two uint8 ``Box`` grids, each flattened row-major to shape (size * size,)
@@ -198,11 +203,15 @@ class SudokuEnv(gym.Env):
     ``max_episode_steps`` (2 * size * size).
 
     ## Info
-    Reset and step infos hold: ``is_success``; ``blanks_left``; ``search_nodes`` (guesses a
-    solver propagating naked and hidden singles makes to finish the board from here, 0 when
-    singles suffice); ``forced_move`` (whether a naked or hidden single exists now);
-    ``difficulty`` = ``blanks_left + search_nodes`` (float, situational); ``grade`` of the
-    episode's puzzle ("singles" or "search") and its ``puzzle_search_nodes``. Step infos add
+    Reset and step infos hold, for the board now: ``is_success``; ``blanks_left``;
+    ``search_nodes`` (guesses a solver propagating naked and hidden singles makes to finish
+    the board from here, 0 when singles suffice); ``propagation_rounds`` (parallel rounds of
+    naked and hidden singles that solve the board from here, or that are made before no cell
+    is forced); ``propagation_stuck`` (singles stop short of a full board); ``grade``
+    ("singles" or "search": what finishing the board from here needs); ``forced_move``
+    (whether a naked or hidden single exists now); ``difficulty`` =
+    ``blanks_left + search_nodes`` (float, situational). For the episode's puzzle:
+    ``puzzle_grade``, ``puzzle_search_nodes``, ``puzzle_propagation_rounds``. Step infos add
     ``placement``: "correct", "wrong" or "filled".
 
     ## Registered ids
@@ -212,11 +221,18 @@ class SudokuEnv(gym.Env):
     - ``FPR/Sudoku-9x9-v0``: 9x9, ``n_blanks=(30, 45)``, 162 steps (the sized name of v0).
     - ``FPR/Sudoku-9x9-Hard-v0``: 9x9, ``n_blanks=None`` (minimal puzzles, about 56 blanks),
       162 steps.
+    - ``FPR/Sudoku-9x9-Singles-v0``: minimal 9x9 puzzles that singles alone solve
+      (``n_blanks=None, grade="singles"``), 162 steps.
+    - ``FPR/Sudoku-9x9-Search-v0``: minimal 9x9 puzzles that need search
+      (``n_blanks=None, grade="search"``), 162 steps.
     Every id takes the keyword arguments below through ``gym.make``.
 
     :param size: board side, 4, 6 or 9; ignored when ``puzzle`` is given.
     :param n_blanks: blanks of a generated puzzle: an int, a (low, high) range drawn each
         episode, or None for as many as uniqueness allows.
+    :param grade: "singles" or "search": generated puzzles are redrawn until singles
+        propagation solves them, or until it does not; None (default) plays the first drawn.
+        Ignored when ``puzzle`` is given.
     :param puzzle: a puzzle string (see :func:`parse_puzzle`) played every episode; its length
         sets the size.
     :param allow_multiple: accept a given puzzle with several solutions.
@@ -234,6 +250,7 @@ class SudokuEnv(gym.Env):
         self,
         size: int = 9,
         n_blanks: int | tuple[int, int] | None = (30, 45),
+        grade: str | None = None,
         puzzle: str | None = None,
         allow_multiple: bool = False,
         mask_conflicts: bool = False,
@@ -251,6 +268,7 @@ class SudokuEnv(gym.Env):
         self.config = SudokuConfig(
             size=size,
             n_blanks=tuple(n_blanks) if isinstance(n_blanks, list) else n_blanks,
+            grade=grade,
             puzzle=puzzle,
             allow_multiple=allow_multiple,
             mask_conflicts=mask_conflicts,
@@ -276,8 +294,9 @@ class SudokuEnv(gym.Env):
         self._given = np.zeros(grid, dtype=np.uint8)  # (H, W), 1 = clue
         self._solution = np.zeros(grid, dtype=np.uint8)  # (H, W)
         self._unique = True
-        self._grade = ""
+        self._puzzle_grade = ""
         self._puzzle_search_nodes = 0
+        self._puzzle_propagation_rounds = 0
         self._last_move: tuple[int, int, int, str] | None = None  # row, col, digit, placement
 
     @property
@@ -329,15 +348,21 @@ class SudokuEnv(gym.Env):
         if parsed is not None:
             board, solution, unique = parsed.board, parsed.solution, parsed.unique
         else:
-            board, solution = generate_puzzle(self.size, self.config.n_blanks, self.np_random)
+            board, solution = generate_graded_puzzle(
+                self.size, self.config.n_blanks, self.np_random, self.config.grade
+            )
             unique = True
         self._board = board.copy()
         self._given = (board != 0).astype(np.uint8)
         self._solution = solution.copy()
         self._unique = unique
-        self._grade, self._puzzle_search_nodes = grade_puzzle(board)
         self._last_move = None
-        return self._observation(), self._info()
+        info = self._info()
+        self._puzzle_grade = info["puzzle_grade"] = info["grade"]
+        self._puzzle_search_nodes = info["puzzle_search_nodes"] = info["search_nodes"]
+        rounds = info["propagation_rounds"]
+        self._puzzle_propagation_rounds = info["puzzle_propagation_rounds"] = rounds
+        return self._observation(), info
 
     def step(
         self, action: int | np.integer
@@ -431,19 +456,22 @@ class SudokuEnv(gym.Env):
 
     def _info(self) -> dict[str, Any]:
         blanks_left = int((self._board == 0).sum())
-        if blanks_left:
-            nodes = search_nodes(self._board)
-            forced_move = has_forced_move(self._board)
-        else:
-            nodes, forced_move = 0, False
+        nodes = search_nodes(self._board) if blanks_left else 0
+        propagation = propagation_rounds(self._board)  # 0 rounds, solved, on a full board
         return {
             "is_success": blanks_left == 0,
             "difficulty": float(blanks_left + nodes),
             "blanks_left": blanks_left,
             "search_nodes": nodes,
-            "forced_move": forced_move,
-            "grade": self._grade,
+            "propagation_rounds": propagation.rounds,
+            "propagation_stuck": not propagation.solved,
+            "grade": propagation.grade,
+            # The board never holds a wrong digit, so the first round places a digit exactly
+            # when a naked or hidden single exists.
+            "forced_move": propagation.rounds > 0,
+            "puzzle_grade": self._puzzle_grade,
             "puzzle_search_nodes": self._puzzle_search_nodes,
+            "puzzle_propagation_rounds": self._puzzle_propagation_rounds,
         }
 
 
@@ -548,11 +576,16 @@ def render_ansi(board: np.ndarray, box: tuple[int, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _registration(env_id: str, size: int, n_blanks: int | tuple[int, int] | None) -> dict:
+def _registration(
+    env_id: str, size: int, n_blanks: int | tuple[int, int] | None, grade: str | None = None
+) -> dict:
+    kwargs: dict[str, Any] = {"size": size, "n_blanks": n_blanks}
+    if grade is not None:
+        kwargs["grade"] = grade
     return {
         "id": env_id,
         "entry_point": "envs.sudoku:SudokuEnv",
-        "kwargs": {"size": size, "n_blanks": n_blanks},
+        "kwargs": kwargs,
         "max_episode_steps": 2 * size * size,
     }
 
@@ -563,4 +596,6 @@ REGISTRATIONS: list[dict] = [
     _registration("FPR/Sudoku-6x6-v0", 6, (12, 22)),
     _registration("FPR/Sudoku-9x9-v0", 9, (30, 45)),
     _registration("FPR/Sudoku-9x9-Hard-v0", 9, None),
+    _registration("FPR/Sudoku-9x9-Singles-v0", 9, None, "singles"),
+    _registration("FPR/Sudoku-9x9-Search-v0", 9, None, "search"),
 ]

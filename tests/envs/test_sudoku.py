@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 import warnings
@@ -19,14 +20,17 @@ import envs
 from envs.sudoku import REGISTRATIONS, SudokuEnv, parse_puzzle, render_ansi
 from envs.sudoku_solver import (
     BOX_SHAPES,
+    Propagation,
     candidate_mask,
     count_solutions,
     describe_contradiction,
     find_solutions,
+    generate_graded_puzzle,
     generate_puzzle,
     generate_solved_grid,
     grade_puzzle,
     has_forced_move,
+    propagation_rounds,
     search_nodes,
     solve,
 )
@@ -261,6 +265,147 @@ def test_search_nodes_of_unsolvable_boards_raise() -> None:
         search_nodes(board_of("11.............."))
 
 
+# ---------------------------------------------------------------- singles propagation rounds
+
+
+def reference_propagation(board: np.ndarray) -> tuple[int, bool, bool]:
+    """Parallel rounds of naked and hidden singles with plain Python sets (slow, independent):
+    (rounds that placed digits, board full, contradiction met)."""
+    size = board.shape[0]
+    box_rows, box_cols = BOX_SHAPES[size]
+    grid = [[int(v) for v in row] for row in board]
+    digits = set(range(1, size + 1))
+    units = [[(r, c) for c in range(size)] for r in range(size)]
+    units += [[(r, c) for r in range(size)] for c in range(size)]
+    units += [
+        [(r, c) for r in range(r0, r0 + box_rows) for c in range(c0, c0 + box_cols)]
+        for r0 in range(0, size, box_rows)
+        for c0 in range(0, size, box_cols)
+    ]
+    rounds = 0
+    while any(0 in row for row in grid):
+        cands = {}
+        for r in range(size):
+            for c in range(size):
+                if not grid[r][c]:
+                    seen = {grid[i][j] for unit in units if (r, c) in unit for i, j in unit}
+                    cands[r, c] = digits - seen
+        if any(not options for options in cands.values()):
+            return rounds, False, True
+        forced: dict[tuple[int, int], set[int]] = {}
+        for cell, options in cands.items():
+            if len(options) == 1:
+                forced.setdefault(cell, set()).update(options)
+        for unit in units:
+            present = {grid[r][c] for r, c in unit}
+            for digit in digits - present:
+                places = [cell for cell in unit if digit in cands.get(cell, ())]
+                if not places:
+                    return rounds, False, True
+                if len(places) == 1:
+                    forced.setdefault(places[0], set()).add(digit)
+        if not forced:
+            break
+        if any(len(options) > 1 for options in forced.values()):
+            return rounds, False, True
+        for unit in units:
+            placed_here = [next(iter(forced[cell])) for cell in unit if cell in forced]
+            if len(placed_here) != len(set(placed_here)):
+                return rounds, False, True
+        for (r, c), options in forced.items():
+            grid[r][c] = next(iter(options))
+        rounds += 1
+    return rounds, all(0 not in row for row in grid), False
+
+
+def random_board(size: int, seed: int, placed_share: float, noise: int) -> np.ndarray:
+    """A generated puzzle with a share of its blanks filled from the solution, then ``noise``
+    random non-clashing digits written in blanks (which may leave it without a solution)."""
+    rng = np.random.default_rng(seed)
+    puzzle, solution = generate_puzzle(size, None, rng)
+    blanks = np.flatnonzero(puzzle == 0)
+    filled = rng.permutation(blanks)[: int(placed_share * len(blanks))]
+    puzzle.flat[filled] = solution.flat[filled]
+    for _ in range(noise):
+        free = np.argwhere(candidate_mask(puzzle))
+        if not len(free):
+            break
+        r, c, d = free[rng.integers(len(free))]
+        puzzle[r, c] = d + 1
+    return puzzle
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.sampled_from(SIZES),
+    seed=st.integers(0, 2**32 - 1),
+    placed_share=st.floats(0.0, 1.0),
+    noise=st.sampled_from([0, 0, 1, 2, 5]),
+)
+def test_propagation_rounds_match_a_slow_reference(
+    size: int, seed: int, placed_share: float, noise: int
+) -> None:
+    board = random_board(size, seed, placed_share, noise)
+    result = propagation_rounds(board)
+    assert (result.rounds, result.solved, result.contradiction) == reference_propagation(board)
+    assert not (result.solved and result.contradiction)
+    if not result.contradiction and (board == 0).any():
+        assert (result.rounds > 0) == has_forced_move(board)
+    if noise == 0:  # a board with a solution: singles solve it exactly when search needs no guess
+        assert not result.contradiction
+        assert result.solved == (search_nodes(board) == 0)
+        assert result.grade == ("singles" if result.solved else "search")
+
+
+def test_propagation_rounds_of_known_boards() -> None:
+    solution = generate_solved_grid(9, np.random.default_rng(2))
+    assert propagation_rounds(solution) == Propagation(0, True)
+    board = solution.copy()
+    board[0, :] = 0  # every blank is a naked single: one round
+    assert propagation_rounds(board) == Propagation(1, True)
+    hard = propagation_rounds(board_of(HARD_PUZZLE))  # no single anywhere
+    assert hard == Propagation(0, False) and hard.grade == "search"
+    assert propagation_rounds(board_of(".......1.1....1.")).rounds >= 1  # a hidden single
+    assert propagation_rounds(board_of("12....3....4....")).contradiction
+
+
+def test_rounds_never_grow_as_the_oracle_fills_a_singles_puzzle() -> None:
+    # A correct digit only adds to what each round can fill, so the rounds left never grow.
+    env = gym.make("FPR/Sudoku-9x9-Singles-v0")
+    _, info = env.reset(seed=3)
+    assert info["grade"] == "singles" and 1 <= info["propagation_rounds"] <= info["blanks_left"]
+    rounds = [info["propagation_rounds"]]
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, info = env.step(env.unwrapped.oracle_action())
+        rounds.append(info["propagation_rounds"])
+        assert info["grade"] == "singles" and not info["propagation_stuck"]
+    assert rounds[-1] == 0
+    assert all(later <= earlier for earlier, later in itertools.pairwise(rounds))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grade=st.sampled_from(["singles", "search"]), seed=st.integers(0, 2**32 - 1))
+def test_graded_puzzles_have_the_grade_asked_for(grade: str, seed: int) -> None:
+    puzzle, solution = generate_graded_puzzle(9, None, np.random.default_rng(seed), grade)
+    assert propagation_rounds(puzzle).grade == grade
+    assert grade_puzzle(puzzle)[0] == grade
+    assert count_solutions(puzzle) == 1 and is_valid_solution(solution)
+    again, _ = generate_graded_puzzle(9, None, np.random.default_rng(seed), grade)
+    assert np.array_equal(puzzle, again)
+
+
+def test_graded_generation_gives_up_and_checks_its_arguments() -> None:
+    with pytest.raises(RuntimeError, match="no search-grade 4x4 puzzle"):
+        generate_graded_puzzle(4, None, np.random.default_rng(0), "search", max_draws=5)
+    with pytest.raises(ValueError, match="grade"):
+        generate_graded_puzzle(9, None, np.random.default_rng(0), "hard")
+    with pytest.raises(ValueError, match="max_draws"):
+        generate_graded_puzzle(9, None, np.random.default_rng(0), None, max_draws=0)
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    assert np.array_equal(generate_graded_puzzle(6, 20, rng_a)[0], generate_puzzle(6, 20, rng_b)[0])
+
+
 def test_candidate_mask_matches_definition() -> None:
     rng = np.random.default_rng(3)
     for size in SIZES:
@@ -383,6 +528,8 @@ def test_registrations() -> None:
         "FPR/Sudoku-6x6-v0",
         "FPR/Sudoku-9x9-v0",
         "FPR/Sudoku-9x9-Hard-v0",
+        "FPR/Sudoku-9x9-Singles-v0",
+        "FPR/Sudoku-9x9-Search-v0",
     }
     assert ids <= set(envs.registered_ids())
     for spec in REGISTRATIONS:
@@ -508,8 +655,9 @@ def test_wrong_move_can_end_the_episode_and_rewards_are_configurable() -> None:
 def test_difficulty_info_is_situational() -> None:
     env = gym.make("FPR/Sudoku-9x9-v0", puzzle=HARD_PUZZLE)
     _, info = env.reset(seed=0)
-    assert info["grade"] == "search" and info["puzzle_search_nodes"] > 0
-    assert not info["forced_move"]
+    assert info["grade"] == info["puzzle_grade"] == "search" and info["puzzle_search_nodes"] > 0
+    assert not info["forced_move"] and info["propagation_rounds"] == 0
+    assert info["propagation_stuck"] and info["puzzle_propagation_rounds"] == 0
     assert info["search_nodes"] == info["puzzle_search_nodes"]
     assert info["difficulty"] == pytest.approx(info["blanks_left"] + info["search_nodes"])
     difficulties = [info["difficulty"]]
@@ -517,7 +665,9 @@ def test_difficulty_info_is_situational() -> None:
     while not terminated:
         _, _, terminated, _, info = env.step(env.unwrapped.oracle_action())
         assert info["difficulty"] == pytest.approx(info["blanks_left"] + info["search_nodes"])
-        assert info["grade"] == "search"
+        assert info["puzzle_grade"] == "search"
+        assert (info["grade"] == "singles") == (info["search_nodes"] == 0)
+        assert info["propagation_stuck"] == (info["grade"] == "search")
         difficulties.append(info["difficulty"])
     assert difficulties[-1] == 0.0
     # One placement in the most constrained cell removes many of the solver's guesses: the
@@ -625,6 +775,31 @@ def test_seeded_determinism() -> None:
     other = trajectory(gym.make("FPR/Sudoku-4x4-v0"), seed=43, n_steps=60)
     assert first == second
     assert first != other
+
+
+@pytest.mark.parametrize("grade", ["singles", "search"])
+def test_graded_ids_draw_minimal_puzzles_of_their_grade(grade: str) -> None:
+    env = gym.make(f"FPR/Sudoku-9x9-{grade.capitalize()}-v0")
+    assert env.unwrapped.config.grade == grade and env.unwrapped.config.n_blanks is None
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        assert info["grade"] == info["puzzle_grade"] == grade
+        assert info["propagation_stuck"] == (grade == "search")
+        assert info["propagation_rounds"] == info["puzzle_propagation_rounds"]
+        assert (info["puzzle_search_nodes"] > 0) == (grade == "search")
+        assert info["blanks_left"] > 45
+    first = trajectory(gym.make(f"FPR/Sudoku-9x9-{grade.capitalize()}-v0"), seed=7, n_steps=5)
+    assert first == trajectory(env, seed=7, n_steps=5)
+
+
+def test_grade_kwarg_is_checked_and_ignored_for_a_given_puzzle() -> None:
+    with pytest.raises(ValueError, match="grade"):
+        gym.make("FPR/Sudoku-v0", grade="hard")
+    env = gym.make("FPR/Sudoku-v0", puzzle=HARD_PUZZLE, grade="singles")
+    _, info = env.reset(seed=0)
+    assert info["grade"] == "search"
+    _, info = gym.make("FPR/Sudoku-6x6-v0", n_blanks=None, grade="search").reset(seed=0)
+    assert info["grade"] == "search"
 
 
 def test_renders() -> None:
