@@ -13,14 +13,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
 from fpr_agents.reasoner.config import HALTING_MODES, ReasonerConfig
 
-if TYPE_CHECKING:
-    from fpr_agents.reasoner.core import FixedPointReasoner
+
+class SteppedMap(Protocol):
+    """What the solver iterates: a configured map ``z -> f(z; x)``. The solver knows nothing else
+    of the model (:class:`~fpr_agents.reasoner.core.FixedPointReasoner` is one).
+
+    ``config`` gives the solver's settings; ``step(z, x, mask)`` is one application of f on
+    (A, H, W, d) latents; ``halt_logit(z, mask)`` is the learned halting head's (A,) logits
+    (used by the "learned" rule only).
+    """
+
+    config: ReasonerConfig
+
+    def step(
+        self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor: ...
+
+    def halt_logit(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor: ...
+
 
 Readout = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 """What a decision reads from a latent, for the "readout" halting rule.
@@ -249,7 +265,7 @@ def _crop_to_valid(
 
 
 def solve_fixed_point(
-    reasoner: FixedPointReasoner,
+    reasoner: SteppedMap,
     x: torch.Tensor,
     mask: torch.Tensor | None = None,
     z0: torch.Tensor | None = None,
@@ -394,7 +410,7 @@ class _Progress:
 
 
 def _iterate(
-    reasoner: FixedPointReasoner,
+    reasoner: SteppedMap,
     x: torch.Tensor,
     mask: torch.Tensor | None,
     z: torch.Tensor,
