@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import os
 import random
@@ -17,7 +18,13 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+# Reading checkpoints lives in the library; these names stay importable from here.
+from fpr_agents.checkpoints.files import compare_architecture as compare_architecture
+from fpr_agents.checkpoints.files import load_checkpoint as load_checkpoint
+from fpr_agents.checkpoints.files import strip_prefix as strip_prefix
+from fpr_agents.policy.loading import load_planner as load_planner
 
 ArgsT = TypeVar("ArgsT")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -223,29 +230,16 @@ def save_checkpoint(
     _atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint written by :func:`save_checkpoint` (no code is executed).
+def save_model_zip(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write an SB3 model's ``.zip`` (``model.save``) atomically, for ``PPO.load`` and
+    ``MaskablePPO.load``.
 
-    :param path: the ``.safetensors`` file.
-    :return: tensors and metadata.
+    :param model: the SB3 model.
+    :param path: the ``.zip`` file.
     """
-    path = Path(path)
-    meta_path = path.with_suffix(".json")
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    if not meta_path.exists():
-        raise FileNotFoundError(f"checkpoint metadata {meta_path} not found beside {path}")
-    return load_file(str(path)), json.loads(meta_path.read_text())
-
-
-def strip_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    """The tensors whose names start with ``prefix``, with the prefix removed.
-
-    :param tensors: a checkpoint's tensors.
-    :param prefix: e.g. ``"model."`` or ``"policy."``.
-    :return: name -> tensor, e.g. a state dict.
-    """
-    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    buffer = io.BytesIO()
+    model.save(buffer)
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -288,49 +282,3 @@ def copy_weights(
     """
     tensors, meta = load_checkpoint(source)
     save_checkpoint(target, {k: v for k, v in tensors.items() if k.startswith(prefix)}, meta)
-
-
-def load_planner(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
-    """Build a :class:`PlannerNetwork` from a checkpoint of ``train.pretrain`` or ``train.ppo``.
-
-    :param path: the ``.safetensors`` file.
-    :param device: where to put the planner.
-    :return: the planner with its weights, in eval mode.
-    """
-    from fpr_agents.policy.planner import PlannerNetwork
-
-    tensors, meta = load_checkpoint(path)
-    prefixes = {"fpr_agents.planner": "model.", "fpr_agents.ppo": "policy.planner."}
-    kind = meta.get("kind")
-    if kind not in prefixes or "reasoner" not in meta:
-        raise ValueError(
-            f"{path} holds no planner (kind={kind!r}); expected a checkpoint of train.pretrain "
-            "or of train.ppo with --policy planner"
-        )
-    prefix = prefixes[kind]
-    planner = PlannerNetwork(
-        meta["task_description"],
-        meta["reasoner"],
-        meta["head_hidden"],
-        meta.get("stack_sizes"),
-        meta.get("value_at_agent", False),  # written before the option: pooled value head
-    )
-    planner.load_state_dict(
-        {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-    )
-    return planner.to(device).eval()
-
-
-def compare_architecture(expected: Mapping[str, Any], found: Mapping[str, Any], what: str) -> None:
-    """Raise a ValueError naming the first field where two architecture descriptions differ.
-
-    :param expected: the description this run builds.
-    :param found: the description stored in a checkpoint.
-    :param what: what is compared, for the message (e.g. ``"reasoner config"``).
-    """
-    for key in sorted(set(expected) | set(found)):
-        if expected.get(key) != found.get(key):
-            raise ValueError(
-                f"checkpoint {what} differs in field '{key}': this run has "
-                f"{expected.get(key)!r}, the checkpoint has {found.get(key)!r}"
-            )

@@ -1,4 +1,5 @@
-"""Stable-Baselines3 policies built on the fixed-point reasoner, and their logging callbacks."""
+"""Stable-Baselines3 policies built on the fixed-point reasoner, their logging callbacks, and SB3
+models from trained planners (:func:`planner_model`)."""
 
 from fpr_agents.policy.callbacks import (
     CriticWarmupCallback,
@@ -6,6 +7,8 @@ from fpr_agents.policy.callbacks import (
     PlanningStateCallback,
 )
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
+from fpr_agents.policy.loading import load_planner
+from fpr_agents.policy.models import planner_model
 from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput, check_task_description
 from fpr_agents.policy.planning_state import PlanningState
 from fpr_agents.policy.policies import FixedPointPlannerPolicy, MaskableFixedPointPlannerPolicy
@@ -23,4 +26,6 @@ __all__ = [
     "PlanningStateCallback",
     "ValueHead",
     "check_task_description",
+    "load_planner",
+    "planner_model",
 ]

@@ -1,0 +1,75 @@
+"""Reading checkpoint files: safetensors weights with a JSON of metadata beside them, loaded
+without executing code (``train.common.save_checkpoint`` writes them)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+
+from fpr_agents.checkpoints import shipped_checkpoint, shipped_names
+
+# Where a checkpoint kind keeps its planner's weights.
+PLANNER_PREFIXES = {"fpr_agents.planner": "model.", "fpr_agents.ppo": "policy.planner."}
+
+
+def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
+    """A shipped planner's name (``"maze_large"``) or a checkpoint path, as a path.
+
+    :param name_or_path: a name of :func:`fpr_agents.checkpoints.shipped_names`, or a file.
+    :return: the checkpoint file.
+    """
+    text = os.fspath(name_or_path)
+    if text in shipped_names():
+        return shipped_checkpoint(text)
+    path = Path(text)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"checkpoint {text} not found (nor a shipped planner: {shipped_names()})"
+        )
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint: its safetensors weights and the ``.json`` beside them.
+
+    :param path: the ``.safetensors`` file.
+    :return: tensors and metadata.
+    """
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    if not meta_path.exists():
+        raise FileNotFoundError(f"checkpoint metadata {meta_path} not found beside {path}")
+    return load_file(str(path)), json.loads(meta_path.read_text())
+
+
+def strip_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with ``prefix``, with the prefix removed.
+
+    :param tensors: a checkpoint's tensors.
+    :param prefix: e.g. ``"model."`` or ``"policy."``.
+    :return: name -> tensor, e.g. a state dict.
+    """
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def compare_architecture(expected: Mapping[str, Any], found: Mapping[str, Any], what: str) -> None:
+    """Raise a ValueError naming the first field where two architecture descriptions differ.
+
+    :param expected: the description this run builds.
+    :param found: the description stored in a checkpoint.
+    :param what: what is compared, for the message (e.g. ``"reasoner config"``).
+    """
+    for key in sorted(set(expected) | set(found)):
+        if expected.get(key) != found.get(key):
+            raise ValueError(
+                f"checkpoint {what} differs in field '{key}': this run has "
+                f"{expected.get(key)!r}, the checkpoint has {found.get(key)!r}"
+            )
