@@ -10,6 +10,7 @@ up an interrupted run from its last checkpoint.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -33,12 +34,11 @@ from fpr_agents.policy import (
     PlanningDepthCallback,
     PlanningStateCallback,
 )
-from fpr_agents.policy.planner import ARCHITECTURE_FIELDS
+from fpr_agents.policy.models import planner_model
 from fpr_agents.reasoner import ReasonerConfig
 from train.common import (
     ReasonerShapeArgs,
     check_env_id,
-    compare_architecture,
     copy_weights,
     load_checkpoint,
     load_optimizer_tensors,
@@ -47,6 +47,7 @@ from train.common import (
     resolve_device,
     run_name,
     save_checkpoint,
+    save_model_zip,
     seed_everything,
     strip_prefix,
 )
@@ -105,7 +106,11 @@ class PPOArgs(ReasonerShapeArgs):
     checkpoint_freq: int = field(default=5_000, metadata={"help": "env steps between checkpoints"})
     runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
     resume: str | None = field(default=None, metadata={"help": "checkpoint to resume from"})
-    out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
+    out: str | None = field(
+        default=None,
+        metadata={"help": "also copy the final checkpoint here (and its SB3 .zip beside it)"},
+    )
+    progress: bool = field(default=True, metadata={"help": "show SB3's progress bar"})
     verbose: int = field(default=0, metadata={"help": "SB3 verbosity"})
 
     def entropy_coefficient(self) -> float:
@@ -153,65 +158,26 @@ class PPOArgs(ReasonerShapeArgs):
                 )
 
 
-def make_envs(args: PPOArgs, n_envs: int, seed: int) -> VecEnv:
-    """Vectorised envs, seeded.
+def make_envs(args: PPOArgs, n_envs: int, seed: int, monitor_dir: str | None = None) -> VecEnv:
+    """Vectorised envs, seeded, each in SB3's ``Monitor``.
 
     :param args: the arguments.
     :param n_envs: how many.
     :param seed: seed of the first env (the others get seed + i).
+    :param monitor_dir: folder of the monitors' ``<i>.monitor.csv`` (episode return, length,
+        time and success; appended to on ``--resume``), or None for no files.
     :return: the vector env.
     """
     vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
+    monitor_kwargs = {"info_keywords": ("is_success",), "override_existing": not args.resume}
     # "envs:" makes worker processes import the envs package, which registers the FPR ids.
-    return make_vec_env(f"envs:{args.env}", n_envs=n_envs, seed=seed, vec_env_cls=vec_cls)
-
-
-@dataclass
-class PlannerStart:
-    """Where the planner starts: its reasoner config, head width, and pretrained weights if any.
-
-    :param reasoner: ReasonerConfig fields.
-    :param head_hidden: hidden width of the heads.
-    :param weights: PlannerNetwork state dict from a pretraining checkpoint, or None.
-    :param task: the task description the weights were trained on, or None.
-    :param value_at_agent: value head option of the pretrained planner (None: the default).
-    """
-
-    reasoner: dict[str, Any]
-    head_hidden: int = 64
-    weights: dict[str, torch.Tensor] | None = None
-    task: dict[str, Any] | None = None
-    value_at_agent: bool | None = None
-
-
-def planner_start(args: PPOArgs) -> PlannerStart:
-    """The planner's configuration, from ``--pretrained`` when given, else from the flags.
-
-    :param args: the arguments.
-    :return: the start.
-    """
-    if args.pretrained is None:
-        config = ReasonerConfig(
-            d_model=args.d_model,
-            **args.reasoner_shape(),
-            max_iters=args.max_iters,
-            tol=args.tol,
-        )
-        return PlannerStart(reasoner=asdict(config))
-    tensors, meta = load_checkpoint(args.pretrained)
-    if meta.get("kind") != "fpr_agents.planner":
-        raise ValueError(
-            f"{args.pretrained} is not a planner checkpoint (kind={meta.get('kind')!r})"
-        )
-    reasoner = dict(meta["reasoner"])
-    reasoner.update(max_iters=args.max_iters, tol=args.tol)
-    weights = strip_prefix(tensors, "model.")
-    return PlannerStart(
-        reasoner,
-        int(meta["head_hidden"]),
-        weights,
-        meta["task_description"],
-        meta.get("value_at_agent", False),
+    return make_vec_env(
+        f"envs:{args.env}",
+        n_envs=n_envs,
+        seed=seed,
+        vec_env_cls=vec_cls,
+        monitor_dir=monitor_dir,
+        monitor_kwargs=monitor_kwargs if monitor_dir is not None else None,
     )
 
 
@@ -240,35 +206,32 @@ def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> Base
     }
     if args.policy == "default":
         return algo_cls("MultiInputPolicy", env, **common)
-    task = env.get_attr("task_description")[0]
-    start = planner_start(args)
-    if start.task is not None:
-        compare_architecture(
-            {k: task.get(k) for k in ARCHITECTURE_FIELDS},
-            {k: start.task.get(k) for k in ARCHITECTURE_FIELDS},
-            "task description",
-        )
-    policy_cls = (
-        MaskableFixedPointPlannerPolicy if args.algo == "maskable_ppo" else FixedPointPlannerPolicy
-    )
-    policy_kwargs = {
-        "task_description": task,
-        "reasoner": start.reasoner,
-        "head_hidden": start.head_hidden,
-        "value_at_agent": start.value_at_agent,
+    planner_kwargs = {
         "grad_iters": args.grad_iters,
         "warm_start": args.warm_start,
         "latent_cache": args.latent_cache,
     }
-    model = algo_cls(policy_cls, env, policy_kwargs=policy_kwargs, **common)
-    if start.weights is not None:
-        model.policy.planner.load_state_dict(start.weights)
-    return model
+    if args.pretrained is not None:
+        solver = {"max_iters": args.max_iters, "tol": args.tol}
+        return planner_model(args.pretrained, env, args.algo, solver, planner_kwargs, **common)
+    config = ReasonerConfig(
+        d_model=args.d_model, **args.reasoner_shape(), max_iters=args.max_iters, tol=args.tol
+    )
+    policy_cls = (
+        MaskableFixedPointPlannerPolicy if args.algo == "maskable_ppo" else FixedPointPlannerPolicy
+    )
+    policy_kwargs = {
+        "task_description": env.get_attr("task_description")[0],
+        "reasoner": asdict(config),
+        **planner_kwargs,
+    }
+    return algo_cls(policy_cls, env, policy_kwargs=policy_kwargs, **common)
 
 
 class SafetensorsCheckpointCallback(BaseCallback):
     """Every ``every`` env steps, write the policy and optimiser state atomically (safetensors +
-    JSON with the arguments and the step count), loadable without executing code.
+    JSON with the arguments and the step count), loadable without executing code, and the model
+    as SB3 saves it (``.zip`` beside it, for ``PPO.load`` / ``MaskablePPO.load``).
 
     :param path: the checkpoint file.
     :param every: env steps between checkpoints.
@@ -307,6 +270,7 @@ class SafetensorsCheckpointCallback(BaseCallback):
                 stack_sizes=planner.stack_sizes,
             )
         save_checkpoint(self.path, tensors, meta)
+        save_model_zip(self.model, self.path.with_suffix(".zip"))
 
 
 def restore(model: BaseAlgorithm, path: str) -> None:
@@ -337,7 +301,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train with PPO.
 
     :param argv: command-line arguments (None: ``sys.argv[1:]``).
-    :return: the run folder, the final checkpoint and the last evaluation's success rate.
+    :return: the run folder, the final checkpoint, its SB3 ``.zip`` and the last evaluation's
+        success rate.
     """
     args = parse_args(PPOArgs, argv, __doc__.splitlines()[0])
     check_env_id(args.env)
@@ -348,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     else:
         run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = make_envs(args, args.n_envs, args.seed)
+    env = make_envs(args, args.n_envs, args.seed, str(run_dir / "monitor"))
     eval_env = make_envs(args, 1, args.seed + 10_000)
     model = build_model(args, env, str(run_dir))
     if args.resume:
@@ -376,11 +341,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         callback=CallbackList(callbacks),
         tb_log_name="ppo",
         reset_num_timesteps=not args.resume,
-        progress_bar=False,
+        progress_bar=args.progress,
     )
     checkpoint.save()
     if args.out:
         copy_weights(run_dir / "checkpoint.safetensors", args.out, "policy.")
+        shutil.copyfile(run_dir / "checkpoint.zip", Path(args.out).with_suffix(".zip"))
     env.close()
     eval_env.close()
     success = None
@@ -389,6 +355,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return {
         "run_dir": str(run_dir),
         "checkpoint": str(run_dir / "checkpoint.safetensors"),
+        "model_zip": str(run_dir / "checkpoint.zip"),
         "success_rate": success,
         "num_timesteps": int(model.num_timesteps),
     }

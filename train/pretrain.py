@@ -169,6 +169,7 @@ class PretrainArgs(ReasonerShapeArgs):
         default=False,
         metadata={"help": "with --resume: evaluate the checkpoint on fresh seeds, write nothing"},
     )
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
     def __post_init__(self) -> None:
         for name in ("total_steps", "batch_size", "segments", "k_grad", "eval_batches", "threads"):
@@ -508,7 +509,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             tensors.update(optimizer_tensors(optimizer))
             save_checkpoint(checkpoint_path, tensors, checkpoint_meta(args, planner, step, metrics))
 
-    progress = tqdm(total=args.total_steps, initial=step, disable=rank != 0, desc="pretrain")
+    shown = rank == 0 and args.progress
+    progress = tqdm(total=args.total_steps, initial=step, disable=not shown, desc="pretrain")
     while step < args.total_steps:
         batch = source.sample(args.batch_size, rng, step / args.total_steps).to(device)
         z: torch.Tensor | None = None

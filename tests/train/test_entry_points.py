@@ -20,12 +20,13 @@ TINY_PRETRAIN = [
     "--total-steps", "4", "--batch-size", "4", "--segments", "2", "--n-no-grad-max", "2",
     "--k-grad", "1", "--d-model", "16", "--n-heads", "2", "--max-iters", "8",
     "--eval-every", "2", "--eval-batches", "1", "--eval-sizes", "9", "--checkpoint-every", "2",
-    "--min-size", "7", "--max-size", "9",
+    "--min-size", "7", "--max-size", "9", "--progress", "false",
 ]  # fmt: skip
 TINY_PPO = [
     "--total-timesteps", "32", "--n-steps", "8", "--batch-size", "8", "--n-envs", "2",
     "--n-epochs", "1", "--d-model", "16", "--n-heads", "2", "--max-iters", "4",
     "--eval-freq", "16", "--eval-episodes", "1", "--checkpoint-freq", "16",
+    "--progress", "false",
 ]  # fmt: skip
 
 
