@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from envs import arc, maze, sudoku
+from envs import arc, maze, maze_dynamic, sudoku
 
 __all__ = ["registered_ids"]
 
+_MODULES = (maze, maze_dynamic, sudoku, arc)  # each holds its REGISTRATIONS
+
 
 def _register_all() -> None:
-    for module in (maze, sudoku, arc):
+    for module in _MODULES:
         for spec in module.REGISTRATIONS:
             if spec["id"] not in gym.registry:
                 gym.register(**spec)
@@ -26,7 +28,7 @@ def registered_ids() -> list[str]:
 
     :return: ids such as ``"FPR/Maze-v0"``.
     """
-    return sorted(spec["id"] for module in (maze, sudoku, arc) for spec in module.REGISTRATIONS)
+    return sorted(spec["id"] for module in _MODULES for spec in module.REGISTRATIONS)
 
 
 _register_all()

@@ -23,6 +23,7 @@ import pytest
 import envs  # noqa: F401  (registers the FPR ids)
 from envs.arc import ArcEnv
 from envs.maze import MazeEnv
+from envs.maze_dynamic import DynamicMazeEnv
 from envs.sudoku import SudokuEnv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -459,7 +460,8 @@ def test_id_tables_match_the_registry() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env_cls", "title_word"), [(MazeEnv, "Maze"), (SudokuEnv, "Sudoku"), (ArcEnv, "ARC")]
+    ("env_cls", "title_word"),
+    [(MazeEnv, "Maze"), (DynamicMazeEnv, "Dynamic"), (SudokuEnv, "Sudoku"), (ArcEnv, "ARC")],
 )
 def test_env_kwargs_are_documented(env_cls: type, title_word: str) -> None:
     parameters = {
