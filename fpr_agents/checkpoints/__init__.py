@@ -2,7 +2,8 @@
 
 Each ``<name>.safetensors`` has a ``<name>.json`` beside it with the reasoner config, the task
 description, the command and commit that produced it and its metrics; ``README.md`` in this folder
-lists them. Load one with ``train.common.load_planner(shipped_checkpoint("maze"))``.
+lists them. Load one with ``fpr_agents.policy.load_planner("maze")``, or make an SB3 model of it
+with ``fpr_agents.policy.planner_model("maze", env)``.
 """
 
 from __future__ import annotations
