@@ -21,6 +21,7 @@ import envs  # noqa: F401  (registers the FPR ids)
 from envs.arc_concepts import CONCEPT_FAMILIES, ConceptConfig, generate_concept_task
 from envs.arc_tasks import PADDING_SYMBOL, pad_grid
 from envs.maze import FLOOR, GOAL, MOVES, distance_field
+from envs.maze_events import EVENT_KINDS, apply_random_event, optimal_move_sets
 from envs.maze_generators import (
     MAZE_GENERATORS,
     PERFECT_MAZE_GENERATORS,
@@ -343,6 +344,72 @@ class MazeOracle(OracleSource):
                 row, col = (int(v) for v in free[rng.integers(len(free))])
                 grid[i, row, col] = GOAL
         return {**batch.obs, "grid": grid}
+
+    @staticmethod
+    def after_events(
+        batch: OracleBatch, rng: np.random.Generator, kinds: tuple[str, ...] = EVENT_KINDS
+    ) -> tuple[OracleBatch, list[str]]:
+        """The batch's mazes after one random event each (a door closing on the path from the
+        maze's start, a shortcut opening, the goal moving: ``envs.maze_events``), with the plan
+        after the event as targets.
+
+        ``extra["distance"]`` is shaped for the wavefront loss counted from the event: a cell
+        whose optimal moves the event left as they were holds distance 1 (known from the first
+        round on: it must keep its move), a cell whose moves changed holds its new distance to
+        the goal (the plan from scratch would have reached it by then, so it is surely known;
+        news can travel no faster than that for a closed door, whose longer way round comes from
+        the goal side), unreachable and wall cells -1. ``extra["goal_distance"]`` holds the plain
+        new distances and ``extra["changed"]`` the cells whose moves changed.
+
+        :param batch: a batch of this source (on the CPU), the mazes before the events.
+        :param rng: the source of randomness.
+        :param kinds: the event kinds drawn from.
+        :return: the batch after the events, and each maze's event kind ("none" where none
+            could happen).
+        """
+        grids = batch.obs["grid"].numpy().copy()  # (B, H, W)
+        n, height, width = grids.shape
+        optimal = np.zeros((n, height, width, len(MOVES)), dtype=bool)
+        shaped = np.full((n, height, width), -1, dtype=np.int64)
+        plain = np.full((n, height, width), -1, dtype=np.int64)
+        changed = np.zeros((n, height, width), dtype=bool)
+        before = batch.optimal.numpy()
+        goals, event_kinds = [], []
+        for i in range(n):
+            rows, cols = np.nonzero(grids[i])
+            bottom, right = int(rows.max()) + 2, int(cols.max()) + 2  # the maze and its border
+            maze = grids[i, :bottom, :right]
+            event = apply_random_event(
+                maze, batch.extra["goal"][i], batch.extra["start"][i], rng, kinds
+            )
+            after = event.grid.copy()
+            after[after > 0] = FLOOR
+            after[event.goal] = GOAL
+            grids[i, :bottom, :right] = after
+            distances = distance_field(after, event.goal)
+            moves = optimal_move_sets(after, event.goal, distances)  # (h, w, 4)
+            optimal[i, :bottom, :right] = moves
+            plain[i, :bottom, :right] = distances
+            moved = (moves != before[i, :bottom, :right]).any(-1) & (distances > 0)
+            changed[i, :bottom, :right] = moved
+            shaped[i, :bottom, :right] = np.where(distances > 0, np.where(moved, distances, 1), -1)
+            goals.append(tuple(int(v) for v in event.goal))
+            event_kinds.append(event.kind)
+        extra = dict(batch.extra)
+        extra.update(
+            goal=goals,
+            distance=torch.from_numpy(shaped),
+            goal_distance=torch.from_numpy(plain),
+            changed=torch.from_numpy(changed),
+        )
+        after_batch = OracleBatch(
+            obs={**batch.obs, "grid": torch.from_numpy(grids)},
+            optimal=torch.from_numpy(optimal),
+            cells=torch.from_numpy(optimal.any(-1)),
+            difficulty=torch.from_numpy(plain.reshape(n, -1).max(axis=1).astype(np.float32)),
+            extra=extra,
+        )
+        return after_batch, event_kinds
 
     def cell_logits(self, planner: PlannerNetwork, z: torch.Tensor) -> torch.Tensor:
         """Move logits at every cell.

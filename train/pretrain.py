@@ -29,7 +29,9 @@ import torch.distributed as dist
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from envs.maze_events import EVENT_KINDS
 from envs.maze_generators import PERFECT_MAZE_GENERATORS
+from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.metrics import spearman, summarize
 from fpr_agents.evaluation.report import bucket_edges, bucket_index
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS as PLANNER_ARCHITECTURE_FIELDS
@@ -116,6 +118,21 @@ class PretrainArgs(ReasonerShapeArgs):
         default=0.0,
         metadata={"help": "maze: share of goal switches that start from the maze with no goal"},
     )
+    event_switch: float = field(
+        default=0.0,
+        metadata={
+            "help": "maze: share of batches that start from the plan of the maze before a random "
+            "event (door closes, shortcut opens, goal moves) and learn the plan after it"
+        },
+    )
+    event_iters: int = field(
+        default=128,
+        metadata={"help": "with --event-switch: iterations of the plan before the event"},
+    )
+    event_kinds: str = field(
+        default="door,shortcut,goal",
+        metadata={"help": "with --event-switch: event kinds drawn from (comma-separated)"},
+    )
     wave_speeds: str = field(
         default="",
         metadata={
@@ -187,6 +204,13 @@ class PretrainArgs(ReasonerShapeArgs):
                 )
         if self.switch_iters < 1:
             raise ValueError(f"--switch-iters must be >= 1, got {self.switch_iters}")
+        if not 0.0 <= self.event_switch <= 1.0:
+            raise ValueError(f"--event-switch must be a share in [0, 1], got {self.event_switch}")
+        if self.event_iters < 1:
+            raise ValueError(f"--event-iters must be >= 1, got {self.event_iters}")
+        unknown = sorted(set(self.kinds()) - set(EVENT_KINDS)) or ([] if self.kinds() else ["''"])
+        if unknown:
+            raise ValueError(f"--event-kinds: unknown kinds {unknown}; choose from {EVENT_KINDS}")
         for name in ("residual_weight", "latent_noise", "far_goals"):
             if not getattr(self, name) >= 0:
                 raise ValueError(
@@ -197,6 +221,13 @@ class PretrainArgs(ReasonerShapeArgs):
                 "--wave-speeds counts iterations from a zero latent; --goal-switch starts from "
                 "another plan's latent: use one or the other"
             )
+
+    def kinds(self) -> tuple[str, ...]:
+        """The event kinds of ``--event-kinds``.
+
+        :return: the kinds, in the order given.
+        """
+        return tuple(kind.strip() for kind in self.event_kinds.split(",") if kind.strip())
 
     def wave(self) -> tuple[float, float] | None:
         """The wavefront speeds of ``--wave-speeds``.
@@ -292,6 +323,36 @@ def switched_start(
     for _ in range(int(rng.integers(1, args.switch_iters + 1))):
         z = planner.reasoner.step(z, x, mask)
     return z
+
+
+@torch.no_grad()
+def evented_start(
+    planner: PlannerNetwork,
+    source: OracleSource,
+    batch: OracleBatch,
+    rng: np.random.Generator,
+    args: PretrainArgs,
+) -> tuple[OracleBatch, torch.Tensor]:
+    """A batch that starts where a planner stands when its world changes: the plan of the mazes
+    before a random event each (``args.event_iters`` iterations from zero), and the mazes after
+    it with their new plan as the targets (``MazeOracle.after_events``).
+
+    :param planner: the planner being trained.
+    :param source: the maze data source.
+    :param batch: the batch before the events (on the planner's device).
+    :param rng: the source of randomness.
+    :param args: the arguments.
+    :return: the batch after the events (on the same device) and the starting latent
+        (B, H, W, d), without gradient.
+    """
+    assert isinstance(source, MazeOracle)  # checked by main
+    device = batch.obs["grid"].device
+    after, _ = source.after_events(batch.to(torch.device("cpu")), rng, args.kinds())
+    x, mask = planner.embed(batch.obs)  # (B, H, W, d): the maze before the events
+    z = torch.zeros_like(x)
+    for _ in range(args.event_iters):
+        z = planner.reasoner.step(z, x, mask)
+    return after.to(device), z
 
 
 def residual_penalty(moved: torch.Tensor, still: torch.Tensor | None) -> torch.Tensor:
@@ -452,7 +513,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     source = make_source(args)
     wave = args.wave()
-    for name, used in (("--goal-switch", args.goal_switch > 0), ("--wave-speeds", wave)):
+    flags = (
+        ("--goal-switch", args.goal_switch > 0),
+        ("--event-switch", args.event_switch > 0),
+        ("--wave-speeds", wave),
+    )
+    for name, used in flags:
         if used and not isinstance(source, MazeOracle):
             # checked before training, not at the first batch
             raise ValueError(f"{name} is for maze envs, not {source.family!r} ({args.env})")
@@ -486,7 +552,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.load_state_dict(strip_prefix(tensors, "model."))
         load_optimizer_tensors(optimizer, tensors)
         step = int(meta["step"])
-        run_dir = Path(args.resume).parent
+        if Path(args.resume).resolve().parent != CHECKPOINT_DIR.resolve():
+            run_dir = Path(args.resume).parent  # a run goes on in its own folder
+        # a shipped planner is never written over: its resumed run gets a run folder
     if args.eval_only:
         if not args.resume:
             raise ValueError("--eval-only needs --resume (the checkpoint to evaluate)")
@@ -517,6 +585,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         iterations = 0  # applied since z was zero
         if args.goal_switch > 0 and rng.random() < args.goal_switch:
             z = switched_start(planner, source, batch, rng, args)
+        elif args.event_switch > 0 and rng.random() < args.event_switch:
+            batch, z = evented_start(planner, source, batch, rng, args)  # the wave: from it
         for _ in range(args.segments):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(args, step)

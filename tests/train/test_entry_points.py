@@ -106,6 +106,51 @@ def test_pretrain_with_latent_noise_trains_other_weights(tmp_path) -> None:
         pretrain.PretrainArgs(residual_weight=float("nan"))
 
 
+def test_pretrain_with_event_switches_trains_other_weights(tmp_path) -> None:
+    plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
+    evented = pretrain.main(
+        [
+            *TINY_PRETRAIN, "--event-switch", "1.0", "--event-iters", "3",
+            "--event-kinds", "door,goal", "--wave-speeds", "1.5,3",
+            "--runs-dir", str(tmp_path / "evented"),
+        ]
+    )  # fmt: skip
+    plain_weights, _ = load_checkpoint(plain["checkpoint"])
+    evented_weights, meta = load_checkpoint(evented["checkpoint"])
+    assert meta["args"]["event_switch"] == 1.0
+    assert any(not torch.equal(plain_weights[k], evented_weights[k]) for k in plain_weights)
+    with pytest.raises(ValueError, match=r"--event-switch must be a share in \[0, 1\]"):
+        pretrain.PretrainArgs(event_switch=1.5)
+    with pytest.raises(ValueError, match="--event-iters must be >= 1"):
+        pretrain.PretrainArgs(event_iters=0)
+    with pytest.raises(ValueError, match="--event-kinds: unknown kinds \\['earthquake'\\]"):
+        pretrain.PretrainArgs(event_kinds="door,earthquake")
+    with pytest.raises(ValueError, match="--event-switch is for maze envs, not 'sudoku'"):
+        pretrain.main(
+            [
+                *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
+                "--max-blanks", "6", "--event-switch", "0.5", "--runs-dir", str(tmp_path / "s"),
+            ]
+        )  # fmt: skip
+
+
+def test_resuming_a_shipped_planner_writes_a_new_run_folder(tmp_path) -> None:
+    from fpr_agents.checkpoints import CHECKPOINT_DIR
+
+    before = sorted(p.name for p in CHECKPOINT_DIR.iterdir())
+    result = pretrain.main(
+        [
+            "--config", "maze_mixed.yaml",
+            "--resume", str(CHECKPOINT_DIR / "maze_mixed.safetensors"),
+            "--total-steps", "3001", "--batch-size", "2", "--segments", "1", "--n-no-grad-max", "1",
+            "--k-grad", "1", "--eval-every", "100000", "--eval-batches", "1", "--eval-sizes", "9",
+            "--max-size", "9", "--progress", "false", "--runs-dir", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert str(tmp_path) in result["checkpoint"]
+    assert sorted(p.name for p in CHECKPOINT_DIR.iterdir()) == before
+
+
 def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
     plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
     switched = pretrain.main(

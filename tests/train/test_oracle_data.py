@@ -176,6 +176,36 @@ def test_moved_goals_keep_the_mazes_and_move_each_goal(seed: int, size: int) -> 
         MazeOracle.moved_goals(batch, rng, removed=1.5)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from([7, 9, 11]))
+def test_after_events_targets_the_plan_of_the_changed_maze(seed: int, size: int) -> None:
+    rng = np.random.default_rng(seed)
+    source = MazeOracle(extra_openings=0.3)
+    before = source.batch_from_sizes([size, 7, size], rng)
+    after, kinds = MazeOracle.after_events(before, rng)
+    assert len(kinds) == 3
+    for i, kind in enumerate(kinds):
+        grid = after.obs["grid"][i].numpy()
+        goal = after.extra["goal"][i]
+        assert grid[goal] == GOAL and (grid == GOAL).sum() == 1
+        truth = distance_field(grid, goal)
+        np.testing.assert_array_equal(after.extra["goal_distance"][i].numpy(), truth)
+        start = before.extra["start"][i]
+        assert truth[start] >= 0 or start == goal  # the start keeps a way to the goal
+        changed = after.extra["changed"][i].numpy()
+        moved = (after.optimal[i].numpy() != before.optimal[i].numpy()).any(-1) & (truth > 0)
+        np.testing.assert_array_equal(changed, moved)
+        shaped = after.extra["distance"][i].numpy()
+        np.testing.assert_array_equal(shaped[changed], truth[changed])  # from scratch: surely
+        assert (shaped[(truth > 0) & ~changed] == 1).all()  # held from the first round on
+        assert (shaped[truth <= 0] == -1).all()
+        if kind == "none":
+            assert not changed.any()
+        if kind == "goal":
+            assert goal != before.extra["goal"][i]
+    assert (before.obs["grid"].numpy() > 0).sum() > 0  # the batch before is left as it was
+
+
 def test_maze_generators_can_be_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     used: list[str] = []
     real = oracle_data.generate_maze
