@@ -22,6 +22,7 @@ from train.oracle_data import ArcConceptOracle
 FLOORS = {
     "maze": ("FPR/Maze-15x15-v0", 16, 0.8, 1024),
     "maze_large": ("FPR/Maze-33x33-v0", 12, 0.75, 1024),  # trained on 9x9-15x15 only
+    "maze_mixed": ("FPR/Maze-Caves-33x33-v0", 12, 0.75, 1024),  # caves: open areas, pockets
     "sudoku4": ("FPR/Sudoku-4x4-v0", 24, 0.9, 64),
     "sudoku6": ("FPR/Sudoku-6x6-v0", 16, 0.9, 64),
     "sudoku9": ("FPR/Sudoku-9x9-v0", 12, 0.6, 64),
