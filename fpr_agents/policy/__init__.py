@@ -11,7 +11,11 @@ from fpr_agents.policy.loading import load_planner
 from fpr_agents.policy.models import planner_model
 from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput, check_task_description
 from fpr_agents.policy.planning_state import PlanningState
-from fpr_agents.policy.policies import FixedPointPlannerPolicy, MaskableFixedPointPlannerPolicy
+from fpr_agents.policy.policies import (
+    FixedPointPlannerPolicy,
+    MaskableFixedPointPlannerPolicy,
+    task_description_from_env_id,
+)
 
 __all__ = [
     "CellSymbolHead",
@@ -28,4 +32,5 @@ __all__ = [
     "check_task_description",
     "load_planner",
     "planner_model",
+    "task_description_from_env_id",
 ]

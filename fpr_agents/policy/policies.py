@@ -2,7 +2,9 @@
 
 ``FixedPointPlannerPolicy`` works with SB3's ``PPO`` (and A2C); ``MaskableFixedPointPlannerPolicy``
 with sb3-contrib's ``MaskablePPO``. Both build a :class:`PlannerNetwork` from the env's spaces and
-its task description, passed as ``policy_kwargs={"task_description": ...}``.
+its task description, passed as ``policy_kwargs={"task_description": ...}``: the env's
+``unwrapped.task_description`` dict, or its env id (``"envs:FPR/Maze-9x9-v0"``, or
+``"FPR/Maze-9x9-v0"`` once ``envs`` is imported), as configuration files such as RL Zoo's write it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+import gymnasium
 import numpy as np
 import torch
 from gymnasium import spaces
@@ -25,6 +28,32 @@ from fpr_agents.policy.planner import PlannerNetwork, PlannerOutput
 from fpr_agents.policy.planning_state import PlanningState
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.solve import initial_latent
+
+
+def task_description_from_env_id(env_id: str) -> dict[str, Any]:
+    """The task description of a registered env, read from a freshly made instance.
+
+    ``fpr_agents`` does not import ``envs``: write the id ``"envs:FPR/Maze-9x9-v0"`` (Gymnasium
+    then imports ``envs`` itself), or import ``envs`` before a plain ``"FPR/Maze-9x9-v0"`` is
+    resolved (RL Zoo's ``--gym-packages envs`` does).
+
+    :param env_id: a Gymnasium env id, optionally ``module:id``.
+    :return: the env's ``unwrapped.task_description``, as a plain dict.
+    """
+    try:
+        env = gymnasium.make(env_id, disable_env_checker=True)
+    except gymnasium.error.UnregisteredEnv as error:
+        raise ValueError(
+            f"task_description {env_id!r} is not a registered env id: import envs first, or "
+            f"write it 'envs:{env_id}' ({error})"
+        ) from error
+    try:
+        task = getattr(env.unwrapped, "task_description", None)
+    finally:
+        env.close()
+    if task is None:
+        raise ValueError(f"{env_id} has no task_description: planners need one")
+    return dict(task)
 
 
 def stack_sizes_from_space(
@@ -96,7 +125,7 @@ class _PlannerPolicyMixin:
         observation_space: spaces.Space,
         action_space: spaces.Space,
         lr_schedule: Schedule,
-        task_description: Mapping[str, Any] | None = None,
+        task_description: Mapping[str, Any] | str | None = None,
         reasoner: ReasonerConfig | Mapping[str, Any] | None = None,
         head_hidden: int = 64,
         grad_iters: int = 2,
@@ -108,12 +137,15 @@ class _PlannerPolicyMixin:
         if task_description is None:
             raise ValueError(
                 f"{type(self).__name__} needs policy_kwargs['task_description'] "
-                "(the env's unwrapped.task_description)"
+                "(the env's unwrapped.task_description, or its env id)"
             )
         if grad_iters < 1:
             raise ValueError(
                 f"grad_iters must be >= 1 (steps with gradient in PPO), got {grad_iters}"
             )
+        if isinstance(task_description, str):
+            task_description = task_description_from_env_id(task_description)
+        # The resolved dict, never the id: a saved policy loads without the env's registry.
         self.task_description = dict(task_description)
         config = (
             reasoner if isinstance(reasoner, ReasonerConfig) else ReasonerConfig(**(reasoner or {}))
@@ -319,7 +351,8 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
     :param observation_space: the env's Dict observation space.
     :param action_space: the env's Discrete action space.
     :param lr_schedule: learning-rate schedule (given by SB3).
-    :param task_description: the env's ``task_description`` (docs/interfaces.md).
+    :param task_description: the env's ``task_description`` (docs/interfaces.md), or its env
+        id, resolved by :func:`task_description_from_env_id`.
     :param reasoner: ReasonerConfig or its fields as a dict (defaults when None).
     :param head_hidden: hidden width of the move and value heads.
     :param grad_iters: reasoner iterations with gradient from the detached fixed point during PPO's
@@ -374,7 +407,8 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
     :param observation_space: the env's Dict observation space.
     :param action_space: the env's Discrete action space.
     :param lr_schedule: learning-rate schedule (given by SB3).
-    :param task_description: the env's ``task_description`` (docs/interfaces.md).
+    :param task_description: the env's ``task_description`` (docs/interfaces.md), or its env
+        id, resolved by :func:`task_description_from_env_id`.
     :param reasoner: ReasonerConfig or its fields as a dict (defaults when None).
     :param head_hidden: hidden width of the move and value heads.
     :param grad_iters: reasoner iterations with gradient during the update.
