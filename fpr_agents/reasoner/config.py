@@ -89,6 +89,11 @@ class ReasonerConfig:
     :param readout_decided: a readout is decided when the probability of its most likely
         choice is at least this; below it the planner has not made up its mind ("no decision
         yet", as a maze cell the plan has not reached yet), and the rule waits.
+    :param readout_fresh_tol: a readout decided from the very start of a solve (a warm start's
+        old decision) is trusted by the "readout" rule only once the whole-latent residual is
+        below this: a change far from the read cell (a door closing across the maze) needs
+        iterations to reach it, during which the old decision holds still. A readout that was
+        undecided at some point of the solve needs no such check (its decision arrived).
     :param stall_patience: stall guard of every rule but "fixed_depth": a sample that makes no
         progress for this many iterations halts, flagged ``stalled`` (0 turns the guard off).
         Progress is a new cell settling (its change below ``tol``) or the residual halving since
@@ -148,6 +153,8 @@ class ReasonerConfig:
     """'readout' rule: consecutive stable, decided iterations before halting (k)."""
     readout_decided: float = 0.5
     """'readout' rule: smallest top probability of a decided readout."""
+    readout_fresh_tol: float = 0.05
+    """'readout' rule: residual below which a decision held since the start is trusted."""
     stall_patience: int = 256
     """Iterations without progress after which a sample halts as stalled (0: off). On 33x33
     mazes the shipped wave planner went 64 iterations without a new cell settling while its
@@ -278,6 +285,8 @@ class ReasonerConfig:
         self._check_positive_int("readout_patience")
         if not _is_real(self.readout_decided) or not 0.0 <= self.readout_decided <= 1.0:
             self._fail("readout_decided", "must be a real number in [0, 1]")
+        if not _is_real(self.readout_fresh_tol) or self.readout_fresh_tol < 0:
+            self._fail("readout_fresh_tol", "must be a finite real number >= 0")
         if not _is_int(self.stall_patience) or self.stall_patience < 0:
             self._fail("stall_patience", "must be an integer >= 0")
         if not _is_real(self.eta0) or not 0.0 < self.eta0 <= 1.0:

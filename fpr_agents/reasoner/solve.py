@@ -288,7 +288,10 @@ def solve_fixed_point(
       ``max_iters``;
     - "readout": when ``readout`` of the new latent has changed by less than ``readout_tol``
       (max-norm of its probabilities) and been decided for ``readout_patience`` consecutive
-      iterations, counting from the starting latent's readout (readout_stable); when
+      iterations, counting from the starting latent's readout (readout_stable), provided the
+      decision arrived during the solve (the readout was undecided at some point) or
+      ``r < readout_fresh_tol`` (a decision held since a warm start is trusted only once the
+      rest of the latent has nearly settled: news from far away may still be coming); when
       ``r < tol`` (converged); or at ``max_iters``;
     - "fixed_depth": after exactly ``max_iters`` (default ``config.fixed_depth``) iterations;
     - "learned": when the halting head's probability exceeds 0.5, or at ``max_iters``;
@@ -456,10 +459,14 @@ def _iterate(
     stalled = torch.zeros(batch, dtype=torch.long, device=device)
     progress = _Progress.start(batch, device)
     z, x, mask = _crop_to_valid(z, x, mask)
-    previous, steady = None, None
+    previous, steady, arrived = None, None, None
     if readout is not None:
-        previous = readout(z, active)[0].float()  # (A, K): the starting latent's readout
+        start_probs, start_decided = readout(z, active)  # the starting latent's readout
+        previous = start_probs.float()  # (A, K)
         steady = torch.zeros(batch, dtype=torch.long, device=device)
+        arrived = (
+            ~start_decided
+        )  # (A,): undecided at some point, so its decision came in this solve
 
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
@@ -482,13 +489,15 @@ def _iterate(
             if halting == "learned":
                 halt = torch.sigmoid(reasoner.halt_logit(z_next, mask).float()) > 0.5
         if readout is not None:
-            assert previous is not None and steady is not None
+            assert previous is not None and steady is not None and arrived is not None
             probs, decided = readout(z_next, active)
             probs = probs.float()
             moved = (probs - previous).abs().amax(dim=-1)  # (A,)
             steady = torch.where((moved < config.readout_tol) & decided, steady + 1, 0)
             previous = probs
-            read_done = steady >= config.readout_patience
+            arrived = arrived | ~decided
+            trusted = arrived | (residual < config.readout_fresh_tol)
+            read_done = (steady >= config.readout_patience) & trusted
             halt = halt | read_done
         if guarded:
             stuck = stuck | (progress.update(change, residual, mask, tol) >= config.stall_patience)
@@ -516,8 +525,8 @@ def _iterate(
             break
         active, eta, best, stalled = active[keep], eta[keep], best[keep], stalled[keep]
         progress.keep(keep)
-        if previous is not None and steady is not None:
-            previous, steady = previous[keep], steady[keep]
+        if previous is not None and steady is not None and arrived is not None:
+            previous, steady, arrived = previous[keep], steady[keep], arrived[keep]
         active_list = active.tolist()
         z, x = z_next[keep], x[keep]
         mask = None if mask is None else mask[keep]

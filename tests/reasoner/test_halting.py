@@ -122,13 +122,29 @@ def test_readout_patience_counts_consecutive_stable_iterations() -> None:
     assert int(long.iterations[0]) == int(short.iterations[0]) + 4
 
 
-def test_readout_halts_at_once_from_its_own_fixed_point() -> None:
+def test_readout_halts_at_once_from_a_settled_warm_start() -> None:
+    first = _solve([CONTRACTION], "fixed_point", tol=1e-7)
+    reasoner = MapReasoner(stall_patience=16, max_iters=200, readout_patience=1)
+    again = solve_fixed_point(
+        reasoner, _inputs([CONTRACTION]), z0=first.z, halting="readout", readout=corner_readout
+    )
+    assert int(again.iterations[0]) == 1
+
+
+def test_a_decision_held_since_a_warm_start_waits_for_the_rest_to_settle() -> None:
+    # From its own readout-stable state the corner is decided at once, but the far cells still
+    # cycle: news from them could still change the decision, so the rule does not trust it.
     first = _solve([FAR_CYCLE], "readout", readout_patience=1)
     reasoner = MapReasoner(stall_patience=16, max_iters=200, readout_patience=1)
     again = solve_fixed_point(
         reasoner, _inputs([FAR_CYCLE]), z0=first.z, halting="readout", readout=corner_readout
     )
-    assert int(again.iterations[0]) == 1 and bool(again.readout_stable[0])
+    assert not bool(again.readout_stable[0]) and bool(again.stalled[0])
+    loose = MapReasoner(stall_patience=16, max_iters=200, readout_patience=1, readout_fresh_tol=2.0)
+    trusting = solve_fixed_point(
+        loose, _inputs([FAR_CYCLE]), z0=first.z, halting="readout", readout=corner_readout
+    )
+    assert int(trusting.iterations[0]) == 1 and bool(trusting.readout_stable[0])
 
 
 @pytest.mark.parametrize("halting", ["fixed_point", "readout", "fixed_depth", "learned"])
