@@ -32,10 +32,13 @@ from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.report import (
     depth_markdown,
     depth_report,
+    event_markdown,
+    event_report,
     halting_warnings,
     json_safe,
     markdown_table,
     plot_depth,
+    plot_events,
     plot_sweep,
     sweep_markdown,
 )
@@ -227,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "max_iters": max_iters,
         },
         "warnings": warnings,
+        "events": {
+            "warm": event_report(main_result),
+            "cold": None if cold_result is None else event_report(cold_result),
+        },
         "depth": depth,
         "cold_depth": cold_depth,
         "episode_iterations": _episode_iterations(main_result, cold_result),
@@ -238,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     (out / "report.json").write_text(json.dumps(json_safe(report), indent=1, allow_nan=False))
     _write_markdown(out / "report.md", report, args)
     plot_depth(main_result, depth, str(out / "depth_vs_difficulty.png"), cold_result, cold_depth)
+    if report["events"]["warm"] is not None:
+        plot_events(main_result, str(out / "iterations_along_episodes.png"))
     if forced:
         adaptive = [r for r in forced if r["halting"] == "adaptive (capped)"]
         fixed = [r for r in forced if r["halting"] == "fixed depth"]
@@ -315,6 +324,14 @@ def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> N
             f"Iterations per episode: warm {_num(per_episode['warm'])}, cold "
             f"{_num(per_episode['cold'])} ({_num(per_episode['cold_over_warm'])}x).",
         ]
+    for start, events in report["events"].items():
+        if events is not None:
+            parts += [
+                "",
+                f"## Where the world changes ({start} start)",
+                "",
+                event_markdown(events),
+            ]
     if report["warnings"]:
         parts += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     if report["forced_depth"]:

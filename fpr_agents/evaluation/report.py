@@ -331,3 +331,105 @@ def plot_sweep(
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def event_report(result: RolloutResult) -> dict[str, Any] | None:
+    """Depth where the world changes: the iterations of the decisions right after each kind of
+    event against the quiet ones, how they follow the share of the plan an event invalidated,
+    and success per event kind.
+
+    :param result: the evaluation's records (of an env that reports ``info["event"]``).
+    :return: ``{"quiet": summary, "kinds": {kind: {...}}, "spearman_iterations_replan": rho,
+        "after_events": n}``, or None when no decision followed an event.
+    """
+    after = [d for d in result.decisions if d.event != "none"]
+    if not after:
+        return None
+    quiet = [d.iterations for d in result.decisions if d.event == "none"]
+    success = {e.episode: e.success for e in result.episodes}
+    kinds = {}
+    for kind in sorted({d.event for d in after}):
+        decisions = [d for d in after if d.event == kind]
+        episodes = sorted({d.episode for d in decisions})
+        kinds[kind] = {
+            "decisions": len(decisions),
+            "iterations": summarize([d.iterations for d in decisions]),
+            "replan_cells": summarize([d.replan_cells for d in decisions]),
+            "episodes": len(episodes),
+            "success_rate": float(np.mean([success[e] for e in episodes if e in success]))
+            if any(e in success for e in episodes)
+            else float("nan"),
+        }
+    iterations = [d.iterations for d in after]
+    replan = [d.replan_cells for d in after]
+    return {
+        "quiet": summarize(quiet),
+        "kinds": kinds,
+        "after_events": len(after),
+        "spearman_iterations_replan": spearman(iterations, replan)
+        if len(after) > 1
+        else float("nan"),
+    }
+
+
+def event_markdown(report: Mapping[str, Any]) -> str:
+    """The :func:`event_report` as a Markdown table and a summary line.
+
+    :param report: the event report.
+    :return: Markdown.
+    """
+    rows = [["quiet", report["quiet"]["count"], report["quiet"]["mean"], report["quiet"]["median"],
+             report["quiet"]["p90"], "", ""]]  # fmt: skip
+    for kind, row in report["kinds"].items():
+        its = row["iterations"]
+        rows.append([f"after {kind}", its["count"], its["mean"], its["median"], its["p90"],
+                     row["replan_cells"]["mean"], row["success_rate"]])  # fmt: skip
+    header = ["decisions", "n", "iters mean", "iters median", "iters p90", "replan cells",
+              "success (episodes with it)"]  # fmt: skip
+    line = (
+        f"Spearman(iterations, replan cells) = {_fmt(report['spearman_iterations_replan'])} over "
+        f"the {report['after_events']} decisions right after an event."
+    )
+    return markdown_table(header, rows) + "\n\n" + line
+
+
+EVENT_COLOURS = {"door": "C3", "shortcut": "C2", "goal": "C1"}
+
+
+def plot_events(result: RolloutResult, path: str, episodes: int = 4) -> None:
+    """Iterations per decision along a few episodes, with the events marked.
+
+    :param result: the records (of an env that reports ``info["event"]``).
+    :param path: PNG file to write.
+    :param episodes: how many episodes (one panel each; those with the most events first).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_episode: dict[int, list[Any]] = {}
+    for decision in result.decisions:
+        by_episode.setdefault(decision.episode, []).append(decision)
+    ranked = sorted(by_episode, key=lambda e: -sum(d.event != "none" for d in by_episode[e]))
+    chosen = sorted(ranked[:episodes])
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(8, 1.8 * len(chosen) + 0.8), dpi=100,
+                             squeeze=False)  # fmt: skip
+    for ax, episode in zip(axes[:, 0], chosen, strict=True):
+        decisions = sorted(by_episode[episode], key=lambda d: d.step)
+        ax.plot([d.step for d in decisions], [d.iterations for d in decisions], ".-", color="C0")
+        for d in decisions:
+            if d.event != "none":
+                colour = EVENT_COLOURS.get(d.event, "C4")
+                ax.axvline(d.step, color=colour, alpha=0.6, lw=1.5)
+                ax.annotate(f"{d.event} ({d.replan_cells})", (d.step, ax.get_ylim()[1]),
+                            fontsize=7, color=colour, ha="left", va="top")  # fmt: skip
+        ax.set_yscale("symlog")
+        ax.set_ylabel("iterations")
+        ax.set_title(f"episode {episode}", fontsize=9, loc="left")
+    axes[-1, 0].set_xlabel("step of the episode")
+    fig.suptitle("Thinking where the world changes: iterations per decision, events marked "
+                 "(cells of the plan they changed)", fontsize=10)  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

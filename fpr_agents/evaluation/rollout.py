@@ -28,6 +28,9 @@ class DecisionRecord:
     :param readout_stable: halted because the decision's readout was stable and decided.
     :param diverged: the latent blew up (non-finite or past the divergence limit).
     :param capped: ran to the iteration cap with no other reason to halt.
+    :param event: what changed in the world just before this decision (``info["event"]`` of the
+        step that led to its state; "none" when nothing did, or the env reports no events).
+    :param replan_cells: how much of the plan that change invalidated (``info["replan_cells"]``).
     """
 
     episode: int
@@ -40,6 +43,8 @@ class DecisionRecord:
     readout_stable: bool = False
     diverged: bool = False
     capped: bool = False
+    event: str = "none"
+    replan_cells: int = 0
 
 
 @dataclass
@@ -167,6 +172,7 @@ def run_episodes(
         slots[slot] = {
             "episode": episode, "seed": int(seed), "obs": obs, "step": 0, "return": 0.0,
             "difficulty": difficulty, "initial": difficulty, "seen": {_key(obs)},
+            "event": str(info.get("event", "none")), "replan": int(info.get("replan_cells", 0)),
         }  # fmt: skip
 
     for slot in range(len(envs)):
@@ -204,12 +210,15 @@ def run_episodes(
                     converged=bool(out.converged[k]), stalled=bool(flags["stalled"][k]),
                     readout_stable=bool(flags["readout_stable"][k]),
                     diverged=bool(flags["diverged"][k]), capped=bool(capped[k]),
+                    event=state["event"], replan_cells=state["replan"],
                 )
             )  # fmt: skip
             obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))
             state["obs"], state["step"] = obs_k, state["step"] + 1
             state["return"] += float(reward)
             state["difficulty"] = float(info.get("difficulty", np.nan))
+            state["event"] = str(info.get("event", "none"))
+            state["replan"] = int(info.get("replan_cells", 0))
             cut = max_steps is not None and state["step"] >= max_steps
             looped = False
             if stop_on_repeat and not (terminated or truncated):

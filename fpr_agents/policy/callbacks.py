@@ -62,7 +62,9 @@ class PlanningDepthCallback(BaseCallback):
     Success rate is logged by SB3 itself from ``info["is_success"]``.
 
     It also records the shares of decisions that diverged, stalled or ran to the cap, and warns
-    (``RuntimeWarning``) when they pass the evaluation report's limits.
+    (``RuntimeWarning``) when they pass the evaluation report's limits; on envs whose world
+    changes (``info["event"]``), the mean iterations of the decisions right after an event and
+    of the quiet ones.
 
     :param verbose: SB3 verbosity level.
     """
@@ -76,6 +78,7 @@ class PlanningDepthCallback(BaseCallback):
         self._converged: list[np.ndarray] = []
         self._flags: dict[str, list[np.ndarray]] = {flag: [] for flag in self.FLAGS}
         self._difficulty: list[float] = []
+        self._after_event: list[bool] = []
 
     def _on_rollout_start(self) -> None:
         self._iterations.clear()
@@ -84,6 +87,7 @@ class PlanningDepthCallback(BaseCallback):
         for values in self._flags.values():
             values.clear()
         self._difficulty.clear()
+        self._after_event.clear()
 
     def _on_step(self) -> bool:
         stats = getattr(self.model.policy, "rollout_solve_stats", None)
@@ -101,8 +105,14 @@ class PlanningDepthCallback(BaseCallback):
             float((reset_infos[i] if done else info).get("difficulty", np.nan))
             for i, (info, done) in enumerate(zip(infos, dones, strict=True))
         ]
+        events = [
+            (not done) and str(info.get("event", "none")) != "none"
+            for info, done in zip(infos, dones, strict=True)
+        ]
+        prev_events = getattr(self, "_prev_events", None)
         if prev is not None and len(prev) == len(stats["iterations"]):
             self._difficulty.extend(prev)
+            self._after_event.extend(prev_events or [False] * len(prev))
             self._iterations.append(np.asarray(stats["iterations"]))
             self._residuals.append(np.asarray(stats["residual"]))
             self._converged.append(np.asarray(stats["converged"]))
@@ -110,6 +120,7 @@ class PlanningDepthCallback(BaseCallback):
                 if flag in stats:
                     values.append(np.asarray(stats[flag]))
         self._prev_difficulty = current
+        self._prev_events = events
         return True
 
     def _on_rollout_end(self) -> None:
@@ -138,6 +149,11 @@ class PlanningDepthCallback(BaseCallback):
         if finite.size:
             self.logger.record("planner/residual_mean", float(finite.mean()))
             self.logger.record("planner/residual_max", float(finite.max()))
+        after = np.asarray(self._after_event, dtype=bool)
+        if after.size == iterations.size and after.any():
+            self.logger.record("planner/iterations_after_event", float(iterations[after].mean()))
+            if (~after).any():
+                self.logger.record("planner/iterations_quiet", float(iterations[~after].mean()))
         difficulty = np.asarray(self._difficulty, dtype=np.float64)
         keep = np.isfinite(difficulty)
         rho = spearman(iterations[keep], difficulty[keep]) if keep.sum() > 1 else float("nan")

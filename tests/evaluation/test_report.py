@@ -57,3 +57,43 @@ def test_halting_warnings_name_the_problem() -> None:
     assert len(warnings) == 2
     assert "100.0% of decisions diverged" in warnings[0] and "capped" in warnings[1]
     assert halting_warnings({"diverged": 0.0, "stalled": 0.0, "capped": 0.0}, "x") == []
+
+
+def test_event_report_separates_decisions_after_events() -> None:
+    from fpr_agents.evaluation.report import event_report
+
+    result = RolloutResult()
+    steps = [("none", 0, 2), ("door", 12, 20), ("none", 0, 2), ("goal", 30, 40), ("none", 0, 1)]
+    for episode in range(2):
+        for step, (event, replan, iterations) in enumerate(steps):
+            result.decisions.append(
+                DecisionRecord(episode=episode, step=step, difficulty=5.0, iterations=iterations,
+                               residual=0.0, converged=True, event=event, replan_cells=replan)
+            )  # fmt: skip
+        result.episodes.append(
+            EpisodeRecord(episode=episode, success=episode == 0, episode_return=0.0, length=5,
+                          initial_difficulty=5.0, seed=episode)
+        )  # fmt: skip
+    report = event_report(result)
+    assert report is not None and report["after_events"] == 4
+    assert report["quiet"]["count"] == 6 and report["quiet"]["mean"] == 5 / 3
+    assert report["kinds"]["door"]["iterations"]["mean"] == 20
+    assert report["kinds"]["goal"]["success_rate"] == 0.5
+    assert report["spearman_iterations_replan"] == 1.0
+    quiet_only = RolloutResult(decisions=[d for d in result.decisions if d.event == "none"])
+    assert event_report(quiet_only) is None
+
+
+def test_event_plot_is_written(tmp_path) -> None:
+    from fpr_agents.evaluation.report import plot_events
+
+    result = RolloutResult(
+        decisions=[
+            DecisionRecord(episode=0, step=s, difficulty=1.0, iterations=1 + 9 * (s == 2),
+                           residual=0.0, converged=True, event="door" if s == 2 else "none",
+                           replan_cells=4 * (s == 2))
+            for s in range(5)
+        ]
+    )  # fmt: skip
+    plot_events(result, str(tmp_path / "events.png"))
+    assert (tmp_path / "events.png").stat().st_size > 0

@@ -16,6 +16,7 @@ from fpr_agents.policy import (
     FixedPointPlannerPolicy,
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
+    PlanningStateCallback,
 )
 
 TINY_REASONER = {"d_model": 16, "n_heads": 2, "max_iters": 6, "attention": True}
@@ -185,3 +186,27 @@ def test_arc_extent_options_learn_and_reload(tmp_path) -> None:
     first, _ = model.predict(obs, deterministic=True, action_masks=masks)
     again, _ = loaded.predict(obs, deterministic=True, action_masks=masks)
     np.testing.assert_array_equal(first, again)
+
+
+def test_depth_callback_logs_iterations_after_events_and_halting_shares() -> None:
+    from stable_baselines3.common.logger import KVWriter, Logger
+
+    class Capture(KVWriter):
+        def __init__(self) -> None:
+            self.keys: set[str] = set()
+
+        def write(self, key_values, key_excluded, step: int = 0) -> None:
+            self.keys.update(key_values)
+
+    env = make_vec_env("FPR/Maze-Dynamic-15x15-v0", n_envs=2, seed=0)
+    task = env.get_attr("task_description")[0]
+    model = PPO(
+        FixedPointPlannerPolicy, env, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu",
+        policy_kwargs={"task_description": task, "reasoner": {**TINY_REASONER, "max_iters": 3}},
+    )  # fmt: skip
+    capture = Capture()
+    model.set_logger(Logger(None, [capture]))
+    with pytest.warns(RuntimeWarning, match="capped"):  # 3 iterations: every decision capped
+        model.learn(64, callback=[PlanningStateCallback(), PlanningDepthCallback()])
+    for key in ("iterations_after_event", "iterations_quiet", "capped_share", "stalled_share"):
+        assert f"planner/{key}" in capture.keys, key

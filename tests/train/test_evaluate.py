@@ -119,3 +119,23 @@ def test_evaluate_readout_halting_and_cold_depth(checkpoint: str, tmp_path) -> N
     with pytest.raises(SystemExit) as stop:
         evaluate.main(["--halting", "sometimes", "--out", str(tmp_path / "bad")])
     assert stop.value.code == 2
+
+
+def test_evaluate_on_a_dynamic_maze_reports_depth_where_the_world_changes(
+    checkpoint: str, tmp_path
+) -> None:
+    out = tmp_path / "dynamic"
+    report = evaluate.main(
+        [
+            "--env", "FPR/Maze-Dynamic-15x15-v0", "--checkpoint", checkpoint, "--episodes", "3",
+            "--parallel", "3", "--caps", "", "--sizes", "", "--out", str(out),
+            "--progress", "false", "--threads", "1",
+        ]
+    )  # fmt: skip
+    events = report["events"]["warm"]
+    assert events is not None and events["after_events"] > 0
+    decisions = report["decisions"]
+    assert sum(d["event"] != "none" for d in decisions) == events["after_events"]
+    assert all(d["replan_cells"] == 0 for d in decisions if d["event"] == "none")
+    assert (out / "iterations_along_episodes.png").stat().st_size > 0
+    assert "Where the world changes" in (out / "report.md").read_text()
