@@ -424,7 +424,7 @@ def format_report(report: BenchReport) -> str:
     ]
     parts += [
         "",
-        "Ratios (medians over rounds of ratios taken within a round; aims from issue 6):",
+        "Ratios (medians over rounds of ratios taken within a round; the aim each bench sets):",
         "",
         format_table(RATIO_HEADER, ratio_rows),
     ]

@@ -14,7 +14,7 @@ goes hits both alike. Reported per policy:
   the success of the last training episodes (SB3's ``ep_success_buffer``).
 
 The budgets are small (a few thousand steps), so the successes say where each policy stands
-early in training, not where it ends. Issue 6 sets no aim for these ratios.
+early in training, not where it ends. The bench sets no aim for these ratios.
 ``python -m bench.training --help`` lists the options.
 """
 
