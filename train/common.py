@@ -30,6 +30,31 @@ ArgsT = TypeVar("ArgsT")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
+class UserError(ValueError):
+    """A mistake in how a command was run (an unknown env id, a missing file, a device this
+    machine lacks): the entry points print it as one line and exit with status 2."""
+
+
+def cli(main: Any) -> Any:
+    """Run an entry point's ``main()``: a user's mistake (``UserError``, a checkpoint that cannot
+    be read) prints one line naming it and exits 2, as argparse does for a bad flag; any other
+    error keeps its traceback.
+
+    :param main: the entry point's ``main``, called without arguments.
+    :return: what ``main`` returns.
+    """
+    import sys
+
+    from fpr_agents.checkpoints.files import CheckpointError
+
+    try:
+        return main()
+    except (UserError, CheckpointError) as error:
+        program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "fpr-agents"
+        print(f"{program}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -101,19 +126,29 @@ def parse_args(args_cls: type[ArgsT], argv: Sequence[str] | None, description: s
     :return: the filled dataclass.
     """
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        allow_abbrev=False,  # --total-timestep must not quietly mean --total-timesteps
     )
     parser.add_argument("--config", type=str, default=None, help="YAML file of argument values")
     fields = {f.name: f for f in dataclasses.fields(args_cls)}  # type: ignore[arg-type]
     for name, field in fields.items():
         default = field.default if field.default is not dataclasses.MISSING else None
-        parser.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=name,
-            type=_field_type(field),
-            default=argparse.SUPPRESS,
-            help=f"{field.metadata.get('help', '')} (default: {default!r})",
-        )
+        flag = "--" + name.replace("_", "-")
+        kind = _field_type(field)
+        help_text = f"{field.metadata.get('help', '')} (default: {default!r})"
+        if kind is _parse_bool:
+            # --flag, --no-flag, or --flag true/false (as recipes and older commands write it)
+            parser.add_argument(
+                flag, dest=name, type=kind, nargs="?", const=True, default=argparse.SUPPRESS,
+                help=help_text,
+            )  # fmt: skip
+            parser.add_argument(
+                "--no-" + name.replace("_", "-"), dest=name, action="store_false",
+                default=argparse.SUPPRESS, help=f"the same as {flag} false",
+            )  # fmt: skip
+            continue
+        parser.add_argument(flag, dest=name, type=kind, default=argparse.SUPPRESS, help=help_text)
     parsed = vars(parser.parse_args(argv))
     values: dict[str, Any] = {}
     config_path = parsed.pop("config", None)
@@ -141,7 +176,7 @@ def load_yaml_section(path: str | os.PathLike[str], section: str | None) -> dict
     if not candidate.exists() and (CONFIG_DIR / candidate).exists():
         candidate = CONFIG_DIR / candidate
     if not candidate.exists():
-        raise FileNotFoundError(f"config file {path} not found (nor in {CONFIG_DIR})")
+        raise UserError(f"config file {path} not found (nor in {CONFIG_DIR})")
     data = yaml.safe_load(candidate.read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{candidate}: expected a mapping at the top level")
@@ -170,7 +205,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+        raise UserError(f"--device {name}: CUDA is not available on this machine")
     return device
 
 
@@ -195,7 +230,7 @@ def check_env_id(env_id: str) -> None:
     import envs
 
     if env_id not in gym.registry:
-        raise ValueError(
+        raise UserError(
             f"unknown env id {env_id!r}; registered FPR ids: {', '.join(envs.registered_ids())}"
         )
 

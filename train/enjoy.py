@@ -32,7 +32,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.save_util import load_from_zip_file
 
 from fpr_agents.policy import planner_model
-from train.common import check_env_id, parse_args, resolve_device, seed_everything
+from train.common import check_env_id, cli, parse_args, resolve_device, seed_everything
 
 MIN_HEIGHT = 256  # frames are at least this tall, so the chart stays legible
 
@@ -243,4 +243,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

@@ -45,7 +45,14 @@ from fpr_agents.evaluation.report import (
 from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.config import HALTING_MODES
-from train.common import check_env_id, load_planner, parse_args, resolve_device, seed_everything
+from train.common import (
+    check_env_id,
+    cli,
+    load_planner,
+    parse_args,
+    resolve_device,
+    seed_everything,
+)
 
 SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze_large.safetensors"
 
@@ -383,5 +390,5 @@ def _log_tensorboard(out: Path, report: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    result = main()
+    result = cli(main)
     print((Path(result["args"]["out"]) / "report.md").read_text())

@@ -39,6 +39,7 @@ from fpr_agents.reasoner import ReasonerConfig
 from train.common import (
     ReasonerShapeArgs,
     check_env_id,
+    cli,
     copy_weights,
     load_checkpoint,
     load_optimizer_tensors,
@@ -362,4 +363,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(main())
+    print(cli(main))

@@ -42,6 +42,7 @@ from fpr_agents.reasoner.training import truncated_unroll
 from train.common import (
     ReasonerShapeArgs,
     check_env_id,
+    cli,
     compare_architecture,
     copy_weights,
     load_checkpoint,
@@ -682,4 +683,4 @@ def _log_metrics(writer: SummaryWriter, metrics: dict[str, Any], step: int) -> N
 
 
 if __name__ == "__main__":
-    main()
+    cli(main)

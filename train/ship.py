@@ -15,7 +15,7 @@ from typing import Any
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import HALTING_MODES
-from train.common import load_checkpoint, parse_args, save_checkpoint
+from train.common import cli, load_checkpoint, parse_args, save_checkpoint
 
 MAX_BYTES = 5 * 1024 * 1024
 WEIGHT_PREFIXES = ("model.", "policy.")
@@ -97,4 +97,4 @@ def main(argv: Sequence[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    print(main())
+    print(cli(main))

@@ -18,6 +18,11 @@ from fpr_agents.checkpoints import shipped_checkpoint, shipped_names
 PLANNER_PREFIXES = {"fpr_agents.planner": "model.", "fpr_agents.ppo": "policy.planner."}
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read: missing, truncated, or with bad metadata. The
+    message names the file."""
+
+
 def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
     """A shipped planner's name (``"maze_large"``) or a checkpoint path, as a path.
 
@@ -29,7 +34,7 @@ def resolve_checkpoint(name_or_path: str | os.PathLike[str]) -> Path:
         return shipped_checkpoint(text)
     path = Path(text)
     if not path.exists():
-        raise FileNotFoundError(
+        raise CheckpointError(
             f"checkpoint {text} not found (nor a shipped planner: {shipped_names()})"
         )
     return path
@@ -40,14 +45,28 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
 
     :param path: the ``.safetensors`` file.
     :return: tensors and metadata.
+    :raises CheckpointError: naming the file, when either file is missing or unreadable.
     """
     path = Path(path)
     meta_path = path.with_suffix(".json")
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    if not meta_path.exists():
-        raise FileNotFoundError(f"checkpoint metadata {meta_path} not found beside {path}")
-    return load_file(str(path)), json.loads(meta_path.read_text())
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found")
+    if not meta_path.is_file():
+        raise CheckpointError(f"checkpoint metadata {meta_path} not found beside {path}")
+    try:
+        tensors = load_file(str(path))
+    except Exception as error:  # safetensors raises its own error type for a damaged file
+        raise CheckpointError(f"checkpoint {path} cannot be read ({error})") from error
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(
+            f"checkpoint metadata {meta_path} is not valid JSON (line {error.lineno}, column "
+            f"{error.colno}: {error.msg})"
+        ) from error
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint metadata {meta_path} must hold a JSON object")
+    return tensors, meta
 
 
 def strip_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

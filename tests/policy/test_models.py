@@ -85,7 +85,7 @@ def test_planner_model_refuses_what_the_planner_fixes() -> None:
         planner_model("maze_large", env, policy_kwargs={"reasoner": {}})
     with pytest.raises(ValueError, match="algo must be one of"):
         planner_model("maze_large", env, algo="dqn")
-    with pytest.raises(FileNotFoundError, match="shipped planner"):
+    with pytest.raises(ValueError, match="shipped planner"):
         planner_model("no_such_planner", env)
     sudoku = make_vec_env("FPR/Sudoku-4x4-v0", n_envs=1, seed=0)
     with pytest.raises(ValueError, match=r"'action_layout'|'family'"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
+from fpr_agents.checkpoints.files import CheckpointError
 from train.common import (
     check_env_id,
     compare_architecture,
@@ -52,8 +53,23 @@ def test_checkpoint_round_trip_is_atomic(tmp_path) -> None:
 
 
 def test_missing_checkpoint_says_which_file(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"nothing\.safetensors"):
+    with pytest.raises(CheckpointError, match=r"nothing\.safetensors"):
         load_checkpoint(tmp_path / "nothing.safetensors")
+
+
+def test_damaged_checkpoints_name_the_file(tmp_path) -> None:
+    save_checkpoint(tmp_path / "ck.safetensors", {"w": torch.ones(64)}, {"step": 3})
+    data = (tmp_path / "ck.safetensors").read_bytes()
+    (tmp_path / "ck.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"ck\.safetensors cannot be read"):
+        load_checkpoint(tmp_path / "ck.safetensors")
+    save_checkpoint(tmp_path / "ok.safetensors", {"w": torch.ones(4)}, {"step": 3})
+    (tmp_path / "ok.json").write_text('{"step": 3,')
+    with pytest.raises(CheckpointError, match=r"ok\.json is not valid JSON \(line 1"):
+        load_checkpoint(tmp_path / "ok.safetensors")
+    (tmp_path / "ok.json").write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="must hold a JSON object"):
+        load_checkpoint(tmp_path / "ok.safetensors")
 
 
 def test_architecture_mismatch_names_field() -> None:
