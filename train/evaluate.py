@@ -7,6 +7,8 @@ TensorBoard there. Three measurements:
 2. forced-depth sweep: the same agent with its iterations capped at each of ``--caps`` (adaptive
    halting below the cap), and at fixed depth (exactly that many iterations, no early stop);
 3. size sweep (maze): success and iterations on mazes of each side in ``--sizes``.
+On its defaults it plays the shipped ``maze_mixed`` on mazes whose world changes under the agent
+(doors close, shortcuts open, the goal moves), where the depth of each decision shows most.
 
     python -m train.evaluate --env FPR/Maze-15x15-v0 --checkpoint path.safetensors --out eval/
 """
@@ -54,7 +56,7 @@ from train.common import (
     seed_everything,
 )
 
-SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze_large.safetensors"
+SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze_mixed.safetensors"
 
 
 @dataclass
@@ -63,11 +65,13 @@ class EvaluateArgs:
 
     config_section = "evaluate"
 
-    env: str = field(default="FPR/Maze-15x15-v0", metadata={"help": "env id to evaluate on"})
+    env: str = field(
+        default="FPR/Maze-Dynamic-15x15-v0", metadata={"help": "env id to evaluate on"}
+    )
     checkpoint: str = field(
         default=str(SHIPPED_MAZE_PLANNER),
         metadata={
-            "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze_large"
+            "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze_mixed"
         },
     )
     episodes: int = field(default=32, metadata={"help": "episodes for the depth report"})

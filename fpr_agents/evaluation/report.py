@@ -424,7 +424,7 @@ def plot_events(result: RolloutResult, path: str, episodes: int = 4) -> None:
                 ax.axvline(d.step, color=colour, alpha=0.6, lw=1.5)
                 ax.annotate(f"{d.event} ({d.replan_cells})", (d.step, ax.get_ylim()[1]),
                             fontsize=7, color=colour, ha="left", va="top")  # fmt: skip
-        ax.set_yscale("symlog")
+        ax.set_yscale("log")
         ax.set_ylabel("iterations")
         ax.set_title(f"episode {episode}", fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("step of the episode")
