@@ -11,7 +11,8 @@ install-dev:
 	$(PYTHON) -m pip install torch==2.13.0 || $(PYTHON) -m pip install "torch>=2.4"
 	$(PYTHON) -m pip install -e ".[dev]"
 
-# The main job: evaluate the shipped maze planner on mazes of growing size (tables + plots).
+# The main job: the shipped maze planner on mazes that change under it, solved warm and cold,
+# with capped and fixed-depth sweeps and a size sweep (tables + plots).
 demo: install
 	$(PYTHON) -m train.evaluate --out runs/demo
 
