@@ -83,23 +83,6 @@ class SolveResult:
         return ~other
 
 
-def cell_changes(
-    f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each cell's change under one application of f, relative to the sample's scale, and the
-    sample's relative residual (the largest cell change), in float32.
-
-    :param f_z: f(z), (B, H, W, d).
-    :param z: z, (B, H, W, d).
-    :param eps: added to the denominator.
-    :return: per-cell change (B, H, W) and residual (B,).
-    """
-    f_z32 = f_z.float()
-    scale = f_z32.abs().amax(dim=(1, 2, 3)) + eps  # (B,)
-    change = (f_z32 - z.float()).abs().amax(dim=-1) / scale.view(-1, 1, 1)  # (B, H, W)
-    return change, change.amax(dim=(1, 2))
-
-
 def relative_residual(f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """``max over cells |f(z) - z|_inf / (max over cells |f(z)|_inf + eps)`` per sample, in float32.
 
@@ -116,23 +99,46 @@ def relative_residual(f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6) -> 
     return change / (scale + eps)
 
 
-def measure_step(
+def measure_cells(
     f_z: torch.Tensor, z: torch.Tensor, config: ReasonerConfig, tol: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Residual, divergence and convergence of one application ``z -> f(z)``, per sample.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each cell's change under one application ``z -> f(z)``, and the sample's residual,
+    divergence and convergence, in float32.
+
+    A cell's change is ``|f(z) - z|_inf`` over its channels relative to the sample's scale
+    ``max over cells |f(z)|_inf + eps``; the residual is the largest cell change (padded cells are
+    zero in both latents and so do not count).
 
     :param f_z: f(z), (B, H, W, d).
     :param z: z, (B, H, W, d).
     :param config: the reasoner's configuration (eps, divergence limit).
     :param tol: residual tolerance.
-    :return: residual (B,) float32 (inf when diverged), diverged (B,) bool (f(z) not finite or
-        beyond ``config.divergence_limit`` in max-norm), converged (B,) bool.
+    :return: per-cell change (B, H, W); residual (B,) (inf when diverged); diverged (B,) bool
+        (f(z) not finite or beyond ``config.divergence_limit`` in max-norm); converged (B,) bool.
     """
-    residual = relative_residual(f_z, z, config.eps)
-    size = f_z.float().abs().amax(dim=(1, 2, 3))  # NaN when not finite
+    f_z32 = f_z.float()
+    size = f_z32.abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
+    change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + config.eps).view(-1, 1, 1)
     diverged = ~(size <= config.divergence_limit)
+    residual = change.amax(dim=(1, 2))
     residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
-    return residual, diverged, (residual < tol) & ~diverged
+    return change, residual, diverged, (residual < tol) & ~diverged
+
+
+def measure_step(
+    f_z: torch.Tensor, z: torch.Tensor, config: ReasonerConfig, tol: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Residual, divergence and convergence of one application ``z -> f(z)``, per sample
+    (:func:`measure_cells` without the per-cell changes).
+
+    :param f_z: f(z), (B, H, W, d).
+    :param z: z, (B, H, W, d).
+    :param config: the reasoner's configuration (eps, divergence limit).
+    :param tol: residual tolerance.
+    :return: residual (B,) float32 (inf when diverged), diverged (B,) bool, converged (B,) bool.
+    """
+    _, residual, diverged, converged = measure_cells(f_z, z, config, tol)
+    return residual, diverged, converged
 
 
 def fpopt_update(
@@ -470,11 +476,7 @@ def _iterate(
 
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
-        change, residual = cell_changes(f_z, z, config.eps)  # (A, H, W), (A,)
-        size = f_z.float().abs().amax(dim=(1, 2, 3))  # NaN when not finite
-        diverged = ~(size <= config.divergence_limit)
-        residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
-        converged = (residual < tol) & ~diverged
+        change, residual, diverged, converged = measure_cells(f_z, z, config, tol)  # (A, H, W)
         stuck = torch.zeros_like(converged)
         read_done = torch.zeros_like(converged)
         if damped:
