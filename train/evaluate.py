@@ -34,6 +34,8 @@ from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.report import (
     depth_markdown,
     depth_report,
+    episode_iterations,
+    episode_iterations_markdown,
     event_markdown,
     event_report,
     halting_warnings,
@@ -247,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         },
         "depth": depth,
         "cold_depth": cold_depth,
-        "episode_iterations": _episode_iterations(main_result, cold_result),
+        "episode_iterations": episode_iterations(main_result, cold_result),
         "forced_depth": forced,
         "size_sweep": size_rows,
         "decisions": [asdict(d) for d in main_result.decisions],
@@ -275,30 +277,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return report
 
 
-def _episode_iterations(warm: RolloutResult, cold: RolloutResult | None) -> dict[str, float | None]:
-    """Iterations per episode, warm-started and cold, and their ratio.
-
-    :param warm: the warm-started episodes.
-    :param cold: the same episodes played cold, or None.
-    :return: ``{"warm", "cold", "cold_over_warm"}`` (None where not measured).
-    """
-
-    def per_episode(result: RolloutResult) -> float:
-        totals: dict[int, int] = {}
-        for decision in result.decisions:
-            totals[decision.episode] = totals.get(decision.episode, 0) + decision.iterations
-        return float(np.mean(list(totals.values()))) if totals else float("nan")
-
-    warm_total = per_episode(warm)
-    cold_total = per_episode(cold) if cold is not None else float("nan")
-    ratio = cold_total / warm_total if warm_total > 0 else float("nan")
-    return {"warm": warm_total, "cold": cold_total, "cold_over_warm": ratio}
-
-
-def _num(value: float | None, digits: int = 1) -> str:
-    return "nan" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
-
-
 def _halting_markdown(shares: dict[str, float]) -> str:
     return markdown_table(list(shares), [[shares[flag] for flag in shares]])
 
@@ -321,7 +299,6 @@ def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> N
         _halting_markdown(report["depth"]["halting"]),
     ]
     if report["cold_depth"] is not None:
-        per_episode = report["episode_iterations"]
         parts += [
             "",
             "## The same episodes, every decision solved cold",
@@ -332,8 +309,7 @@ def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> N
             "",
             _halting_markdown(report["cold_depth"]["halting"]),
             "",
-            f"Iterations per episode: warm {_num(per_episode['warm'])}, cold "
-            f"{_num(per_episode['cold'])} ({_num(per_episode['cold_over_warm'])}x).",
+            episode_iterations_markdown(report["episode_iterations"]),
         ]
     for start, events in report["events"].items():
         if events is not None:

@@ -241,7 +241,7 @@ def plot_depth(
         f"Each state's own depth: Spearman {_fmt(cold_report['spearman_iterations_difficulty'])}",
         fontsize=10,
     )
-    warm_totals, cold_totals = _episode_totals(result), _episode_totals(cold)
+    warm_totals, cold_totals = episode_totals(result), episode_totals(cold)
     episodes = sorted(set(warm_totals) & set(cold_totals))
     initial = {e.episode: e.initial_difficulty for e in result.episodes}
     xs = [initial.get(e, np.nan) for e in episodes]
@@ -250,9 +250,7 @@ def plot_depth(
     right.set_yscale("log")
     right.set_xlabel("difficulty at the episode's start")
     right.set_ylabel("iterations per episode")
-    ratio = np.mean([cold_totals[e] for e in episodes]) / max(
-        1e-9, float(np.mean([warm_totals[e] for e in episodes]))
-    )
+    ratio = episode_iterations(result, cold)["cold_over_warm"]
     right.set_title(f"Whole episodes: warm start costs {1 / ratio:.2f}x cold", fontsize=10)
     right.legend(fontsize=8)
     fig.suptitle("How long the planner thinks, and what sets it", fontsize=12)
@@ -288,7 +286,7 @@ def _depth_scatter(ax: Any, result: RolloutResult, report: Mapping[str, Any], la
     ax.legend(fontsize=8)
 
 
-def _episode_totals(result: RolloutResult) -> dict[int, int]:
+def episode_totals(result: RolloutResult) -> dict[int, int]:
     """Total iterations of each episode.
 
     :param result: the records.
@@ -298,6 +296,36 @@ def _episode_totals(result: RolloutResult) -> dict[int, int]:
     for decision in result.decisions:
         totals[decision.episode] = totals.get(decision.episode, 0) + decision.iterations
     return totals
+
+
+def episode_iterations(warm: RolloutResult, cold: RolloutResult | None) -> dict[str, float]:
+    """Mean iterations per episode, warm-started and cold, and their ratio.
+
+    :param warm: the warm-started episodes.
+    :param cold: the same episodes played cold, or None.
+    :return: ``{"warm", "cold", "cold_over_warm"}`` (NaN where not measured).
+    """
+
+    def per_episode(result: RolloutResult) -> float:
+        totals = episode_totals(result)
+        return float(np.mean(list(totals.values()))) if totals else float("nan")
+
+    warm_total = per_episode(warm)
+    cold_total = per_episode(cold) if cold is not None else float("nan")
+    ratio = cold_total / warm_total if warm_total > 0 else float("nan")
+    return {"warm": warm_total, "cold": cold_total, "cold_over_warm": ratio}
+
+
+def episode_iterations_markdown(per_episode: Mapping[str, float]) -> str:
+    """The :func:`episode_iterations` as one sentence.
+
+    :param per_episode: its output.
+    :return: Markdown.
+    """
+    return (
+        f"Iterations per episode: warm {_fmt(per_episode['warm'], 1)}, cold "
+        f"{_fmt(per_episode['cold'], 1)} ({_fmt(per_episode['cold_over_warm'], 1)}x)."
+    )
 
 
 def plot_sweep(
