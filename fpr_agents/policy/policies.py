@@ -112,6 +112,15 @@ def _batch_size(observation: np.ndarray | dict[str, np.ndarray], space: spaces.S
     return 1 if value.shape == space.shape else int(value.shape[0])
 
 
+def _rows(obs: PyTorchObs) -> int:
+    """How many observations a batch of observation tensors holds.
+
+    :param obs: observation tensors (a dict of (B, ...) tensors, or one tensor).
+    :return: B.
+    """
+    return next(iter(obs.values())).shape[0] if isinstance(obs, dict) else len(obs)
+
+
 class _PlannerPolicyMixin:
     """What both planner policies share: building the network, planning, warm start, stats."""
 
@@ -257,7 +266,7 @@ class _PlannerPolicyMixin:
         :param obs: observation tensors, one row per training env.
         :return: the planner's output.
         """
-        batch = next(iter(obs.values())).shape[0] if isinstance(obs, dict) else len(obs)
+        batch = _rows(obs)
         if not self._rollout_synced or len(self._rollout_state) != batch:
             self._rollout_state = PlanningState(batch)  # episode starts unknown: start cold
         out = self._plan(obs, remember=True, state=self._rollout_state)
@@ -338,7 +347,7 @@ class _PlannerPolicyMixin:
         :param obs: observation tensors.
         :return: (B, 1).
         """
-        batch = next(iter(obs.values())).shape[0] if isinstance(obs, dict) else len(obs)
+        batch = _rows(obs)
         state = None
         if self._rollout_synced and len(self._rollout_state) == batch:
             state = self._rollout_state
