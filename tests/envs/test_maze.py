@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from minigrid.core.grid import Grid
 from minigrid.minigrid_env import MiniGridEnv
 from scipy import ndimage
-from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import shortest_path
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
@@ -40,6 +39,7 @@ from envs.maze_generators import (
     generate_maze,
     largest_component,
 )
+from tests.envs.graph_checks import free_graph, scipy_distances
 
 CORRIDOR = """
 #####
@@ -58,37 +58,6 @@ LOOP = """
 
 
 # ---- independent checkers ------------------------------------------------------------------
-
-
-def _free_graph(grid: np.ndarray) -> tuple[csr_matrix, np.ndarray]:
-    """4-neighbour graph of the free squares: (adjacency, flat index of each node)."""
-    free = np.asarray(grid) != 0
-    height, width = free.shape
-    node_of = -np.ones(free.shape, dtype=np.int64)
-    node_of[free] = np.arange(free.sum())
-    rows, cols = [], []
-    for r in range(height):
-        for c in range(width):
-            if not free[r, c]:
-                continue
-            for nr, nc in ((r + 1, c), (r, c + 1)):
-                if nr < height and nc < width and free[nr, nc]:
-                    rows += [node_of[r, c], node_of[nr, nc]]
-                    cols += [node_of[nr, nc], node_of[r, c]]
-    n = int(free.sum())
-    adjacency = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    return adjacency, node_of
-
-
-def _scipy_distances(grid: np.ndarray, goal: tuple[int, int]) -> np.ndarray:
-    """Distances to ``goal`` from scipy's unweighted shortest paths; -1 where unreachable."""
-    adjacency, node_of = _free_graph(grid)
-    from_goal = shortest_path(adjacency, unweighted=True, indices=node_of[goal])
-    out = -np.ones(node_of.shape, dtype=np.int64)
-    free = node_of >= 0
-    values = from_goal[node_of[free]]
-    out[free] = np.where(np.isinf(values), -1, values).astype(np.int64)
-    return out
 
 
 def _count_edges(free: np.ndarray) -> int:
@@ -311,7 +280,7 @@ def _grids_with_goal(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, int]]:
 def test_distance_field_and_oracle_field_match_scipy(case: tuple) -> None:
     grid, goal = case
     distances = distance_field(grid, goal)
-    assert np.array_equal(distances, _scipy_distances(grid, goal))
+    assert np.array_equal(distances, scipy_distances(grid, goal))
     actions = shortest_path_actions(grid, goal)
     height, width = grid.shape
     for r in range(height):
@@ -420,7 +389,7 @@ def test_oracle_reaches_goal_in_optimal_steps(generator: str, placement: str, si
         start = tuple(obs["agent"].tolist())
         optimal = info["optimal_steps"]
         grid = _grid(obs, env)
-        assert optimal == _scipy_distances(grid, _goal_of(grid))[start] > 0
+        assert optimal == scipy_distances(grid, _goal_of(grid))[start] > 0
         steps, reward, terminated, final_info = _run_oracle(env, info)
         assert terminated and steps == optimal
         assert final_info["is_success"] and final_info["difficulty"] == 0
@@ -442,7 +411,7 @@ def test_caves_place_start_and_goal_in_one_component(placement: str) -> None:
         obs, info = env.reset()
         grid = _grid(obs, env)
         goal, start = _goal_of(grid), tuple(obs["agent"].tolist())
-        distances = _scipy_distances(grid, goal)
+        distances = scipy_distances(grid, goal)
         assert info["difficulty"] == info["optimal_steps"] == distances[start] > 0
         pockets += int(((grid != 0) & (distances < 0)).any())
         if placement == "far":  # in the largest component
@@ -484,7 +453,7 @@ def test_far_placement_spans_the_tree() -> None:
     env = MazeEnv(size=11, generator="kruskal", placement="far")
     for seed in range(5):
         obs, info = env.reset(seed=seed)
-        adjacency, _ = _free_graph(_grid(obs, env))
+        adjacency, _ = free_graph(_grid(obs, env))
         diameter = shortest_path(adjacency, unweighted=True).max()
         assert info["optimal_steps"] == diameter
 
@@ -493,7 +462,7 @@ def test_reset_options_fix_start_and_goal() -> None:
     env = MazeEnv(size=9)
     obs, info = env.reset(seed=0, options={"start": (1, 1), "goal": (7, 7)})
     assert obs["agent"].tolist() == [1, 1] and _goal_of(_grid(obs, env)) == (7, 7)
-    assert info["optimal_steps"] == _scipy_distances(_grid(obs, env), (7, 7))[1, 1]
+    assert info["optimal_steps"] == scipy_distances(_grid(obs, env), (7, 7))[1, 1]
     obs, _ = env.reset(seed=1, options={"goal": (1, 1)})
     assert _goal_of(_grid(obs, env)) == (1, 1) and obs["agent"].tolist() != [1, 1]
     obs, _ = env.reset(seed=2, options={"start": (7, 7)})

@@ -1,6 +1,6 @@
 """The dynamic Maze: events at seeded steps, the oracle after each, infos, rendering, ids.
 
-Distances in the checks come from scipy (``test_maze_events._distances``), not from the env.
+Distances in the checks come from scipy (``tests.envs.graph_checks``), not from the env.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import envs
 from envs.maze import MOVES, MazeEnv
 from envs.maze_dynamic import REGISTRATIONS, DynamicMazeEnv
 from envs.maze_events import EVENT_KINDS
-from tests.envs.test_maze_events import _distances
+from tests.envs.graph_checks import scipy_distances
 
 DYNAMIC_IDS = [spec["id"] for spec in REGISTRATIONS]
 PERFECT = """
@@ -52,7 +52,7 @@ def _follow_oracle(env: gym.Env, obs: dict, info: dict) -> list[dict]:
     terminated = truncated = False
     while not (terminated or truncated):
         grid = _grid(obs, env)
-        distances = _distances(grid, _goal_of(grid))
+        distances = scipy_distances(grid, _goal_of(grid))
         row, col = obs["agent"].tolist()
         assert info["difficulty"] == distances[row, col] > 0
         action = env.unwrapped.oracle_action()
@@ -106,7 +106,7 @@ def test_a_door_closes_on_the_path_as_a_wall_and_a_minigrid_door() -> None:
         obs, _ = env.reset(seed=seed, options={"event_steps": [1]})
         grid = _grid(obs, env)
         goal = _goal_of(grid)
-        before = _distances(grid, goal)
+        before = scipy_distances(grid, goal)
         obs, _, terminated, _, info = env.step(env.oracle_action())
         if terminated:
             continue
@@ -114,9 +114,11 @@ def test_a_door_closes_on_the_path_as_a_wall_and_a_minigrid_door() -> None:
         (door,) = env.doors
         after = _grid(obs, env)
         agent = tuple(obs["agent"].tolist())
-        from_agent = _distances(grid, agent)
+        from_agent = scipy_distances(grid, agent)
         assert before[door] + from_agent[door] == before[agent]  # it was on a shortest path
-        assert after[door] == 0 and _distances(after, goal)[agent] > 0  # a wall; goal reachable
+        assert (
+            after[door] == 0 and scipy_distances(after, goal)[agent] > 0
+        )  # a wall; goal reachable
         assert set(np.unique(after).tolist()) <= {0, 1, 2}
         assert env.render().splitlines()[door[0]][door[1]] == "D"
         assert env.grid.get(door[1], door[0]).type == "door"
@@ -136,7 +138,7 @@ def test_doors_never_cut_off_the_goal_even_in_a_perfect_maze(seed: int, size: in
         obs, _, terminated, truncated, info = env.step(action)
         grid = _grid(obs, env)
         agent = tuple(obs["agent"].tolist())
-        assert _distances(grid, _goal_of(grid))[agent] == info["difficulty"] >= 0
+        assert scipy_distances(grid, _goal_of(grid))[agent] == info["difficulty"] >= 0
         assert all(grid[cell] == 0 for cell in env.doors)
         if terminated or truncated:
             break

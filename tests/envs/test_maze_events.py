@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import shortest_path as scipy_shortest_path
 
 from envs.maze import MOVES, parse_layout
 from envs.maze_events import (
@@ -24,27 +22,7 @@ from envs.maze_events import (
     shortest_path,
 )
 from envs.maze_generators import MAZE_GENERATORS, generate_maze, largest_component
-
-
-def _distances(grid: np.ndarray, source: tuple[int, int]) -> np.ndarray:
-    """BFS distances from ``source`` by scipy; -1 at walls and where unreachable."""
-    free = np.asarray(grid) != 0
-    height, width = free.shape
-    node_of = -np.ones(free.shape, dtype=np.int64)
-    node_of[free] = np.arange(free.sum())
-    rows, cols = [], []
-    for r in range(height):
-        for c in range(width):
-            for nr, nc in ((r + 1, c), (r, c + 1)):
-                if free[r, c] and nr < height and nc < width and free[nr, nc]:
-                    rows += [node_of[r, c], node_of[nr, nc]]
-                    cols += [node_of[nr, nc], node_of[r, c]]
-    n = int(free.sum())
-    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    values = scipy_shortest_path(graph, unweighted=True, indices=node_of[source])[node_of[free]]
-    out = -np.ones(free.shape, dtype=np.int64)
-    out[free] = np.where(np.isinf(values), -1, values).astype(np.int64)
-    return out
+from tests.envs.graph_checks import scipy_distances
 
 
 @st.composite
@@ -71,17 +49,17 @@ def _changed(before: np.ndarray, after: np.ndarray) -> set[tuple[int, int]]:
 def test_a_door_closes_on_the_shortest_path_and_never_cuts_off_the_goal(case: tuple) -> None:
     maze, agent, goal, seed = case
     event = close_door(maze, goal, agent, np.random.default_rng(seed))
-    to_goal, from_agent = _distances(maze, goal), _distances(maze, agent)
+    to_goal, from_agent = scipy_distances(maze, goal), scipy_distances(maze, agent)
     if event is None:  # no square of the path can close without cutting off the goal for good
         for door in shortest_path(maze, goal, agent)[1:-1]:
             closed = maze.copy()
             closed[door] = 0
-            assert _distances(closed, goal)[agent] < 0
+            assert scipy_distances(closed, goal)[agent] < 0
             for r, c in zip(*np.nonzero(closed[1:-1, 1:-1] == 0), strict=True):
                 if (r + 1, c + 1) != door:
                     reopened = closed.copy()
                     reopened[r + 1, c + 1] = 1
-                    assert _distances(reopened, goal)[agent] < 0
+                    assert scipy_distances(reopened, goal)[agent] < 0
         return
     assert event.kind == "door" and event.goal == goal and len(event.closed) == 1
     door = event.closed[0]
@@ -89,13 +67,13 @@ def test_a_door_closes_on_the_shortest_path_and_never_cuts_off_the_goal(case: tu
     assert from_agent[door] + to_goal[door] == to_goal[agent]  # on a shortest path
     assert door in shortest_path(maze, goal, agent)  # on the oracle's own path
     assert event.grid[door] == 0
-    assert _distances(event.grid, goal)[agent] > 0  # the goal stays reachable
+    assert scipy_distances(event.grid, goal)[agent] > 0  # the goal stays reachable
     assert _changed(maze, event.grid) == {door, *event.opened}
     for cell in event.opened:  # a way round, opened only where the door left none
         assert maze[cell] == 0
         without = maze.copy()
         without[door] = 0
-        assert _distances(without, goal)[agent] < 0
+        assert scipy_distances(without, goal)[agent] < 0
 
 
 @settings(max_examples=150, deadline=None)
@@ -103,14 +81,14 @@ def test_a_door_closes_on_the_shortest_path_and_never_cuts_off_the_goal(case: tu
 def test_a_shortcut_shortens_the_agents_path(case: tuple) -> None:
     maze, agent, goal, seed = case
     event = open_shortcut(maze, goal, agent, np.random.default_rng(seed))
-    before = _distances(maze, goal)[agent]
+    before = scipy_distances(maze, goal)[agent]
     if event is None:
         return
     (cell,) = event.opened
     assert event.kind == "shortcut" and event.closed == () and event.goal == goal
     assert maze[cell] == 0 and 0 < cell[0] < maze.shape[0] - 1 and 0 < cell[1] < maze.shape[1] - 1
     assert _changed(maze, event.grid) == {cell}
-    assert 0 < _distances(event.grid, goal)[agent] < before
+    assert 0 < scipy_distances(event.grid, goal)[agent] < before
 
 
 def test_shortcuts_are_drawn_among_every_wall_that_shortens_the_path() -> None:
@@ -123,12 +101,12 @@ def test_shortcuts_are_drawn_among_every_wall_that_shortens_the_path() -> None:
         #######
         """
     )
-    before = _distances(maze, goal)[agent]
+    before = scipy_distances(maze, goal)[agent]
     shortening = set()
     for r, c in zip(*np.nonzero(maze[1:-1, 1:-1] == 0), strict=True):
         opened = maze.copy()
         opened[r + 1, c + 1] = 1
-        if _distances(opened, goal)[agent] < before:
+        if scipy_distances(opened, goal)[agent] < before:
             shortening.add((int(r) + 1, int(c) + 1))
     drawn = set()
     for seed in range(60):
@@ -147,7 +125,7 @@ def test_the_goal_moves_to_another_reachable_square(case: tuple) -> None:
     event = move_goal(marked, goal, agent, np.random.default_rng(seed))
     assert event is not None and event.kind == "goal"
     assert event.goal not in (agent, goal)
-    assert _distances(maze, agent)[event.goal] > 0
+    assert scipy_distances(maze, agent)[event.goal] > 0
     assert np.array_equal(event.grid != 0, maze != 0)  # the walls stay
     assert event.grid[event.goal] == 2 and event.grid[goal] == 1  # the mark moves with it
     assert (event.grid == 2).sum() == 1
@@ -165,7 +143,7 @@ def test_a_perfect_maze_door_opens_a_way_round() -> None:
     )
     event = close_door(maze, goal, agent, np.random.default_rng(0))
     assert event is not None and len(event.opened) == 1
-    assert _distances(event.grid, goal)[agent] > 0
+    assert scipy_distances(event.grid, goal)[agent] > 0
 
 
 @settings(max_examples=60, deadline=None)
@@ -180,7 +158,7 @@ def test_random_events_are_reproducible_and_of_the_asked_kinds(case: tuple, kind
     assert first.closed == second.closed and first.opened == second.opened
     assert first.kind in (*kinds, "none")
     if first.kind != "none":
-        assert _distances(first.grid, first.goal)[agent] > 0
+        assert scipy_distances(first.grid, first.goal)[agent] > 0
         assert count_replan_cells(maze, goal, first.grid, first.goal) > 0
     assert np.array_equal(maze, original)  # the caller's grid is not edited
 
@@ -206,7 +184,7 @@ def test_move_sets_and_replan_count_match_scipy(case: tuple) -> None:
     event = apply_random_event(maze, goal, agent, np.random.default_rng(seed))
 
     def move_sets(grid: np.ndarray, target: tuple[int, int]) -> np.ndarray:
-        dist = _distances(grid, target)
+        dist = scipy_distances(grid, target)
         out = np.zeros((*dist.shape, 4), dtype=bool)
         for r, c in zip(*np.nonzero(dist > 0), strict=True):
             for a, (dr, dc) in enumerate(MOVES):
