@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from fpr_agents.checkpoints import shipped_checkpoint, shipped_names
+from fpr_agents.reasoner.config import ArchitectureConfig
 
 # Where a checkpoint kind keeps its planner's weights.
 PLANNER_PREFIXES = {"fpr_agents.planner": "model.", "fpr_agents.ppo": "policy.planner."}
@@ -79,16 +80,42 @@ def strip_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, 
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def compare_architecture(expected: Mapping[str, Any], found: Mapping[str, Any], what: str) -> None:
-    """Raise a ValueError naming the first field where two architecture descriptions differ.
+def compare_architecture(
+    expected: ArchitectureConfig | Mapping[str, Any],
+    found: ArchitectureConfig | Mapping[str, Any],
+    what: str,
+) -> None:
+    """Raise a ValueError naming every field where two architecture descriptions differ.
+
+    A reasoner's architecture is compared as :class:`ArchitectureConfig` instances (a
+    ``ReasonerConfig`` on its architecture part only: solver fields may differ); other
+    descriptions (a task's fields) as mappings, key by key.
 
     :param expected: the description this run builds.
-    :param found: the description stored in a checkpoint.
+    :param found: the description stored in a checkpoint (of the same kind as ``expected``).
     :param what: what is compared, for the message (e.g. ``"reasoner config"``).
+    :raises ValueError: naming the differing fields and both values of each.
+    :raises TypeError: when one side is an ArchitectureConfig and the other is not.
     """
-    for key in sorted(set(expected) | set(found)):
-        if expected.get(key) != found.get(key):
-            raise ValueError(
-                f"checkpoint {what} differs in field '{key}': this run has "
-                f"{expected.get(key)!r}, the checkpoint has {found.get(key)!r}"
+    if isinstance(expected, ArchitectureConfig) or isinstance(found, ArchitectureConfig):
+        if not (isinstance(expected, ArchitectureConfig) and isinstance(found, ArchitectureConfig)):
+            raise TypeError(
+                f"compare_architecture: {what}: compare two ArchitectureConfigs, got "
+                f"{type(expected).__name__} and {type(found).__name__}"
             )
+        differing = expected.differences(found)
+    else:
+        differing = {
+            key: (expected.get(key), found.get(key))
+            for key in sorted(set(expected) | set(found))
+            if expected.get(key) != found.get(key)
+        }
+    if not differing:
+        return
+    names = ", ".join(f"'{key}'" for key in differing)
+    ours = ", ".join(f"{key}={ours!r}" for key, (ours, _) in differing.items())
+    theirs = ", ".join(f"{key}={stored!r}" for key, (_, stored) in differing.items())
+    raise ValueError(
+        f"checkpoint {what} differs in field{'s' if len(differing) > 1 else ''} {names}: "
+        f"this run has {ours}, the checkpoint has {theirs}"
+    )

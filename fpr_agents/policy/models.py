@@ -20,8 +20,6 @@ from fpr_agents.checkpoints.files import compare_architecture
 from fpr_agents.policy.loading import load_planner
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS, PlannerNetwork
 from fpr_agents.policy.policies import FixedPointPlannerPolicy, MaskableFixedPointPlannerPolicy
-from fpr_agents.reasoner import ReasonerConfig
-from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 
 ALGOS = {
     "ppo": (PPO, FixedPointPlannerPolicy),
@@ -63,8 +61,8 @@ def planner_model(
         ``train.pretrain`` or ``train.ppo`` (``.safetensors``), or a planner.
     :param env: the env (or vector env) the model acts in.
     :param algo: ``"ppo"`` or ``"maskable_ppo"``.
-    :param solver: solver settings to change, e.g. ``{"max_iters": 256}`` (ReasonerConfig fields
-        that do not shape the weights); None keeps the planner's.
+    :param solver: solver settings to change, e.g. ``{"max_iters": 256}`` (SolverConfig fields:
+        the architecture comes from the planner); None keeps the planner's.
     :param policy_kwargs: further policy arguments (``grad_iters``, ``warm_start``,
         ``latent_cache``, ...).
     :param model_kwargs: passed on to the algorithm (``n_steps``, ``seed``, ``device``, ...).
@@ -75,10 +73,6 @@ def planner_model(
     fixed = sorted(set(policy_kwargs or {}) & set(_FROM_PLANNER))
     if fixed:
         raise ValueError(f"policy_kwargs {fixed} come from the planner (solver= sets its solver)")
-    solver = dict(solver or {})
-    shaping = sorted(set(solver) & set(REASONER_ARCHITECTURE_FIELDS))
-    if shaping:
-        raise ValueError(f"solver: {shaping} shape the weights and cannot change")
     planner = checkpoint if isinstance(checkpoint, PlannerNetwork) else load_planner(checkpoint)
     task = env_task_description(env)
     compare_architecture(
@@ -86,7 +80,7 @@ def planner_model(
         {k: planner.task.get(k) for k in ARCHITECTURE_FIELDS},
         "task description",
     )
-    reasoner = ReasonerConfig(**{**planner.config_dict(), **solver})
+    reasoner = planner.config.with_solver(**(solver or {}))  # refuses architecture fields
     algo_cls, policy_cls = ALGOS[algo]
     kwargs = {
         "task_description": task,

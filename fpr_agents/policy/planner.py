@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -11,7 +11,6 @@ from torch import nn
 
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
-from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.solve import Readout
 from fpr_agents.reasoner.training import truncated_unroll
 
@@ -218,16 +217,13 @@ class PlannerNetwork(nn.Module):
         return asdict(self.config)
 
     def set_solver(self, **fields: Any) -> None:
-        """Change solver settings (halting, tolerance, FPOPT, iteration cap) in place.
+        """Change solver settings (halting, tolerance, FPOPT, iteration cap) in place; the
+        architecture, which the weights fix, stays (:meth:`ReasonerConfig.with_solver`).
 
-        :param fields: ReasonerConfig fields outside its architecture fields, e.g. ``patience``.
+        :param fields: SolverConfig fields, e.g. ``patience``.
+        :raises ValueError: naming an architecture field, an unknown field or a bad value.
         """
-        shaping = sorted(set(fields) & set(REASONER_ARCHITECTURE_FIELDS))
-        if shaping:
-            raise ValueError(
-                f"PlannerNetwork.set_solver: {shaping} shape the weights and cannot change here"
-            )
-        self.config = replace(self.config, **fields)
+        self.config = self.config.with_solver(**fields)
         self.reasoner.config = self.config
 
     def adapt_to(self, task_description: Mapping[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """The Fixed-Point Reasoner: a looped, weight-tied Transformer on a 2D grid, iterated per sample to
 a fixed point (see DESIGN.md, "The reasoner")."""
 
-from fpr_agents.reasoner.config import ReasonerConfig
+from fpr_agents.reasoner.config import ArchitectureConfig, ReasonerConfig, SolverConfig
 from fpr_agents.reasoner.core import FixedPointReasoner, GateValues
 from fpr_agents.reasoner.layers import (
     ConvSwiGLU,
@@ -21,6 +21,7 @@ from fpr_agents.reasoner.training import (
 )
 
 __all__ = [
+    "ArchitectureConfig",
     "ConvSwiGLU",
     "DeepSupervision",
     "FixedPointReasoner",
@@ -32,6 +33,7 @@ __all__ = [
     "RMSNorm",
     "ReasonerConfig",
     "SolveResult",
+    "SolverConfig",
     "SupervisionResult",
     "SwiGLU",
     "halting_loss",

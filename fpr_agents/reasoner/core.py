@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from fpr_agents.reasoner.config import ReasonerConfig
+from fpr_agents.reasoner.config import ArchitectureConfig, ReasonerConfig
 from fpr_agents.reasoner.layers import (
     ConvSwiGLU,
     Gate,
@@ -22,7 +22,7 @@ from fpr_agents.reasoner.layers import (
     RMSNorm,
     SwiGLU,
 )
-from fpr_agents.reasoner.solve import Readout, SolveResult, solve_fixed_point
+from fpr_agents.reasoner.solve import Readout, SolveResult, check_grid_inputs, solve_fixed_point
 
 
 @dataclass
@@ -44,10 +44,10 @@ class GateValues:
 class ReasonerBlock(nn.Module):
     """One block: an attention sub-block (optional) and a SwiGLU sub-block, each with its norm.
 
-    :param config: the reasoner configuration.
+    :param config: the reasoner's architecture (a ReasonerConfig is one).
     """
 
-    def __init__(self, config: ReasonerConfig) -> None:
+    def __init__(self, config: ArchitectureConfig) -> None:
         super().__init__()
         dim = config.d_model
         self.attn_norm: RMSNorm | None = None
@@ -242,6 +242,8 @@ class FixedPointReasoner(nn.Module):
         :param readout: what the decision reads, for the "readout" halting mode.
         :return: the per-sample result.
         """
+        # The solver takes any width; this reasoner needs its own (the solver checks the rest).
+        check_grid_inputs(x, None, self.config.d_model, "solve")
         return solve_fixed_point(
             self,
             x,

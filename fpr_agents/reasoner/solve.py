@@ -17,19 +17,21 @@ from typing import Protocol
 
 import torch
 
-from fpr_agents.reasoner.config import HALTING_MODES, ReasonerConfig
+from fpr_agents.reasoner.config import HALTING_MODES, SolverConfig
 
 
 class SteppedMap(Protocol):
     """What the solver iterates: a configured map ``z -> f(z; x)``. The solver knows nothing else
     of the model (:class:`~fpr_agents.reasoner.core.FixedPointReasoner` is one).
 
-    ``config`` gives the solver's settings; ``step(z, x, mask)`` is one application of f on
-    (A, H, W, d) latents; ``halt_logit(z, mask)`` is the learned halting head's (A,) logits
-    (used by the "learned" rule only).
+    ``config`` gives the solver's settings (a :class:`SolverConfig`; a ``ReasonerConfig`` is
+    one); ``step(z, x, mask)`` is one application of f on (A, H, W, d) latents;
+    ``halt_logit(z, mask)`` is the learned halting head's (A,) logits (used by the "learned" rule
+    only).
     """
 
-    config: ReasonerConfig
+    @property
+    def config(self) -> SolverConfig: ...
 
     def step(
         self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
@@ -100,25 +102,25 @@ def relative_residual(f_z: torch.Tensor, z: torch.Tensor, eps: float = 1e-6) -> 
 
 
 def measure_cells(
-    f_z: torch.Tensor, z: torch.Tensor, config: ReasonerConfig, tol: float
+    f_z: torch.Tensor, z: torch.Tensor, config: SolverConfig, tol: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each cell's change under one application ``z -> f(z)``, and the sample's residual,
     divergence and convergence, in float32.
 
     A cell's change is ``|f(z) - z|_inf`` over its channels relative to the sample's scale
-    ``max over cells |f(z)|_inf + eps``; the residual is the largest cell change (padded cells are
-    zero in both latents and so do not count).
+    ``max over cells |f(z)|_inf + residual_eps``; the residual is the largest cell change (padded
+    cells are zero in both latents and so do not count).
 
     :param f_z: f(z), (B, H, W, d).
     :param z: z, (B, H, W, d).
-    :param config: the reasoner's configuration (eps, divergence limit).
+    :param config: the solver's settings (residual_eps, divergence_limit).
     :param tol: residual tolerance.
     :return: per-cell change (B, H, W); residual (B,) (inf when diverged); diverged (B,) bool
         (f(z) not finite or beyond ``config.divergence_limit`` in max-norm); converged (B,) bool.
     """
     f_z32 = f_z.float()
     size = f_z32.abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
-    change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + config.eps).view(-1, 1, 1)
+    change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + config.residual_eps).view(-1, 1, 1)
     diverged = ~(size <= config.divergence_limit)
     residual = change.amax(dim=(1, 2))
     residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
@@ -126,14 +128,14 @@ def measure_cells(
 
 
 def measure_step(
-    f_z: torch.Tensor, z: torch.Tensor, config: ReasonerConfig, tol: float
+    f_z: torch.Tensor, z: torch.Tensor, config: SolverConfig, tol: float
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Residual, divergence and convergence of one application ``z -> f(z)``, per sample
     (:func:`measure_cells` without the per-cell changes).
 
     :param f_z: f(z), (B, H, W, d).
     :param z: z, (B, H, W, d).
-    :param config: the reasoner's configuration (eps, divergence limit).
+    :param config: the solver's settings (residual_eps, divergence_limit).
     :param tol: residual tolerance.
     :return: residual (B,) float32 (inf when diverged), diverged (B,) bool, converged (B,) bool.
     """
@@ -146,7 +148,7 @@ def fpopt_update(
     best: torch.Tensor,
     stalled: torch.Tensor,
     eta: torch.Tensor,
-    config: ReasonerConfig,
+    config: SolverConfig,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step of FPOPT's bookkeeping: keep each sample's best residual and, after
     ``config.patience`` iterations without a new best, multiply its step size by ``config.gamma``.
@@ -155,7 +157,7 @@ def fpopt_update(
     :param best: best residual so far, (B,).
     :param stalled: iterations since the last new best, (B,) long.
     :param eta: step sizes, (B,) float32.
-    :param config: the reasoner's configuration (patience, gamma).
+    :param config: the solver's settings (patience, gamma).
     :return: the new best, stalled and eta.
     """
     improved = residual < best
@@ -168,18 +170,20 @@ def fpopt_update(
 
 
 def check_grid_inputs(
-    x: torch.Tensor, mask: torch.Tensor | None, d_model: int, where: str
+    x: torch.Tensor, mask: torch.Tensor | None, d_model: int | None, where: str
 ) -> torch.Tensor | None:
     """Validate an input embedding and its mask.
 
     :param x: input embedding, expected (B, H, W, d_model), floating point.
     :param mask: expected None or (B, H, W); any dtype (non-zero = real cell).
-    :param d_model: the reasoner's width.
+    :param d_model: the reasoner's width; None accepts any width (the solver, which knows only
+        its step function).
     :param where: name of the caller, used in error messages.
     :return: the mask as bool (B, H, W), or None.
     """
-    if x.dim() != 4 or x.shape[-1] != d_model:
-        raise ValueError(f"{where}: x must have shape (B, H, W, {d_model}), got {tuple(x.shape)}")
+    if x.dim() != 4 or (d_model is not None and x.shape[-1] != d_model):
+        width = "d" if d_model is None else str(d_model)
+        raise ValueError(f"{where}: x must have shape (B, H, W, {width}), got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{where}: x must be a floating-point tensor, got {x.dtype}")
     if mask is None:
@@ -196,7 +200,7 @@ def check_grid_inputs(
 
 
 def initial_latent(
-    config: ReasonerConfig,
+    config: SolverConfig,
     x: torch.Tensor,
     mask: torch.Tensor | None,
     z0: torch.Tensor | None,
@@ -208,7 +212,7 @@ def initial_latent(
     from a generator seeded with its seed (``z0_seeds[b]``, or ``config.z0_seed`` for all), one
     value per valid cell in row-major order, so the draw does not depend on batch-mates or padding.
 
-    :param config: the reasoner configuration.
+    :param config: the solver's settings (z0_mode, z0_std, z0_seed).
     :param x: input embedding, (B, H, W, d).
     :param mask: (B, H, W) bool or None.
     :param z0: given initial latent (B, H, W, d), or None.
@@ -223,7 +227,7 @@ def initial_latent(
             )
         start = z0.to(device=x.device, dtype=x.dtype)
     elif config.z0_mode == "given":
-        raise ValueError("solve: ReasonerConfig.z0_mode is 'given' but no z0 was passed")
+        raise ValueError("solve: SolverConfig.z0_mode is 'given' but no z0 was passed")
     elif config.z0_mode == "zeros":
         start = torch.zeros_like(x)
     else:
@@ -327,7 +331,7 @@ def solve_fixed_point(
     :return: the per-sample result.
     """
     config = reasoner.config
-    mask = check_grid_inputs(x, mask, config.d_model, "solve")
+    mask = check_grid_inputs(x, mask, None, "solve")
     halting = config.halting if halting is None else halting
     if halting not in HALTING_MODES:
         raise ValueError(f"solve: halting must be one of {HALTING_MODES}, got {halting!r}")

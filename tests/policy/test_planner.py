@@ -29,8 +29,11 @@ def test_set_solver_changes_the_reasoners_settings_only() -> None:
     x, mask = planner.embed({"grid": grid})
     assert planner.reasoner.solve(x, mask).iterations.max() <= 7
     assert all(torch.equal(weights[k], v) for k, v in planner.state_dict().items())
-    with pytest.raises(ValueError, match="d_model"):
+    with pytest.raises(ValueError, match=r"\['d_model'\] shape the weights"):
         planner.set_solver(d_model=32)
+    with pytest.raises(ValueError, match=r"\['max_iter'\] are no solver fields"):
+        planner.set_solver(max_iter=7)
+    assert planner.config.max_iters == 7  # a refused change changes nothing
     with pytest.raises(ValueError, match="patience"):
         planner.set_solver(patience=0)
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fpr_agents.reasoner import FixedPointReasoner, relative_residual
+from fpr_agents.reasoner import (
+    FixedPointReasoner,
+    SolverConfig,
+    relative_residual,
+    solve_fixed_point,
+)
 from tests.reasoner.factories import small_config, small_reasoner
 
 SIZES = [(3, 4), (5, 5), (4, 6), (2, 3), (5, 2)]
@@ -225,3 +230,27 @@ def test_bad_solve_arguments_raise(kwargs: dict[str, object], message: str) -> N
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         reasoner.solve(**arguments)  # type: ignore[arg-type]
+
+
+class _HalvingMap:
+    """A step function with a solver's settings and nothing of a model: f(z) = z / 2 + x."""
+
+    def __init__(self, config: SolverConfig) -> None:
+        self.config = config
+
+    def step(
+        self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return 0.5 * z + x
+
+    def halt_logit(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros(z.shape[0])
+
+
+def test_solver_needs_only_a_step_function_and_its_settings() -> None:
+    x, mask = _pad([torch.full((2, 3, 5), 1.0), torch.full((3, 2, 5), 4.0)])
+    result = solve_fixed_point(_HalvingMap(SolverConfig(tol=1e-5, max_iters=100)), x, mask)
+    assert result.converged.all()
+    assert torch.allclose(result.z, 2 * x, atol=1e-3)  # the fixed point z = 2x, any width
+    capped = solve_fixed_point(_HalvingMap(SolverConfig(tol=1e-5, max_iters=3)), x, mask)
+    assert capped.iterations.tolist() == [3, 3] and not capped.converged.any()
