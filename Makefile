@@ -1,7 +1,7 @@
 # Set-up and entry points; the README's two commands call these targets.
 PYTHON ?= python
 
-.PHONY: install install-dev demo reasoner-demo train-demo test lint format
+.PHONY: install install-dev demo reasoner-demo train-demo test test-fast lint format
 
 install:
 	$(PYTHON) -m pip install torch==2.13.0 || $(PYTHON) -m pip install "torch>=2.4"
@@ -22,15 +22,23 @@ reasoner-demo: install
 
 # A short PPO fine-tune of the shipped maze planner, then its evaluation.
 train-demo: install
+	rm -rf runs/train-demo
 	$(PYTHON) -m train.ppo --config maze.yaml --pretrained fpr_agents/checkpoints/maze.safetensors \
 		--total-timesteps 2048 --n-steps 64 --batch-size 128 --exp-name train-demo \
-		--out runs/train-demo/ppo.safetensors
-	$(PYTHON) -m train.evaluate --checkpoint runs/train-demo/ppo.safetensors --out runs/train-demo/eval
+		--out runs/train-demo/ppo
+	$(PYTHON) -m train.evaluate --checkpoint runs/train-demo/ppo/checkpoint.safetensors \
+		--out runs/train-demo/eval
 
 test: install-dev
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m pytest -q
+
+# The same without the tests marked slow (under a minute); assumes `make install-dev` ran.
+test-fast:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m pytest -q -m "not slow"
 
 lint:
 	$(PYTHON) -m ruff check .

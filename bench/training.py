@@ -48,6 +48,7 @@ from bench.common import (
     torch_threads,
 )
 from fpr_agents.policy import CriticWarmupCallback, PlanningStateCallback
+from train.arguments import build
 from train.ppo import PPOArgs, build_model, make_envs
 
 __all__ = [
@@ -170,22 +171,25 @@ class PolicyRun:
 def _ppo_args(
     bench: TrainingBenchConfig, policy: str, device: str, pretrained: str | None
 ) -> PPOArgs:
-    return PPOArgs(
-        env=bench.env,
-        seed=bench.seed,
-        device=device,
-        algo=bench.algo,
-        policy=policy,
-        n_envs=bench.n_envs,
-        n_steps=bench.n_steps,
-        batch_size=bench.batch_size,
-        n_epochs=bench.n_epochs,
-        pretrained=pretrained if policy == "planner" else None,
-        d_model=bench.d_model,
-        n_heads=bench.n_heads,
-        mlp_kernel=bench.mlp_kernel,
-        max_iters=bench.max_iters,
-        grad_iters=bench.grad_iters,
+    return build(
+        PPOArgs,
+        dict(
+            env=bench.env,
+            seed=bench.seed,
+            device=device,
+            algo=bench.algo,
+            policy=policy,
+            n_envs=bench.n_envs,
+            n_steps=bench.n_steps,
+            batch_size=bench.batch_size,
+            n_epochs=bench.n_epochs,
+            pretrained=pretrained if policy == "planner" else None,
+            d_model=bench.d_model,
+            n_heads=bench.n_heads,
+            mlp_kernel=bench.mlp_kernel,
+            max_iters=bench.max_iters,
+            grad_iters=bench.grad_iters,
+        ),
     )
 
 

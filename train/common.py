@@ -1,9 +1,8 @@
-"""What every training entry point shares: arguments from dataclasses + YAML, seeding, device,
-run folders, and checkpoints written atomically and loaded without executing code."""
+"""What every training entry point shares: the model group of their arguments, seeding,
+device, run folders, and checkpoints written atomically and loaded without executing code."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import json
@@ -11,13 +10,12 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from safetensors.torch import save_file
 
 # Reading checkpoints lives in the library; these names stay importable from here.
@@ -25,14 +23,10 @@ from fpr_agents.checkpoints.files import compare_architecture as compare_archite
 from fpr_agents.checkpoints.files import load_checkpoint as load_checkpoint
 from fpr_agents.checkpoints.files import strip_prefix as strip_prefix
 from fpr_agents.policy.loading import load_planner as load_planner
-
-ArgsT = TypeVar("ArgsT")
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-
-
-class UserError(ValueError):
-    """A mistake in how a command was run (an unknown env id, a missing file, a device this
-    machine lacks): the entry points print it as one line and exit with status 2."""
+from train.arguments import CONFIG_DIR as CONFIG_DIR
+from train.arguments import UserError as UserError
+from train.arguments import load_yaml_section as load_yaml_section
+from train.arguments import parse_args as parse_args
 
 
 def cli(main: Any) -> Any:
@@ -55,36 +49,14 @@ def cli(main: Any) -> Any:
         raise SystemExit(2) from None
 
 
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {text!r}")
-
-
-def _field_type(field: dataclasses.Field) -> Any:
-    kind = field.type if not isinstance(field.type, str) else field.type.replace(" ", "")
-    mapping = {"int": int, "float": float, "str": str, "bool": _parse_bool}
-    if kind in mapping:
-        return mapping[kind]
-    if kind in ("str|None", "None|str"):
-        return str
-    if kind in ("int|None", "None|int"):
-        return int
-    if kind in ("float|None", "None|float"):
-        return float
-    raise TypeError(f"argument field '{field.name}' has unsupported type {kind!r}")
-
-
 @dataclasses.dataclass
-class ReasonerShapeArgs:
-    """The flags of ``train.pretrain`` and ``train.ppo`` that shape a planner built from scratch
-    (``ReasonerConfig`` fields of the same names); both argument dataclasses inherit them."""
+class ModelArgs:
+    """Architecture of a planner built from scratch (a loaded checkpoint keeps its own)."""
 
+    d_model: int = dataclasses.field(default=64, metadata={"help": "width d of the latent"})
     n_heads: int = dataclasses.field(default=4, metadata={"help": "attention heads"})
     n_layers: int = dataclasses.field(default=1, metadata={"help": "blocks per iteration"})
+    mlp_ratio: float = dataclasses.field(default=2.0, metadata={"help": "SwiGLU width / d_model"})
     mlp_kernel: int = dataclasses.field(
         default=1, metadata={"help": "side of the MLP projections (1: token-wise, 3: 3x3 convs)"}
     )
@@ -99,90 +71,24 @@ class ReasonerShapeArgs:
         default=False, metadata={"help": "arc: also embed each grid mirrored inside its extent"}
     )
     attention: bool = dataclasses.field(
-        default=False, metadata={"help": "grid attention (False: conv-only)"}
+        default=False, metadata={"help": "grid attention (off: conv-only)"}
     )
     rope_base: float = dataclasses.field(
         default=100.0, metadata={"help": "base of the 2D rotary frequencies (larger: slower turns)"}
     )
+    gate_init_layer: float = dataclasses.field(
+        default=0.75, metadata={"help": "initial layer-wise gate a1"}
+    )
+    gate_init_iter: float = dataclasses.field(
+        default=0.25, metadata={"help": "initial iteration-wise gate a2"}
+    )
 
-    def reasoner_shape(self) -> dict[str, Any]:
-        """These flags as ``ReasonerConfig`` keyword arguments.
+    def reasoner_fields(self) -> dict[str, Any]:
+        """These fields as ``ReasonerConfig`` keyword arguments.
 
         :return: field name -> value.
         """
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ReasonerShapeArgs)}
-
-
-def parse_args(args_cls: type[ArgsT], argv: Sequence[str] | None, description: str) -> ArgsT:
-    """Build an ``argparse`` parser from a dataclass, read an optional YAML config, apply overrides.
-
-    Precedence: dataclass defaults < ``--config`` YAML (the section named by the dataclass's
-    ``config_section``, or the whole file) < command-line flags. Every field's ``metadata["help"]``
-    becomes its ``--help`` line.
-
-    :param args_cls: dataclass whose fields are the arguments (flags are ``--field-name``).
-    :param argv: command-line arguments (None: ``sys.argv[1:]``).
-    :param description: the parser's description.
-    :return: the filled dataclass.
-    """
-    parser = argparse.ArgumentParser(
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        allow_abbrev=False,  # --total-timestep must not quietly mean --total-timesteps
-    )
-    parser.add_argument("--config", type=str, default=None, help="YAML file of argument values")
-    fields = {f.name: f for f in dataclasses.fields(args_cls)}  # type: ignore[arg-type]
-    for name, field in fields.items():
-        default = field.default if field.default is not dataclasses.MISSING else None
-        flag = "--" + name.replace("_", "-")
-        kind = _field_type(field)
-        help_text = f"{field.metadata.get('help', '')} (default: {default!r})"
-        if kind is _parse_bool:
-            # --flag, --no-flag, or --flag true/false (as recipes and older commands write it)
-            parser.add_argument(
-                flag, dest=name, type=kind, nargs="?", const=True, default=argparse.SUPPRESS,
-                help=help_text,
-            )  # fmt: skip
-            parser.add_argument(
-                "--no-" + name.replace("_", "-"), dest=name, action="store_false",
-                default=argparse.SUPPRESS, help=f"the same as {flag} false",
-            )  # fmt: skip
-            continue
-        parser.add_argument(flag, dest=name, type=kind, default=argparse.SUPPRESS, help=help_text)
-    parsed = vars(parser.parse_args(argv))
-    values: dict[str, Any] = {}
-    config_path = parsed.pop("config", None)
-    if config_path is not None:
-        values.update(load_yaml_section(config_path, getattr(args_cls, "config_section", None)))
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            parser.error(f"{config_path}: unknown keys {unknown}; valid keys: {sorted(fields)}")
-    values.update(parsed)
-    try:
-        return args_cls(**values)
-    except (TypeError, ValueError) as error:
-        parser.error(str(error))
-        raise  # unreachable: parser.error exits
-
-
-def load_yaml_section(path: str | os.PathLike[str], section: str | None) -> dict[str, Any]:
-    """Read a YAML config; when it has a mapping under ``section``, return that mapping.
-
-    :param path: the YAML file (a bare name is looked up in ``train/configs/``).
-    :param section: e.g. ``"pretrain"`` or ``"ppo"``.
-    :return: argument values.
-    """
-    candidate = Path(path)
-    if not candidate.exists() and (CONFIG_DIR / candidate).exists():
-        candidate = CONFIG_DIR / candidate
-    if not candidate.exists():
-        raise UserError(f"config file {path} not found (nor in {CONFIG_DIR})")
-    data = yaml.safe_load(candidate.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{candidate}: expected a mapping at the top level")
-    if section is not None and isinstance(data.get(section), dict):
-        return dict(data[section])
-    return {k: v for k, v in data.items() if not isinstance(v, dict)}
+        return dataclasses.asdict(self)
 
 
 def seed_everything(seed: int) -> None:

@@ -10,7 +10,6 @@ up an interrupted run from its last checkpoint.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,7 +24,14 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, EvalCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import (
+    HumanOutputFormat,
+    KVWriter,
+    Logger,
+    TensorBoardOutputFormat,
+)
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
+from torch.utils.tensorboard import SummaryWriter
 
 from fpr_agents.policy import (
     CriticWarmupCallback,
@@ -36,11 +42,11 @@ from fpr_agents.policy import (
 )
 from fpr_agents.policy.models import planner_model
 from fpr_agents.reasoner import ReasonerConfig
+from train.arguments import UserError, flat_values
 from train.common import (
-    ReasonerShapeArgs,
+    ModelArgs,
     check_env_id,
     cli,
-    copy_weights,
     load_checkpoint,
     load_optimizer_tensors,
     optimizer_tensors,
@@ -55,20 +61,41 @@ from train.common import (
 
 
 @dataclass
-class PPOArgs(ReasonerShapeArgs):
-    """Arguments of ``python -m train.ppo`` (every field is a ``--flag``)."""
+class PPOSolverArgs:
+    """How each decision solves, and what the update back-propagates through."""
 
-    config_section = "ppo"
+    max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
+    tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
+    grad_iters: int = field(default=2, metadata={"help": "iterations with gradient in updates"})
+    warm_start: bool = field(default=True, metadata={"help": "warm-start rollouts from last z"})
+    latent_cache: int = field(
+        default=16384,
+        metadata={"help": "rollout fixed points kept for the update to start from (0: none)"},
+    )
 
-    env: str = field(default="FPR/Maze-9x9-v0", metadata={"help": "env id"})
-    exp_name: str = field(default="ppo", metadata={"help": "experiment name in the run folder"})
-    seed: int = field(default=0, metadata={"help": "seed of everything"})
-    device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
-    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
-    algo: str = field(default="ppo", metadata={"help": "ppo or maskable_ppo"})
-    policy: str = field(default="planner", metadata={"help": "planner or default (SB3's MLP)"})
+    def __post_init__(self) -> None:
+        if self.latent_cache < 0:
+            raise ValueError(f"--latent-cache must be >= 0, got {self.latent_cache}")
+
+
+@dataclass
+class VecEnvArgs:
+    """The vectorised training envs."""
+
     n_envs: int = field(default=4, metadata={"help": "vectorised envs"})
-    vec_env: str = field(default="dummy", metadata={"help": "dummy or subproc"})
+    vec_env: str = field(
+        default="dummy", metadata={"help": "how they run", "choices": ("dummy", "subproc")}
+    )
+
+    def __post_init__(self) -> None:
+        if self.n_envs < 1:
+            raise ValueError(f"--n-envs must be >= 1, got {self.n_envs}")
+
+
+@dataclass
+class AlgorithmArgs:
+    """PPO's own settings (SB3's names)."""
+
     total_timesteps: int = field(default=20_000, metadata={"help": "env steps to train for"})
     n_steps: int = field(default=128, metadata={"help": "rollout length per env"})
     batch_size: int = field(default=128, metadata={"help": "minibatch size"})
@@ -81,9 +108,6 @@ class PPOArgs(ReasonerShapeArgs):
         metadata={"help": "entropy bonus (-1: 0 with --pretrained, 0.01 without)"},
     )
     clip_range: float = field(default=0.2, metadata={"help": "PPO clip range"})
-    pretrained: str | None = field(
-        default=None, metadata={"help": "planner checkpoint from train.pretrain to start from"}
-    )
     critic_warmup: int = field(
         default=-1,
         metadata={
@@ -91,28 +115,76 @@ class PPOArgs(ReasonerShapeArgs):
             "with --pretrained, none without)"
         },
     )
-    d_model: int = field(
-        default=48, metadata={"help": "reasoner width (ignored with --pretrained)"}
-    )
-    max_iters: int = field(default=64, metadata={"help": "iteration cap per decision"})
-    tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
-    grad_iters: int = field(default=2, metadata={"help": "iterations with gradient in updates"})
-    warm_start: bool = field(default=True, metadata={"help": "warm-start rollouts from last z"})
-    latent_cache: int = field(
-        default=16384,
-        metadata={"help": "rollout fixed points kept for the update to start from (0: none)"},
-    )
-    eval_freq: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
+
+    def __post_init__(self) -> None:
+        if self.ent_coef < 0 and self.ent_coef != -1:
+            raise ValueError(f"--ent-coef must be >= 0 or -1 (auto), got {self.ent_coef}")
+        if self.critic_warmup < -1:
+            raise ValueError(f"--critic-warmup must be >= -1, got {self.critic_warmup}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
+        for name in ("total_timesteps", "n_steps", "batch_size", "n_epochs"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class PPOLoggingArgs:
+    """Evaluations, checkpoints and the run folder."""
+
+    eval_every: int = field(default=5_000, metadata={"help": "env steps between evaluations"})
     eval_episodes: int = field(default=20, metadata={"help": "episodes per evaluation"})
-    checkpoint_freq: int = field(default=5_000, metadata={"help": "env steps between checkpoints"})
+    checkpoint_every: int = field(default=5_000, metadata={"help": "env steps between checkpoints"})
     runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
-    resume: str | None = field(default=None, metadata={"help": "checkpoint to resume from"})
     out: str | None = field(
         default=None,
-        metadata={"help": "also copy the final checkpoint here (and its SB3 .zip beside it)"},
+        metadata={
+            "help": "the run folder (checkpoint + SB3 .zip, TensorBoard, monitors); must not "
+            "exist unless it is --resume's own folder (none: a new folder under --runs-dir)"
+        },
+    )
+    resume: str | None = field(
+        default=None,
+        metadata={"help": "checkpoint to resume from; writes into --out or a new folder"},
     )
     progress: bool = field(default=True, metadata={"help": "show SB3's progress bar"})
     verbose: int = field(default=0, metadata={"help": "SB3 verbosity"})
+
+    def __post_init__(self) -> None:
+        for name in ("eval_every", "eval_episodes", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class PPOArgs:
+    """Arguments of ``python -m train.ppo``: every leaf field is a ``--flag``."""
+
+    config_section = "ppo"
+
+    env: str = field(default="FPR/Maze-9x9-v0", metadata={"help": "env id"})
+    exp_name: str = field(default="ppo", metadata={"help": "experiment name in the run folder"})
+    seed: int = field(default=0, metadata={"help": "seed of everything"})
+    device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    algo: str = field(
+        default="ppo", metadata={"help": "the algorithm", "choices": ("ppo", "maskable_ppo")}
+    )
+    policy: str = field(
+        default="planner",
+        metadata={"help": "planner, or default (SB3's MLP)", "choices": ("planner", "default")},
+    )
+    pretrained: str | None = field(
+        default=None,
+        metadata={"help": "planner checkpoint (or shipped name) to start from; --model ignored"},
+    )
+    model: ModelArgs = field(default_factory=ModelArgs)
+    solver: PPOSolverArgs = field(default_factory=PPOSolverArgs)
+    envs: VecEnvArgs = field(default_factory=VecEnvArgs)
+    algorithm: AlgorithmArgs = field(default_factory=AlgorithmArgs)
+    logging: PPOLoggingArgs = field(default_factory=PPOLoggingArgs)
 
     def entropy_coefficient(self) -> float:
         """The entropy bonus (``--ent-coef``, with -1 resolved).
@@ -124,8 +196,8 @@ class PPOArgs(ReasonerShapeArgs):
 
         :return: the coefficient.
         """
-        if self.ent_coef >= 0:
-            return self.ent_coef
+        if self.algorithm.ent_coef >= 0:
+            return self.algorithm.ent_coef
         return 0.0 if self.pretrained and self.policy == "planner" else 0.01
 
     def warmup_steps(self) -> int:
@@ -135,28 +207,23 @@ class PPOArgs(ReasonerShapeArgs):
         """
         if self.policy != "planner":
             return 0
-        if self.critic_warmup >= 0:
-            return self.critic_warmup
-        return 2 * self.n_envs * self.n_steps if self.pretrained else 0
+        if self.algorithm.critic_warmup >= 0:
+            return self.algorithm.critic_warmup
+        return 2 * self.envs.n_envs * self.algorithm.n_steps if self.pretrained else 0
 
     def __post_init__(self) -> None:
-        if self.algo not in ("ppo", "maskable_ppo"):
-            raise ValueError(f"--algo must be ppo or maskable_ppo, got {self.algo!r}")
-        if self.policy not in ("planner", "default"):
-            raise ValueError(f"--policy must be planner or default, got {self.policy!r}")
-        if self.vec_env not in ("dummy", "subproc"):
-            raise ValueError(f"--vec-env must be dummy or subproc, got {self.vec_env!r}")
-        if self.ent_coef < 0 and self.ent_coef != -1:
-            raise ValueError(f"--ent-coef must be >= 0 or -1 (auto), got {self.ent_coef}")
-        if self.critic_warmup < -1:
-            raise ValueError(f"--critic-warmup must be >= -1, got {self.critic_warmup}")
-        if self.latent_cache < 0:
-            raise ValueError(f"--latent-cache must be >= 0, got {self.latent_cache}")
-        for name in ("n_envs", "total_timesteps", "n_steps", "batch_size", "n_epochs"):
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
-                )
+        if self.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {self.threads}")
+        for name in ("algo", "policy"):
+            allowed = PPO_CHOICES[name]
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"--{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+
+PPO_CHOICES: dict[str, tuple[str, ...]] = {
+    "algo": ("ppo", "maskable_ppo"),
+    "policy": ("planner", "default"),
+}
 
 
 def make_envs(args: PPOArgs, n_envs: int, seed: int, monitor_dir: str | None = None) -> VecEnv:
@@ -169,8 +236,11 @@ def make_envs(args: PPOArgs, n_envs: int, seed: int, monitor_dir: str | None = N
         time and success; appended to on ``--resume``), or None for no files.
     :return: the vector env.
     """
-    vec_cls = SubprocVecEnv if args.vec_env == "subproc" else DummyVecEnv
-    monitor_kwargs = {"info_keywords": ("is_success",), "override_existing": not args.resume}
+    vec_cls = SubprocVecEnv if args.envs.vec_env == "subproc" else DummyVecEnv
+    monitor_kwargs = {
+        "info_keywords": ("is_success",),
+        "override_existing": not args.logging.resume,
+    }
     # "envs:" makes worker processes import the envs package, which registers the FPR ids.
     return make_vec_env(
         f"envs:{args.env}",
@@ -182,41 +252,84 @@ def make_envs(args: PPOArgs, n_envs: int, seed: int, monitor_dir: str | None = N
     )
 
 
-def build_model(args: PPOArgs, env: VecEnv, tensorboard_log: str | None) -> BaseAlgorithm:
+def run_folder(args: PPOArgs) -> tuple[Path, bool]:
+    """Where this run writes, checked before anything is built or written.
+
+    :param args: the arguments.
+    :return: the run folder, and whether it is ``--resume``'s own folder (going on in place).
+    :raises UserError: ``--out`` exists and is not ``--resume``'s own run folder.
+    """
+    log = args.logging
+    if log.out is None:
+        return Path(log.runs_dir) / run_name(args.env, args.exp_name, args.seed), False
+    out = Path(log.out)
+    own = log.resume is not None and out.resolve() == Path(log.resume).resolve().parent
+    if out.exists() and not own:
+        raise UserError(
+            f"--out {log.out} already exists; give a new run folder (or, to go on in place, "
+            "the folder of the --resume checkpoint)"
+        )
+    return out, own
+
+
+def purged_logger(run_dir: Path, step: int, verbose: int) -> Logger:
+    """SB3's logger for a run resumed in its own folder: TensorBoard events in the folder's last
+    ``ppo_N`` log, with the events logged after ``step`` (before the interruption) purged.
+
+    :param run_dir: the run folder.
+    :param step: the resumed checkpoint's env steps.
+    :param verbose: SB3 verbosity (stdout output when > 0).
+    :return: the logger.
+    """
+    logs = sorted(run_dir.glob("ppo_*"), key=lambda p: int(p.name.split("_")[-1]))
+    folder = logs[-1] if logs else run_dir / "ppo_1"
+    board = TensorBoardOutputFormat(str(folder))
+    board.writer.close()
+    board.writer = SummaryWriter(str(folder), purge_step=step + 1)
+    outputs: list[KVWriter] = [board]
+    if verbose > 0:
+        outputs.append(HumanOutputFormat(sys.stdout))
+    return Logger(str(folder), outputs)
+
+
+def build_model(
+    args: PPOArgs, env: VecEnv, tensorboard_log: str | None, device: torch.device | None = None
+) -> BaseAlgorithm:
     """The PPO / MaskablePPO model with the chosen policy (weights from --pretrained if given).
 
     :param args: the arguments.
     :param env: the training envs.
     :param tensorboard_log: TensorBoard folder or None.
+    :param device: where to train (None: ``--device`` resolved).
     :return: the model.
     """
     algo_cls = MaskablePPO if args.algo == "maskable_ppo" else PPO
     common = {
-        "n_steps": args.n_steps,
-        "batch_size": args.batch_size,
-        "n_epochs": args.n_epochs,
-        "learning_rate": args.learning_rate,
-        "gamma": args.gamma,
-        "gae_lambda": args.gae_lambda,
+        "n_steps": args.algorithm.n_steps,
+        "batch_size": args.algorithm.batch_size,
+        "n_epochs": args.algorithm.n_epochs,
+        "learning_rate": args.algorithm.learning_rate,
+        "gamma": args.algorithm.gamma,
+        "gae_lambda": args.algorithm.gae_lambda,
         "ent_coef": args.entropy_coefficient(),
-        "clip_range": args.clip_range,
+        "clip_range": args.algorithm.clip_range,
         "seed": args.seed,
-        "device": resolve_device(args.device),
+        "device": device if device is not None else resolve_device(args.device),
         "tensorboard_log": tensorboard_log,
-        "verbose": args.verbose,
+        "verbose": args.logging.verbose,
     }
     if args.policy == "default":
         return algo_cls("MultiInputPolicy", env, **common)
     planner_kwargs = {
-        "grad_iters": args.grad_iters,
-        "warm_start": args.warm_start,
-        "latent_cache": args.latent_cache,
+        "grad_iters": args.solver.grad_iters,
+        "warm_start": args.solver.warm_start,
+        "latent_cache": args.solver.latent_cache,
     }
     if args.pretrained is not None:
-        solver = {"max_iters": args.max_iters, "tol": args.tol}
+        solver = {"max_iters": args.solver.max_iters, "tol": args.solver.tol}
         return planner_model(args.pretrained, env, args.algo, solver, planner_kwargs, **common)
     config = ReasonerConfig(
-        d_model=args.d_model, **args.reasoner_shape(), max_iters=args.max_iters, tol=args.tol
+        **args.model.reasoner_fields(), max_iters=args.solver.max_iters, tol=args.solver.tol
     )
     policy_cls = (
         MaskableFixedPointPlannerPolicy if args.algo == "maskable_ppo" else FixedPointPlannerPolicy
@@ -258,7 +371,7 @@ class SafetensorsCheckpointCallback(BaseCallback):
         meta: dict[str, Any] = {
             "kind": "fpr_agents.ppo",
             "num_timesteps": int(self.num_timesteps),
-            "args": asdict(self.args),
+            "args": flat_values(self.args),
             "command": " ".join(["python -m train.ppo", *sys.argv[1:]]),
         }
         planner = getattr(policy, "planner", None)
@@ -306,48 +419,46 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         success rate.
     """
     args = parse_args(PPOArgs, argv, __doc__.splitlines()[0])
+    log = args.logging
     check_env_id(args.env)
+    run_dir, in_place = run_folder(args)
+    device = resolve_device(args.device)  # a device this machine lacks: refused before writing
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    if args.resume:
-        run_dir = Path(args.resume).parent
-    else:
-        run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    env = make_envs(args, args.n_envs, args.seed, str(run_dir / "monitor"))
+    env = make_envs(args, args.envs.n_envs, args.seed, str(run_dir / "monitor"))
     eval_env = make_envs(args, 1, args.seed + 10_000)
-    model = build_model(args, env, str(run_dir))
-    if args.resume:
-        restore(model, args.resume)
+    model = build_model(args, env, str(run_dir), device)
+    if log.resume:
+        restore(model, log.resume)
+        if in_place:  # the events after the checkpoint's step are dropped, not repeated
+            model.set_logger(purged_logger(run_dir, model.num_timesteps, log.verbose))
     eval_cls = MaskableEvalCallback if args.algo == "maskable_ppo" else EvalCallback
     evaluation = eval_cls(
         eval_env,
-        n_eval_episodes=args.eval_episodes,
-        eval_freq=max(1, args.eval_freq // args.n_envs),
+        n_eval_episodes=args.logging.eval_episodes,
+        eval_freq=max(1, args.logging.eval_every // args.envs.n_envs),
         log_path=str(run_dir / "eval"),
         deterministic=True,
         verbose=0,
     )
     checkpoint = SafetensorsCheckpointCallback(
-        run_dir / "checkpoint.safetensors", args.checkpoint_freq, args
+        run_dir / "checkpoint.safetensors", args.logging.checkpoint_every, args
     )
     callbacks = [checkpoint, evaluation]
     if args.policy == "planner":
         callbacks[:0] = [PlanningStateCallback(), PlanningDepthCallback()]
         if args.warmup_steps() > 0:
             callbacks.insert(0, CriticWarmupCallback(args.warmup_steps()))
-    remaining = max(0, args.total_timesteps - model.num_timesteps)
+    remaining = max(0, args.algorithm.total_timesteps - model.num_timesteps)
     model.learn(
         remaining,
         callback=CallbackList(callbacks),
         tb_log_name="ppo",
-        reset_num_timesteps=not args.resume,
-        progress_bar=args.progress,
+        reset_num_timesteps=not args.logging.resume,
+        progress_bar=args.logging.progress,
     )
     checkpoint.save()
-    if args.out:
-        copy_weights(run_dir / "checkpoint.safetensors", args.out, "policy.")
-        shutil.copyfile(run_dir / "checkpoint.zip", Path(args.out).with_suffix(".zip"))
     env.close()
     eval_env.close()
     success = None

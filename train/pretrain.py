@@ -39,12 +39,12 @@ from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.training import truncated_unroll
+from train.arguments import UserError, flat_values, recipe_stages
 from train.common import (
-    ReasonerShapeArgs,
+    ModelArgs,
     check_env_id,
     cli,
     compare_architecture,
-    copy_weights,
     load_checkpoint,
     load_optimizer_tensors,
     optimizer_tensors,
@@ -55,6 +55,7 @@ from train.common import (
     seed_everything,
     strip_prefix,
 )
+from train.objectives import OBJECTIVES, REGULARISERS, STARTS, Components, build_components
 from train.oracle_data import (
     ORACLES,
     ArcConceptOracle,
@@ -63,15 +64,218 @@ from train.oracle_data import (
     OracleSource,
     SudokuOracle,
     cell_correct,
-    set_loss,
-    wavefront_cells,
-    wavefront_loss,
 )
+
+# A component's parameters, and the (flag, name) that selects the component.
+COMPONENT_OF: dict[str, tuple[str, str]] = {
+    "wave_speeds": ("objective", "wavefront"),
+    "residual_weight": ("regularisers", "residual"),
+    "latent_noise": ("regularisers", "latent_noise"),
+    "goal_switch": ("starts", "goal_switch"),
+    "switch_iters": ("starts", "goal_switch"),
+    "switch_removes": ("starts", "goal_switch"),
+    "event_switch": ("starts", "event_switch"),
+    "event_iters": ("starts", "event_switch"),
+    "event_kinds": ("starts", "event_switch"),
+}
 
 
 @dataclass
-class PretrainArgs(ReasonerShapeArgs):
-    """Arguments of ``python -m train.pretrain`` (every field is a ``--flag``)."""
+class SolverArgs:
+    """How the evaluations solve (halting at the fixed point)."""
+
+    tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
+    patience: int = field(
+        default=16, metadata={"help": "FPOPT iterations without progress before damping"}
+    )
+    max_iters: int = field(default=256, metadata={"help": "iteration cap at evaluation"})
+
+
+@dataclass
+class DataArgs:
+    """What the oracle draws (each field is used by the family it names)."""
+
+    min_size: int = field(default=9, metadata={"help": "maze: smallest side"})
+    max_size: int = field(default=15, metadata={"help": "maze: largest side"})
+    extra_openings: float = field(default=0.1, metadata={"help": "maze: most walls knocked out"})
+    far_goals: float = field(
+        default=0.0, metadata={"help": "maze: share of goals at an end of a longest path"}
+    )
+    generators: tuple[str, ...] = field(
+        default=(), metadata={"help": "maze: generators (empty: the three perfect-maze ones)"}
+    )
+    min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
+    max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
+    families: tuple[str, ...] = field(
+        default=(), metadata={"help": "arc: concept families (empty: all)"}
+    )
+    max_depth: int = field(default=1, metadata={"help": "arc: most transformations composed"})
+    curriculum: float = field(
+        default=0.3, metadata={"help": "share of steps to reach full difficulty"}
+    )
+
+    def __post_init__(self) -> None:
+        if not self.far_goals >= 0:
+            raise ValueError(f"--far-goals must be >= 0, got {self.far_goals}")
+
+
+@dataclass
+class LossArgs:
+    """Deep supervision, the objective, its regularisers and the starting latents, by name."""
+
+    segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
+    n_no_grad_max: int = field(
+        default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
+    )
+    k_grad: int = field(default=8, metadata={"help": "iterations with gradient per round"})
+    objective: str = field(
+        default="set",
+        metadata={
+            "help": "set: every cell against its right answers; wavefront (maze): supervise a "
+            "cell once a wave from the goal has reached it (--wave-speeds)",
+            "choices": OBJECTIVES,
+        },
+    )
+    wave_speeds: tuple[float, ...] = field(
+        default=(1.5, 3.0),
+        metadata={
+            "help": "wavefront: LO,HI cells per iteration: after t iterations supervise the "
+            "moves within LO*t of the goal and ask for no decision beyond HI*t"
+        },
+    )
+    regularisers: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "terms added to the objective: residual (the readout state should be a fixed "
+            "point; --residual-weight), latent_noise (noise in the unroll; --latent-noise)",
+            "choices": REGULARISERS,
+        },
+    )
+    residual_weight: float = field(
+        default=0.5, metadata={"help": "residual: weight of the |f(z) - z| penalty"}
+    )
+    latent_noise: float = field(
+        default=0.3,
+        metadata={"help": "latent_noise: Gaussian noise per iteration, relative to the latent RMS"},
+    )
+    starts: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "maze: starting latents other than zero: goal_switch (the plan of another "
+            "goal), event_switch (the plan before a door closes, a shortcut opens, the goal moves)",
+            "choices": STARTS,
+        },
+    )
+    goal_switch: float = field(
+        default=0.5, metadata={"help": "goal_switch: share of batches that start so"}
+    )
+    switch_iters: int = field(
+        default=48, metadata={"help": "goal_switch: most iterations on the other goal"}
+    )
+    switch_removes: float = field(
+        default=0.0, metadata={"help": "goal_switch: share of switches to a maze with no goal"}
+    )
+    event_switch: float = field(
+        default=0.5, metadata={"help": "event_switch: share of batches that start so"}
+    )
+    event_iters: int = field(
+        default=128, metadata={"help": "event_switch: iterations of the plan before the event"}
+    )
+    event_kinds: tuple[str, ...] = field(
+        default=("door", "shortcut", "goal"),
+        metadata={"help": "event_switch: event kinds drawn from", "choices": EVENT_KINDS},
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("segments", "k_grad"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be >= 1, got {getattr(self, name)}")
+        self.components()  # validates names and parameters
+
+    def components(self, family: str | None = None) -> Components:
+        """The named components these arguments select.
+
+        :param family: the data's family, to refuse maze-only components elsewhere (None: skip).
+        :return: the components.
+        """
+        return build_components(
+            self.objective,
+            self.regularisers,
+            self.starts,
+            wave_speeds=self.wave_speeds,
+            residual_weight=self.residual_weight,
+            latent_noise=self.latent_noise,
+            goal_switch=self.goal_switch,
+            switch_iters=self.switch_iters,
+            switch_removes=self.switch_removes,
+            event_switch=self.event_switch,
+            event_iters=self.event_iters,
+            event_kinds=self.event_kinds,
+            family=family,
+        )
+
+
+@dataclass
+class OptimArgs:
+    """The optimiser and the length of the run."""
+
+    total_steps: int = field(
+        default=2000, metadata={"help": "optimiser steps (batches x segments)"}
+    )
+    batch_size: int = field(default=32, metadata={"help": "puzzles per batch (per process)"})
+    learning_rate: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (not on gates)"}
+    )
+    warmup_steps: int = field(default=100, metadata={"help": "linear learning-rate warm-up"})
+    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip"})
+
+    def __post_init__(self) -> None:
+        for name in ("total_steps", "batch_size"):
+            if getattr(self, name) < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be >= 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
+
+
+@dataclass
+class LoggingArgs:
+    """Evaluations, checkpoints and the run folder."""
+
+    eval_every: int = field(default=250, metadata={"help": "steps between evaluations"})
+    eval_batches: int = field(default=2, metadata={"help": "batches per evaluation"})
+    eval_sizes: tuple[int, ...] = field(
+        default=(15, 33), metadata={"help": "maze: sides to evaluate on"}
+    )
+    checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
+    runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
+    out: str | None = field(
+        default=None,
+        metadata={
+            "help": "the run folder (checkpoint, TensorBoard events); must not exist unless it is "
+            "--resume's own folder (none: a new folder under --runs-dir)"
+        },
+    )
+    resume: str | None = field(
+        default=None,
+        metadata={"help": "checkpoint (.safetensors) to resume; writes into --out or a new folder"},
+    )
+    eval_only: bool = field(
+        default=False,
+        metadata={"help": "with --resume: evaluate the checkpoint on fresh seeds, write nothing"},
+    )
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+    def __post_init__(self) -> None:
+        if self.eval_batches < 1:
+            raise ValueError(f"--eval-batches must be >= 1, got {self.eval_batches}")
+
+
+@dataclass
+class PretrainArgs:
+    """Arguments of ``python -m train.pretrain``: every leaf field is a ``--flag``."""
 
     config_section = "pretrain"
 
@@ -82,170 +286,33 @@ class PretrainArgs(ReasonerShapeArgs):
     seed: int = field(default=0, metadata={"help": "seed of everything"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads per process"})
-    total_steps: int = field(
-        default=2000, metadata={"help": "optimiser steps (batches x segments)"}
-    )
-    batch_size: int = field(default=32, metadata={"help": "puzzles per batch (per process)"})
-    lr: float = field(default=2e-3, metadata={"help": "AdamW learning rate"})
-    weight_decay: float = field(
-        default=0.01, metadata={"help": "AdamW weight decay (not on gates)"}
-    )
-    warmup_steps: int = field(default=100, metadata={"help": "linear learning-rate warm-up"})
-    grad_clip: float = field(default=1.0, metadata={"help": "gradient norm clip"})
-    residual_weight: float = field(
-        default=0.0,
-        metadata={
-            "help": "weight of the fixed-point residual |f(z) - z| penalty at each round's end"
-        },
-    )
-    latent_noise: float = field(
-        default=0.0,
-        metadata={
-            "help": "Gaussian noise added to the latent after every training iteration, "
-            "relative to its RMS (0: none)"
-        },
-    )
-    goal_switch: float = field(
-        default=0.0,
-        metadata={
-            "help": "maze: share of batches whose solve starts from the latent of the same mazes "
-            "with another goal (the planner learns to overwrite an old plan)"
-        },
-    )
-    switch_iters: int = field(
-        default=48, metadata={"help": "maze: most iterations on the other goal (drawn 1..max)"}
-    )
-    switch_removes: float = field(
-        default=0.0,
-        metadata={"help": "maze: share of goal switches that start from the maze with no goal"},
-    )
-    event_switch: float = field(
-        default=0.0,
-        metadata={
-            "help": "maze: share of batches that start from the plan of the maze before a random "
-            "event (door closes, shortcut opens, goal moves) and learn the plan after it"
-        },
-    )
-    event_iters: int = field(
-        default=128,
-        metadata={"help": "with --event-switch: iterations of the plan before the event"},
-    )
-    event_kinds: str = field(
-        default="door,shortcut,goal",
-        metadata={"help": "with --event-switch: event kinds drawn from (comma-separated)"},
-    )
-    wave_speeds: str = field(
-        default="",
-        metadata={
-            "help": "maze: LO,HI cells per iteration: after t iterations supervise the moves "
-            "only within LO*t of the goal and ask for no decision beyond HI*t (empty: off)"
-        },
-    )
-    segments: int = field(default=2, metadata={"help": "deep-supervision rounds per batch"})
-    n_no_grad_max: int = field(
-        default=24, metadata={"help": "most iterations without gradient per round (drawn 0..max)"}
-    )
-    k_grad: int = field(default=8, metadata={"help": "iterations with gradient per round"})
-    min_size: int = field(default=9, metadata={"help": "maze: smallest side"})
-    max_size: int = field(default=15, metadata={"help": "maze: largest side"})
-    extra_openings: float = field(default=0.1, metadata={"help": "maze: most walls knocked out"})
-    far_goals: float = field(
-        default=0.0, metadata={"help": "maze: share of goals at an end of a longest path"}
-    )
-    generators: str = field(
-        default="",
-        metadata={"help": "maze: generators, comma-separated (empty: the three perfect-maze ones)"},
-    )
-    min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
-    max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
-    families: str = field(
-        default="", metadata={"help": "arc: concept families, comma-separated (empty: all)"}
-    )
-    max_depth: int = field(default=1, metadata={"help": "arc: most transformations composed"})
-    curriculum: float = field(
-        default=0.3, metadata={"help": "share of steps to reach full difficulty"}
-    )
-    d_model: int = field(default=48, metadata={"help": "reasoner width"})
-    mlp_ratio: float = field(default=2.0, metadata={"help": "SwiGLU width / d_model"})
-    gate_init_layer: float = field(default=0.75, metadata={"help": "initial layer-wise gate a1"})
-    gate_init_iter: float = field(default=0.25, metadata={"help": "initial iteration-wise gate a2"})
-    tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance at evaluation"})
-    patience: int = field(
-        default=16, metadata={"help": "FPOPT iterations without progress before damping"}
-    )
-    max_iters: int = field(default=256, metadata={"help": "iteration cap at evaluation"})
-    eval_every: int = field(default=250, metadata={"help": "steps between evaluations"})
-    eval_batches: int = field(default=2, metadata={"help": "batches per evaluation"})
-    eval_sizes: str = field(default="15,33", metadata={"help": "maze: sides to evaluate on"})
-    checkpoint_every: int = field(default=500, metadata={"help": "steps between checkpoints"})
-    runs_dir: str = field(default="runs", metadata={"help": "folder of run folders"})
-    resume: str | None = field(
-        default=None, metadata={"help": "checkpoint (.safetensors) to resume"}
-    )
-    out: str | None = field(default=None, metadata={"help": "also copy the final checkpoint here"})
-    eval_only: bool = field(
-        default=False,
-        metadata={"help": "with --resume: evaluate the checkpoint on fresh seeds, write nothing"},
-    )
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    model: ModelArgs = field(default_factory=ModelArgs)
+    solver: SolverArgs = field(default_factory=SolverArgs)
+    data: DataArgs = field(default_factory=DataArgs)
+    loss: LossArgs = field(default_factory=LossArgs)
+    optim: OptimArgs = field(default_factory=OptimArgs)
+    logging: LoggingArgs = field(default_factory=LoggingArgs)
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "batch_size", "segments", "k_grad", "eval_batches", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
-                )
-        if self.lr <= 0:
-            raise ValueError(f"--lr must be > 0, got {self.lr}")
-        for name in ("goal_switch", "switch_removes"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be a share in [0, 1], "
-                    f"got {getattr(self, name)}"
-                )
-        if self.switch_iters < 1:
-            raise ValueError(f"--switch-iters must be >= 1, got {self.switch_iters}")
-        if not 0.0 <= self.event_switch <= 1.0:
-            raise ValueError(f"--event-switch must be a share in [0, 1], got {self.event_switch}")
-        if self.event_iters < 1:
-            raise ValueError(f"--event-iters must be >= 1, got {self.event_iters}")
-        unknown = sorted(set(self.kinds()) - set(EVENT_KINDS)) or ([] if self.kinds() else ["''"])
-        if unknown:
-            raise ValueError(f"--event-kinds: unknown kinds {unknown}; choose from {EVENT_KINDS}")
-        for name in ("residual_weight", "latent_noise", "far_goals"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(
-                    f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}"
-                )
-        if self.wave() and self.goal_switch > 0:  # wave() also validates --wave-speeds
-            raise ValueError(
-                "--wave-speeds counts iterations from a zero latent; --goal-switch starts from "
-                "another plan's latent: use one or the other"
-            )
+        if self.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {self.threads}")
 
-    def kinds(self) -> tuple[str, ...]:
-        """The event kinds of ``--event-kinds``.
+    def check_given(self, given: frozenset[str]) -> None:
+        """Refuse a component's parameter set while the component is not selected (it would be
+        silently unused).
 
-        :return: the kinds, in the order given.
+        :param given: the fields the recipe or the command line set.
+        :raises ValueError: naming the flag and the selection it needs.
         """
-        return tuple(kind.strip() for kind in self.event_kinds.split(",") if kind.strip())
-
-    def wave(self) -> tuple[float, float] | None:
-        """The wavefront speeds of ``--wave-speeds``.
-
-        :return: (LO, HI) with 0 < LO <= HI, or None when off.
-        """
-        if not self.wave_speeds.strip():
-            return None
-        try:
-            low, high = (float(v) for v in self.wave_speeds.split(","))
-        except ValueError:
-            raise ValueError(
-                f"--wave-speeds must be two numbers LO,HI, got {self.wave_speeds!r}"
-            ) from None
-        if not 0 < low <= high or not math.isfinite(high):
-            raise ValueError(f"--wave-speeds needs 0 < LO <= HI (finite), got {self.wave_speeds!r}")
-        return low, high
+        loss = self.loss
+        selected = {loss.objective, *loss.regularisers, *loss.starts}
+        for name in sorted(given):
+            needs = COMPONENT_OF.get(name)
+            if needs is not None and needs[1] not in selected:
+                raise ValueError(
+                    f"--{name.replace('_', '-')} is a parameter of {needs[0]} {needs[1]}, which "
+                    f"this run does not use (add --{needs[0]} {needs[1]})"
+                )
 
     def reasoner_config(self) -> ReasonerConfig:
         """The reasoner's configuration from these arguments.
@@ -253,14 +320,10 @@ class PretrainArgs(ReasonerShapeArgs):
         :return: a validated ReasonerConfig.
         """
         return ReasonerConfig(
-            d_model=self.d_model,
-            mlp_ratio=self.mlp_ratio,
-            **self.reasoner_shape(),
-            gate_init_layer=self.gate_init_layer,
-            gate_init_iter=self.gate_init_iter,
-            tol=self.tol,
-            max_iters=self.max_iters,
-            patience=self.patience,
+            **self.model.reasoner_fields(),
+            tol=self.solver.tol,
+            max_iters=self.solver.max_iters,
+            patience=self.solver.patience,
         )
 
 
@@ -274,101 +337,25 @@ def make_source(args: PretrainArgs) -> OracleSource:
     import gymnasium as gym
 
     family = gym.make(args.env).unwrapped.task_description["family"]
+    data = args.data
     if family == "maze":
         return MazeOracle(
             args.env,
-            args.min_size,
-            args.max_size,
-            args.curriculum,
-            args.extra_openings,
-            args.far_goals,
-            tuple(g.strip() for g in args.generators.split(",") if g.strip())
-            or PERFECT_MAZE_GENERATORS,
+            data.min_size,
+            data.max_size,
+            data.curriculum,
+            data.extra_openings,
+            data.far_goals,
+            data.generators or PERFECT_MAZE_GENERATORS,
         )
     if family == "sudoku":
-        return SudokuOracle(args.env, args.min_blanks, args.max_blanks, args.curriculum)
+        return SudokuOracle(args.env, data.min_blanks, data.max_blanks, data.curriculum)
     if family == "arc":
-        families = tuple(f for f in args.families.split(",") if f.strip()) or None
-        return ArcConceptOracle(args.env, families, args.max_depth)
+        return ArcConceptOracle(args.env, data.families or None, data.max_depth)
     raise ValueError(
         f"pretraining has no oracle data for the {family!r} family yet "
         f"(supported: {sorted(ORACLES)})"
     )
-
-
-@torch.no_grad()
-def switched_start(
-    planner: PlannerNetwork,
-    source: OracleSource,
-    batch: OracleBatch,
-    rng: np.random.Generator,
-    args: PretrainArgs,
-) -> torch.Tensor:
-    """A starting latent planned for another goal: the batch's mazes with their goals moved (or,
-    for a share ``args.switch_removes`` of them, removed), iterated from zero for 1 to
-    ``args.switch_iters`` iterations (drawn once per batch).
-
-    :param planner: the planner being trained.
-    :param source: the maze data source.
-    :param batch: the batch (on the planner's device).
-    :param rng: the source of randomness.
-    :param args: the arguments.
-    :return: the latent, (B, H, W, d), without gradient.
-    """
-    assert isinstance(source, MazeOracle)  # checked by main
-    device = batch.obs["grid"].device
-    moved = source.moved_goals(batch.to(torch.device("cpu")), rng, args.switch_removes)
-    other = {k: v.to(device) for k, v in moved.items()}
-    x, mask = planner.embed(other)  # (B, H, W, d)
-    z = torch.zeros_like(x)
-    for _ in range(int(rng.integers(1, args.switch_iters + 1))):
-        z = planner.reasoner.step(z, x, mask)
-    return z
-
-
-@torch.no_grad()
-def evented_start(
-    planner: PlannerNetwork,
-    source: OracleSource,
-    batch: OracleBatch,
-    rng: np.random.Generator,
-    args: PretrainArgs,
-) -> tuple[OracleBatch, torch.Tensor]:
-    """A batch that starts where a planner stands when its world changes: the plan of the mazes
-    before a random event each (``args.event_iters`` iterations from zero), and the mazes after
-    it with their new plan as the targets (``MazeOracle.after_events``).
-
-    :param planner: the planner being trained.
-    :param source: the maze data source.
-    :param batch: the batch before the events (on the planner's device).
-    :param rng: the source of randomness.
-    :param args: the arguments.
-    :return: the batch after the events (on the same device) and the starting latent
-        (B, H, W, d), without gradient.
-    """
-    assert isinstance(source, MazeOracle)  # checked by main
-    device = batch.obs["grid"].device
-    after, _ = source.after_events(batch.to(torch.device("cpu")), rng, args.kinds())
-    x, mask = planner.embed(batch.obs)  # (B, H, W, d): the maze before the events
-    z = torch.zeros_like(x)
-    for _ in range(args.event_iters):
-        z = planner.reasoner.step(z, x, mask)
-    return after.to(device), z
-
-
-def residual_penalty(moved: torch.Tensor, still: torch.Tensor | None) -> torch.Tensor:
-    """Mean square of one iteration's change over the cells that should hold still.
-
-    :param moved: f(z) - z, (B, H, W, d).
-    :param still: (B, H, W) bool, the cells that count, or None for every cell (padding too,
-        where the change is zero).
-    :return: scalar.
-    """
-    if still is None:
-        return moved.pow(2).mean()
-    weight = still.unsqueeze(-1).to(moved.dtype)  # (B, H, W, 1)
-    cells = weight.sum().clamp_min(1.0) * moved.shape[-1]
-    return (moved.pow(2) * weight).sum() / cells
 
 
 def learning_rate(args: PretrainArgs, step: int) -> float:
@@ -378,11 +365,12 @@ def learning_rate(args: PretrainArgs, step: int) -> float:
     :param step: optimiser steps done.
     :return: the learning rate.
     """
-    if step < args.warmup_steps:
-        return args.lr * (step + 1) / args.warmup_steps
-    span = max(1, args.total_steps - args.warmup_steps)
-    progress = min(1.0, (step - args.warmup_steps) / span)
-    return args.lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    optim = args.optim
+    if step < optim.warmup_steps:
+        return optim.learning_rate * (step + 1) / optim.warmup_steps
+    span = max(1, optim.total_steps - optim.warmup_steps)
+    progress = min(1.0, (step - optim.warmup_steps) / span)
+    return optim.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def checkpoint_meta(
@@ -399,7 +387,7 @@ def checkpoint_meta(
     return {
         "kind": "fpr_agents.planner",
         "step": step,
-        "args": asdict(args),
+        "args": flat_values(args),
         "reasoner": planner.config_dict(),
         "task_description": planner.task,
         "head_hidden": planner.value_head.net[0].out_features,
@@ -480,29 +468,72 @@ def eval_batches(args: PretrainArgs, source: OracleSource) -> dict[str, list[Ora
     :return: name -> batches.
     """
     rng = np.random.default_rng(10_000 + args.seed)
+    size, count = args.optim.batch_size, args.logging.eval_batches
     if isinstance(source, MazeOracle):
-        sizes = [int(s) for s in args.eval_sizes.split(",") if s.strip()]
         return {
-            f"size{size}": [
-                source.batch_from_sizes([size] * args.batch_size, rng)
-                for _ in range(args.eval_batches)
-            ]
-            for size in sizes
+            f"size{side}": [source.batch_from_sizes([side] * size, rng) for _ in range(count)]
+            for side in args.logging.eval_sizes
         }
     if isinstance(source, ArcConceptOracle):  # unseen tasks from a fresh canvas: one-shot answers
-        return {
-            "fresh": [source.batch(args.batch_size, rng, 0.0) for _ in range(args.eval_batches)]
-        }
-    return {"full": [source.sample(args.batch_size, rng, 1.0) for _ in range(args.eval_batches)]}
+        return {"fresh": [source.batch(size, rng, 0.0) for _ in range(count)]}
+    return {"full": [source.sample(size, rng, 1.0) for _ in range(count)]}
+
+
+def run_folder(args: PretrainArgs) -> tuple[Path, bool]:
+    """Where this run writes, checked before anything is built or written.
+
+    :param args: the arguments.
+    :return: the run folder, and whether it already holds this run's earlier part (a resume
+        into its own folder: TensorBoard then drops the events after the checkpoint's step).
+    :raises UserError: ``--out`` exists and is not ``--resume``'s own run folder.
+    """
+    log = args.logging
+    if log.out is None:
+        return Path(log.runs_dir) / run_name(args.env, args.exp_name, args.seed), False
+    out = Path(log.out)
+    own = log.resume is not None and out.resolve() == Path(log.resume).resolve().parent
+    if own and out.resolve() == CHECKPOINT_DIR.resolve():
+        raise UserError(f"--out {log.out}: the shipped planners' folder is never written to")
+    if out.exists() and not own:
+        raise UserError(
+            f"--out {log.out} already exists; give a new run folder (or, to go on in place, "
+            "the folder of the --resume checkpoint)"
+        )
+    return out, own
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Run a pretraining.
+    """Run a pretraining; a recipe with ``stages`` runs them in order, each stage resuming the
+    one before in the same run folder.
 
     :param argv: command-line arguments (None: ``sys.argv[1:]``).
     :return: the final evaluation metrics and the checkpoint path.
     """
-    args = parse_args(PretrainArgs, argv, __doc__.splitlines()[0])
+    description = __doc__.splitlines()[0]
+    stages = recipe_stages(PretrainArgs, argv)
+    if stages <= 1:
+        return train(parse_args(PretrainArgs, argv, description))
+    first = parse_args(PretrainArgs, argv, description, stage=0)
+    if first.logging.resume:
+        raise UserError("--resume: a recipe with stages resumes its own stages; run one stage")
+    result = train(first)
+    for stage in range(1, stages):
+        run_dir = Path(result["checkpoint"]).parent
+        in_place = {"resume": result["checkpoint"], "out": str(run_dir)}
+        result = train(parse_args(PretrainArgs, argv, description, stage=stage, overrides=in_place))
+    return result
+
+
+def train(args: PretrainArgs) -> dict[str, Any]:
+    """Run one pretraining (one stage of a recipe).
+
+    :param args: the parsed arguments.
+    :return: the final evaluation metrics, the checkpoint path and the step.
+    """
+    log, optim, loss_args = args.logging, args.optim, args.loss
+    if log.eval_only and not log.resume:
+        raise UserError("--eval-only needs --resume (the checkpoint to evaluate)")
+    run_dir, in_place = run_folder(args)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = resolve_device(args.device)
     if distributed:
@@ -513,30 +544,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seed_everything(args.seed)  # same weights on every process
 
     source = make_source(args)
-    wave = args.wave()
-    flags = (
-        ("--goal-switch", args.goal_switch > 0),
-        ("--event-switch", args.event_switch > 0),
-        ("--wave-speeds", wave),
-    )
-    for name, used in flags:
-        if used and not isinstance(source, MazeOracle):
-            # checked before training, not at the first batch
-            raise ValueError(f"{name} is for maze envs, not {source.family!r} ({args.env})")
-    tensors, meta = load_checkpoint(args.resume) if args.resume else ({}, {})
+    try:  # checked before training, not at the first batch
+        components = loss_args.components(source.family)
+    except ValueError as error:
+        raise UserError(f"{error} ({args.env})") from None
+    tensors, meta = load_checkpoint(log.resume) if log.resume else ({}, {})
     planner = PlannerNetwork(
         source.task_description,
         args.reasoner_config(),
         stack_sizes=source.stack_sizes,
         # a checkpoint from before the option has the pooled value head
-        value_at_agent=meta.get("value_at_agent", False) if args.resume else None,
+        value_at_agent=meta.get("value_at_agent", False) if log.resume else None,
     ).to(device)
     optimizer = torch.optim.AdamW(
-        planner.parameter_groups(), lr=args.lr, weight_decay=args.weight_decay
+        planner.parameter_groups(), lr=optim.learning_rate, weight_decay=optim.weight_decay
     )
     step = 0
-    run_dir = Path(args.runs_dir) / run_name(args.env, args.exp_name, args.seed)
-    if args.resume:
+    if log.resume:
         # Only the fields that shape the weights must match; solver settings come from this run.
         stored = asdict(ReasonerConfig(**meta["reasoner"]))  # fields added since: defaults
         built = planner.config_dict()
@@ -553,21 +577,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.load_state_dict(strip_prefix(tensors, "model."))
         load_optimizer_tensors(optimizer, tensors)
         step = int(meta["step"])
-        if Path(args.resume).resolve().parent != CHECKPOINT_DIR.resolve():
-            run_dir = Path(args.resume).parent  # a run goes on in its own folder
-        # a shipped planner is never written over: its resumed run gets a run folder
-    if args.eval_only:
-        if not args.resume:
-            raise ValueError("--eval-only needs --resume (the checkpoint to evaluate)")
+    if log.eval_only:
         metrics = {
             name: evaluate(planner, source, b, device)
             for name, b in eval_batches(args, source).items()
         }
         print(f"step {step}: {_brief(metrics)}")
-        return {"metrics": metrics, "checkpoint": args.resume, "step": step}
+        return {"metrics": metrics, "checkpoint": log.resume, "step": step}
     # Different data on every process, and fresh data after a resume.
     rng = np.random.default_rng([args.seed, rank, step])
-    writer = SummaryWriter(str(run_dir)) if rank == 0 else None
+    # Resumed in place, the events logged after the checkpoint's step are dropped, not repeated.
+    writer = (
+        SummaryWriter(str(run_dir), purge_step=step + 1 if in_place else None)
+        if rank == 0
+        else None
+    )
     checkpoint_path = run_dir / "checkpoint.safetensors"
     evaluation_sets = eval_batches(args, source)
     metrics: dict[str, Any] = {}
@@ -578,43 +602,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             tensors.update(optimizer_tensors(optimizer))
             save_checkpoint(checkpoint_path, tensors, checkpoint_meta(args, planner, step, metrics))
 
-    shown = rank == 0 and args.progress
-    progress = tqdm(total=args.total_steps, initial=step, disable=not shown, desc="pretrain")
-    while step < args.total_steps:
-        batch = source.sample(args.batch_size, rng, step / args.total_steps).to(device)
-        z: torch.Tensor | None = None
+    shown = rank == 0 and log.progress
+    progress = tqdm(total=optim.total_steps, initial=step, disable=not shown, desc="pretrain")
+    while step < optim.total_steps:
+        batch = source.sample(optim.batch_size, rng, step / optim.total_steps).to(device)
         iterations = 0  # applied since z was zero
-        if args.goal_switch > 0 and rng.random() < args.goal_switch:
-            z = switched_start(planner, source, batch, rng, args)
-        elif args.event_switch > 0 and rng.random() < args.event_switch:
-            batch, z = evented_start(planner, source, batch, rng, args)  # the wave: from it
-        for _ in range(args.segments):
+        batch, z = components.draw_start(planner, source, batch, rng)
+        for _ in range(loss_args.segments):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(args, step)
             x, mask = planner.embed(batch.obs)  # (B, H, W, d)
             z = torch.zeros_like(x) if z is None else z
-            n_no_grad = int(rng.integers(0, args.n_no_grad_max + 1))
+            n_no_grad = int(rng.integers(0, loss_args.n_no_grad_max + 1))
             z = truncated_unroll(
-                planner.reasoner, x, mask, z, n_no_grad, args.k_grad, noise=args.latent_noise
-            )
-            iterations += n_no_grad + args.k_grad
+                planner.reasoner, x, mask, z, n_no_grad, loss_args.k_grad,
+                noise=components.unroll_noise,
+            )  # fmt: skip
+            iterations += n_no_grad + loss_args.k_grad
             logits = source.cell_logits(planner, z)  # (B, H, W, C)
-            still: torch.Tensor | None = None  # (B, H, W) cells that should hold still; None: all
-            if wave:
-                distance = batch.extra["distance"].to(device)  # (B, H, W)
-                free = batch.obs["grid"] > 0  # (B, H, W): unreachable cells get no decision
-                known, unknown = wavefront_cells(distance, iterations, *wave, free=free)
-                loss = wavefront_loss(logits, batch.optimal, known, unknown)
-                # only the band the wave is crossing may move
-                band = (distance > 0) & ~known & ~unknown
-                still = ~band if mask is None else mask & ~band
-            else:
-                loss = set_loss(logits, batch.optimal, batch.cells)
-            if args.residual_weight > 0:
-                # Teach the planner to hold its answer: the readout state should be a fixed point.
-                moved = planner.reasoner.step(z, x, mask) - z  # (B, H, W, d)
-                scale = z.detach().pow(2).mean().clamp_min(1e-6)
-                loss = loss + args.residual_weight * residual_penalty(moved, still) / scale
+            loss, still = components.objective.loss(logits, batch, iterations, mask)
+            penalty = components.penalty(planner, z, x, mask, still)
+            if penalty is not None:
+                loss = loss + penalty
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if distributed:
@@ -622,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     if param.grad is not None:
                         dist.all_reduce(param.grad)
                         param.grad /= world
-            torch.nn.utils.clip_grad_norm_(planner.parameters(), args.grad_clip)
+            torch.nn.utils.clip_grad_norm_(planner.parameters(), optim.grad_clip)
             optimizer.step()
             z = z.detach()
             step += 1
@@ -631,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 writer.add_scalar("pretrain/loss", float(loss.detach()), step)
                 accuracy = cell_correct(logits.detach(), batch.optimal)[batch.cells].float().mean()
                 writer.add_scalar("pretrain/train_cell_accuracy", float(accuracy), step)
-            if step % args.eval_every == 0 or step >= args.total_steps:
+            if step % log.eval_every == 0 or step >= optim.total_steps:
                 metrics = {
                     name: evaluate(planner, source, b, device)
                     for name, b in evaluation_sets.items()
@@ -639,14 +648,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 if writer is not None:
                     _log_metrics(writer, metrics, step)
                     progress.write(f"step {step}: {_brief(metrics)}")
-            if step % args.checkpoint_every == 0 or step >= args.total_steps:
+            if step % log.checkpoint_every == 0 or step >= optim.total_steps:
                 save()
-            if step >= args.total_steps:
+            if step >= optim.total_steps:
                 break
     progress.close()
     save()
-    if rank == 0 and args.out:
-        copy_weights(checkpoint_path, args.out, "model.")
     if writer is not None:
         writer.close()
     if distributed:

@@ -23,7 +23,10 @@ WEIGHT_PREFIXES = ("model.", "policy.")
 
 @dataclass
 class ShipArgs:
-    """Arguments of ``python -m train.ship``."""
+    """Arguments of ``python -m train.ship`` (a recipe's ``ship`` section gives the name and the
+    solver settings users get)."""
+
+    config_section = "ship"
 
     checkpoint: str = field(default="", metadata={"help": "checkpoint to ship (.safetensors)"})
     name: str = field(default="", metadata={"help": "name in fpr_agents/checkpoints/"})

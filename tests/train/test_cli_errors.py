@@ -38,6 +38,8 @@ def _broken_checkpoints(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.slow
 def test_every_user_error_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) -> None:
     truncated, bad_json = _broken_checkpoints(tmp_path)
+    bad_recipe = tmp_path / "recipe.yaml"
+    bad_recipe.write_text("pretrain:\n  optim: {total_steps: 4}\n  nope_key: 1\n")
     out = tmp_path / "out"
     cases = {
         "unknown flag": (["train.evaluate", "--no-such-flag", "1"], "unrecognized arguments"),
@@ -45,6 +47,8 @@ def test_every_user_error_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) 
         "bad value": (["train.evaluate", "--episodes", "zero"], "--episodes"),
         "wrong env id": (["train.evaluate", "--env", "FPR/Nope-v0"], "FPR/Nope-v0"),
         "missing config": (["train.pretrain", "--config", "nope.yaml"], "nope.yaml"),
+        "unknown recipe key": (["train.pretrain", "--config", str(bad_recipe)], "'nope_key'"),
+        "component not selected": (["train.pretrain", "--residual-weight", "1"], "--regularisers"),
         "truncated checkpoint": (["train.evaluate", "--checkpoint", str(truncated)], "truncated"),
         "bad JSON": (["train.evaluate", "--checkpoint", str(bad_json)], "badjson.json"),
     }
@@ -57,6 +61,14 @@ def test_every_user_error_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) 
         last = done.stderr.strip().splitlines()[-1]
         assert "error:" in last and named in last, (name, last)
         assert not out.exists(), name
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    for trainer in ("train.pretrain", "train.ppo"):
+        done = _run(trainer, "--out", str(taken))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-500:]
+        last = done.stderr.strip().splitlines()[-1]
+        assert "error:" in last and f"--out {taken} already exists" in last, (trainer, last)
+        assert list(taken.iterdir()) == [], trainer
 
 
 @dataclass

@@ -133,8 +133,9 @@ def test_the_mixed_recipe_draws_every_generator_with_the_wavefront() -> None:
     from train.common import parse_args
     from train.pretrain import PretrainArgs, make_source
 
-    args = parse_args(PretrainArgs, ["--config", "maze_mixed.yaml"], "test")
-    assert args.wave() == (1.5, 3.0) and args.far_goals == 0.5 and args.residual_weight == 0.5
+    args = parse_args(PretrainArgs, ["--config", "planners/maze_mixed.yaml"], "test")
+    assert args.loss.objective == "wavefront" and args.loss.wave_speeds == (1.5, 3.0)
+    assert args.data.far_goals == 0.5 and args.loss.regularisers == ("residual",)
     source = make_source(args)
     assert isinstance(source, MazeOracle) and set(source.generators) == set(MAZE_GENERATORS)
     assert make_source(PretrainArgs()).generators == PERFECT_MAZE_GENERATORS  # maze.yaml's
