@@ -49,6 +49,7 @@ from fpr_agents.evaluation.report import (
 from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.config import HALTING_MODES
+from train.arguments import flat_values
 from train.common import (
     check_env_id,
     cli,
@@ -62,8 +63,63 @@ SHIPPED_MAZE_PLANNER = CHECKPOINT_DIR / "maze_mixed.safetensors"
 
 
 @dataclass
+class EvaluateSolverArgs:
+    """How each decision solves (zero or empty: what the checkpoint says)."""
+
+    max_iters: int = field(default=0, metadata={"help": "iteration cap (0: the checkpoint's)"})
+    patience: int = field(default=0, metadata={"help": "FPOPT patience (0: the checkpoint's)"})
+    tol: float = field(
+        default=0.0, metadata={"help": "fixed-point tolerance (0: the checkpoint's)"}
+    )
+    halting: str = field(
+        default="",
+        metadata={"help": "halting rule ('': the checkpoint's)", "choices": ("", *HALTING_MODES)},
+    )
+    readout_tol: float = field(
+        default=-1.0, metadata={"help": "readout rule's tolerance (negative: the checkpoint's)"}
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_iters < 0:
+            raise ValueError(f"--max-iters must be >= 0, got {self.max_iters}")
+        if self.patience < 0:
+            raise ValueError(f"--patience must be >= 0, got {self.patience}")
+        if not self.tol >= 0:
+            raise ValueError(f"--tol must be >= 0, got {self.tol}")
+        if self.halting and self.halting not in HALTING_MODES:
+            raise ValueError(f"--halting must be one of {HALTING_MODES}, got {self.halting!r}")
+
+
+@dataclass
+class SweepArgs:
+    """The sweeps beside the main report: cold episodes, forced depths, maze sizes."""
+
+    cold: bool = field(
+        default=True,
+        metadata={"help": "also play the episodes cold (no warm start) for per-state depth"},
+    )
+    caps: tuple[int, ...] = field(
+        default=(1, 4, 16, 64), metadata={"help": "forced-depth caps (empty: skip)"}
+    )
+    sizes: tuple[int, ...] = field(
+        default=(9, 15, 21, 33), metadata={"help": "maze sides to sweep (empty: skip)"}
+    )
+    size_max_iters: int = field(
+        default=0, metadata={"help": "cap for the size sweep (0: 8 x side)"}
+    )
+    sweep_episodes: int = field(default=12, metadata={"help": "episodes per sweep setting"})
+
+    def __post_init__(self) -> None:
+        for flag, values in (("--caps", self.caps), ("--sizes", self.sizes)):
+            if any(v < 1 for v in values):
+                raise ValueError(f"{flag} must be positive integers, got {list(values)}")
+        if self.sweep_episodes < 1:
+            raise ValueError(f"--sweep-episodes must be >= 1, got {self.sweep_episodes}")
+
+
+@dataclass
 class EvaluateArgs:
-    """Arguments of ``python -m train.evaluate`` (every field is a ``--flag``)."""
+    """Arguments of ``python -m train.evaluate``: every leaf field is a ``--flag``."""
 
     config_section = "evaluate"
 
@@ -77,55 +133,24 @@ class EvaluateArgs:
         },
     )
     episodes: int = field(default=32, metadata={"help": "episodes for the depth report"})
-    sweep_episodes: int = field(default=12, metadata={"help": "episodes per sweep setting"})
     parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
-    max_iters: int = field(default=0, metadata={"help": "iteration cap (0: the checkpoint's)"})
-    patience: int = field(default=0, metadata={"help": "FPOPT patience (0: the checkpoint's)"})
-    tol: float = field(
-        default=0.0, metadata={"help": "fixed-point tolerance (0: the checkpoint's)"}
-    )
-    halting: str = field(
-        default="",
-        metadata={"help": "halting rule: fixed_point, readout, fixed_depth, learned ('': ckpt's)"},
-    )
-    readout_tol: float = field(
-        default=-1.0, metadata={"help": "readout rule's tolerance (negative: the checkpoint's)"}
-    )
-    cold: bool = field(
-        default=True,
-        metadata={"help": "also play the episodes cold (no warm start) for per-state depth"},
-    )
-    caps: str = field(default="1,4,16,64", metadata={"help": "forced-depth caps; empty: skip"})
-    sizes: str = field(default="9,15,21,33", metadata={"help": "maze sides to sweep; empty: skip"})
-    size_max_iters: int = field(
-        default=0, metadata={"help": "cap for the size sweep (0: 8 x side)"}
-    )
     n_buckets: int = field(default=5, metadata={"help": "difficulty buckets"})
     seed: int = field(default=12345, metadata={"help": "first episode seed (unseen by training)"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
-    out: str = field(default="runs/evaluation", metadata={"help": "output folder"})
+    out: str = field(
+        default="runs/evaluation", metadata={"help": "report folder (its report is replaced)"}
+    )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    solver: EvaluateSolverArgs = field(default_factory=EvaluateSolverArgs)
+    sweeps: SweepArgs = field(default_factory=SweepArgs)
 
     def __post_init__(self) -> None:
-        if self.patience < 0:
-            raise ValueError(f"--patience must be >= 0, got {self.patience}")
-        if not self.tol >= 0:
-            raise ValueError(f"--tol must be >= 0, got {self.tol}")
-        if self.halting and self.halting not in HALTING_MODES:
-            raise ValueError(f"--halting must be one of {HALTING_MODES}, got {self.halting!r}")
-        for name in ("episodes", "parallel", "n_buckets"):
+        for name in ("episodes", "parallel", "n_buckets", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(
                     f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}"
                 )
-
-
-def _ints(text: str, flag: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError as error:
-        raise ValueError(f"--{flag} must be comma-separated integers, got {text!r}") from error
 
 
 def _evaluate(
@@ -164,18 +189,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """
     args = parse_args(EvaluateArgs, argv, __doc__.splitlines()[0])
     check_env_id(args.env)
-    caps, sizes = _ints(args.caps, "caps"), _ints(args.sizes, "sizes")
+    caps, sizes = list(args.sweeps.caps), list(args.sweeps.sizes)
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     device = resolve_device(args.device)
     planner = load_planner(args.checkpoint, device)
     # 0 keeps the checkpoint's own setting
-    planner.set_solver(**{k: v for k, v in (("patience", args.patience), ("tol", args.tol)) if v})
-    if args.halting:
-        planner.set_solver(halting=args.halting)
-    if args.readout_tol >= 0:
-        planner.set_solver(readout_tol=args.readout_tol)
-    max_iters = args.max_iters or planner.config.max_iters
+    planner.set_solver(
+        **{k: v for k, v in (("patience", args.solver.patience), ("tol", args.solver.tol)) if v}
+    )
+    if args.solver.halting:
+        planner.set_solver(halting=args.solver.halting)
+    if args.solver.readout_tol >= 0:
+        planner.set_solver(readout_tol=args.solver.readout_tol)
+    max_iters = args.solver.max_iters or planner.config.max_iters
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     family = planner.task.get("family")
@@ -183,8 +210,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if env_family != family:
         raise ValueError(f"checkpoint plans for {family!r} tasks, but {args.env} is {env_family!r}")
     is_maze = family == "maze"
-    total = args.episodes * (2 if args.cold else 1) + 2 * len(caps) * args.sweep_episodes
-    total += len(sizes) * args.sweep_episodes if is_maze else 0
+    total = (
+        args.episodes * (2 if args.sweeps.cold else 1) + 2 * len(caps) * args.sweeps.sweep_episodes
+    )
+    total += len(sizes) * args.sweeps.sweep_episodes if is_maze else 0
     bar = tqdm(total=total, desc="evaluate", disable=not args.progress)
     started = time.perf_counter()
 
@@ -194,16 +223,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     main_result = _evaluate(planner, make, args.episodes, args, device, bar, max_iters=max_iters)
     depth = depth_report(main_result, args.n_buckets)
     cold_result, cold_depth = None, None
-    if args.cold:
+    if args.sweeps.cold:
         cold_result = _evaluate(
             planner, make, args.episodes, args, device, bar, max_iters=max_iters, warm_start=False
         )
         cold_depth = depth_report(cold_result, args.n_buckets)
     forced = []
     for cap in caps:
-        capped = _evaluate(planner, make, args.sweep_episodes, args, device, bar, max_iters=cap)
+        capped = _evaluate(
+            planner, make, args.sweeps.sweep_episodes, args, device, bar, max_iters=cap
+        )
         fixed = _evaluate(
-            planner, make, args.sweep_episodes, args, device, bar,
+            planner, make, args.sweeps.sweep_episodes, args, device, bar,
             max_iters=cap, halting="fixed_depth", warm_start=False,
         )  # fmt: skip
         forced.append(_row(capped, cap=cap, halting="adaptive (capped)"))
@@ -211,13 +242,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     size_rows = []
     if is_maze:
         for size in sizes:
-            cap = args.size_max_iters or 8 * size
+            cap = args.sweeps.size_max_iters or 8 * size
 
             def make_sized(size: int = size) -> gym.Env:
                 return gym.make("FPR/Maze-v0", size=size, max_episode_steps=4 * size * size)
 
             result = _evaluate(
-                planner, make_sized, args.sweep_episodes, args, device, bar, max_iters=cap
+                planner, make_sized, args.sweeps.sweep_episodes, args, device, bar, max_iters=cap
             )
             size_rows.append(_row(result, size=size, cap=cap))
     bar.close()
@@ -231,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report = {
         "env": args.env,
         "checkpoint": args.checkpoint,
-        "args": asdict(args),
+        "args": flat_values(args),
         "seconds": elapsed,
         "solver": {
             "halting": planner.config.halting,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import arc_oneshot
 
 
+@pytest.mark.slow
 def test_arc_oneshot_table_is_complete() -> None:
     results = arc_oneshot.main(["--families", "denoise,flip", "--tasks", "4", "--threads", "1"])
     assert set(results) == {"denoise", "flip", "arc-agi-1/evaluation"}

@@ -28,6 +28,7 @@ from bench.envs import (
 ARCLE_INSTALLED = importlib.util.find_spec("arcle") is not None
 
 
+@pytest.mark.slow
 def test_quick_mode_prints_every_row_with_positive_rates(capsys: pytest.CaptureFixture) -> None:
     report = main(["--quick", "--device", "cpu"])
     printed = capsys.readouterr().out
@@ -57,6 +58,7 @@ def test_quick_mode_prints_every_row_with_positive_rates(capsys: pytest.CaptureF
     assert printed.rstrip().splitlines()[-1].startswith(f"| {build_comparisons()[-1].label}")
 
 
+@pytest.mark.slow
 def test_without_arcle_its_rows_say_skipped() -> None:
     config = BenchConfig(repeats=1, seconds=0.005, warmup_seconds=0.0)
     report = run_benchmarks(config, arcle_available=False)

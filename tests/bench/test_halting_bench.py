@@ -83,6 +83,7 @@ def _table(report: BenchReport, start: str) -> Any:
     return next(table for table in report.tables if table.title.startswith(start))
 
 
+@pytest.mark.slow
 def test_quick_mode_with_random_weights_says_so_and_is_complete(
     quick: tuple[BenchReport, str, Path],
 ) -> None:
@@ -114,6 +115,7 @@ def test_quick_mode_with_random_weights_says_so_and_is_complete(
     assert printed.rstrip().splitlines()[-1].startswith(f"| {EXPECTED_RATIOS[-1]}")
 
 
+@pytest.mark.slow
 def test_quick_mode_draws_both_figures(quick: tuple[BenchReport, str, Path]) -> None:
     _, printed, out = quick
     for name in ("accuracy_vs_iterations.png", "iterations_vs_difficulty.png"):
@@ -123,6 +125,7 @@ def test_quick_mode_draws_both_figures(quick: tuple[BenchReport, str, Path]) -> 
         assert str(path) in printed
 
 
+@pytest.mark.slow
 def test_curves_count_fixed_depth_as_depth_times_decisions_and_adaptive_within_the_cap(
     quick: tuple[BenchReport, str, Path],
 ) -> None:
@@ -151,6 +154,7 @@ def test_curves_count_fixed_depth_as_depth_times_decisions_and_adaptive_within_t
     assert sum(row[0].endswith(" *") for row in in_rows) == 4  # readout, fixed point, learned, D
 
 
+@pytest.mark.slow
 def test_agent_level_fixed_depth_spends_depth_times_decisions(
     quick: tuple[BenchReport, str, Path],
 ) -> None:
@@ -412,6 +416,7 @@ def test_criteria_sweep_each_rule_and_mark_the_planner_defaults() -> None:
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_the_bench_runs_a_planner_that_halts_by_the_readout_rule_by_default() -> None:
     """Shipped planners now default to halting="readout", which a bare reasoner cannot run."""
     torch.set_num_threads(1)

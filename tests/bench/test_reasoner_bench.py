@@ -27,6 +27,7 @@ from bench.reasoner import (
 from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig
 
 
+@pytest.mark.slow
 def test_quick_mode_gives_a_complete_finite_table(capsys: pytest.CaptureFixture) -> None:
     torch.set_num_threads(1)
     report = main(["--quick", "--random-weights", "--device", "cpu"])

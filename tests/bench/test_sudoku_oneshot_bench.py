@@ -9,6 +9,7 @@ from bench import sudoku_oneshot
 INKALA = sudoku_oneshot.FAMOUS_PUZZLES["Inkala 2012"]
 
 
+@pytest.mark.slow
 def test_quick_bench_reports_every_set(capsys: pytest.CaptureFixture[str]) -> None:
     report = sudoku_oneshot.main(["--quick", "--halting", "fixed_point"])
     text = capsys.readouterr().out

@@ -40,6 +40,7 @@ def test_every_shipped_checkpoint_has_a_floor() -> None:
     assert shipped_names(), "no planner is shipped"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FLOORS))
 def test_shipped_planner_reaches_its_floor(name: str) -> None:
     if name not in shipped_names():

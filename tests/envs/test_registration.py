@@ -129,7 +129,9 @@ def test_gymnasium_vector_envs(env_id: str, mode: str) -> None:
 
 
 @pytest.mark.parametrize("env_id", FAMILY_IDS)
-@pytest.mark.parametrize("vec_cls", [DummyVecEnv, SubprocVecEnv])
+@pytest.mark.parametrize(
+    "vec_cls", [DummyVecEnv, pytest.param(SubprocVecEnv, marks=pytest.mark.slow)]
+)
 def test_sb3_vector_envs(env_id: str, vec_cls: type) -> None:
     # The "envs:" prefix makes a fresh worker process import (and so register) the envs first.
     vec = vec_cls([lambda: gym.make(f"envs:{env_id}") for _ in range(2)])

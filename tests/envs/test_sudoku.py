@@ -132,6 +132,7 @@ def board_of(text: str) -> np.ndarray:
 # ---------------------------------------------------------------- solver and generator
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(size=st.sampled_from(SIZES), seed=st.integers(0, 2**32 - 1), data=st.data())
 def test_generated_puzzles_are_unique_with_requested_blanks(size: int, seed: int, data) -> None:
@@ -335,6 +336,7 @@ def random_board(size: int, seed: int, placed_share: float, noise: int) -> np.nd
     return puzzle
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     size=st.sampled_from(SIZES),

@@ -135,6 +135,7 @@ def _training_iterations(evaluate: bool) -> list[list[int]]:
     return record.iterations
 
 
+@pytest.mark.slow
 def test_evaluation_during_learn_leaves_training_decisions_alone() -> None:
     assert _training_iterations(evaluate=True) == _training_iterations(evaluate=False)
 

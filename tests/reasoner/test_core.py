@@ -102,6 +102,7 @@ def _iterate_norms(
     return torch.stack(norms)
 
 
+@pytest.mark.slow
 def test_gated_iterates_stay_bounded_while_ungated_prenorm_grows() -> None:
     gated = _iterate_norms("gated", 500, seed=3)
     prenorm = _iterate_norms("prenorm", 500, seed=3)

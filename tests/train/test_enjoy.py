@@ -44,6 +44,7 @@ def replayed_iterations(steps: int) -> list[int]:
     return iterations
 
 
+@pytest.mark.slow
 def test_enjoy_writes_a_frame_per_decision_and_the_iterations(tmp_path) -> None:
     result = enjoy.main([*TINY, "--checkpoint", "maze_large", "--out", str(tmp_path / "a")])
     summary = json.loads((tmp_path / "a" / "decisions.json").read_text())

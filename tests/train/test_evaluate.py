@@ -22,6 +22,7 @@ def checkpoint(tmp_path_factory) -> str:
     return pretrain.main([*TINY, "--runs-dir", str(runs)])["checkpoint"]
 
 
+@pytest.mark.slow
 def test_evaluate_writes_report_plots_and_tensorboard(checkpoint: str, tmp_path) -> None:
     out = tmp_path / "eval"
     report = evaluate.main(
@@ -52,6 +53,7 @@ def test_evaluate_writes_report_plots_and_tensorboard(checkpoint: str, tmp_path)
     assert "## Forced-depth sweep" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_evaluate_overrides_the_solver_settings(checkpoint: str, tmp_path) -> None:
     common = [
         "--env", "FPR/Maze-9x9-v0", "--checkpoint", checkpoint, "--episodes", "2",
@@ -67,7 +69,7 @@ def test_evaluate_overrides_the_solver_settings(checkpoint: str, tmp_path) -> No
     assert json.loads((tmp_path / "report.json").read_text())["solver"]["tol"] == 0.5
     assert report["depth"]["iterations"]["max"] <= 5  # the cap holds
     with pytest.raises(ValueError, match="--tol must be >= 0"):
-        evaluate.EvaluateArgs(tol=-1.0)
+        evaluate.EvaluateSolverArgs(tol=-1.0)
 
 
 def test_checkpoint_of_other_family_is_refused(checkpoint: str, tmp_path) -> None:
@@ -121,6 +123,7 @@ def test_evaluate_readout_halting_and_cold_depth(checkpoint: str, tmp_path) -> N
     assert stop.value.code == 2
 
 
+@pytest.mark.slow
 def test_evaluate_on_a_dynamic_maze_reports_depth_where_the_world_changes(
     checkpoint: str, tmp_path
 ) -> None:

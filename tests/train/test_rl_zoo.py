@@ -82,6 +82,7 @@ def test_multi_input_file_covers_every_id() -> None:
     assert _entries(MULTI_INPUT)["default"]["policy"] == "MultiInputPolicy"
 
 
+@pytest.mark.slow
 def test_train_then_enjoy_the_planner(tmp_path: Path) -> None:
     pytest.importorskip("rl_zoo3")
     logs = tmp_path / "logs"
@@ -111,6 +112,7 @@ def test_train_then_enjoy_the_planner(tmp_path: Path) -> None:
     assert "FPR-Maze-9x9-v0.zip" in enjoy.stdout
 
 
+@pytest.mark.slow
 def test_train_with_multi_input_policy(tmp_path: Path) -> None:
     pytest.importorskip("rl_zoo3")
     train = _zoo(
