@@ -330,6 +330,40 @@ class PlannerNetwork(nn.Module):
                 views[f"{key}_{axis}"] = mirrored if key in self.stack_sizes else mirrored[:, 0]
         return views
 
+    def agent_position(
+        self, obs: Mapping[str, torch.Tensor], sides: tuple[int, int]
+    ) -> torch.Tensor:
+        """The agent's cell from a move layout's observation, checked.
+
+        :param obs: the observation batch.
+        :param sides: the grid's (H, W).
+        :return: (B, 2) long, [row, col].
+        :raises ValueError: the key is missing, or a position is not a whole cell inside the grid
+            (naming the observation key, the sample, the value and the grid), instead of
+            wrapping around or failing later with a bare ``IndexError``.
+        """
+        key = self.task["agent_key"]
+        if key not in obs:
+            raise ValueError(f"the planner reads the agent from observation '{key}', missing")
+        raw = obs[key].reshape(obs[key].shape[0], -1).float()  # (B, 2)
+        if raw.shape[1] != 2:
+            raise ValueError(f"observation '{key}' must hold [row, col], got {raw.shape[1]} values")
+        height, width = sides
+        cell = raw.round()
+        outside = (
+            ~torch.isfinite(raw)
+            | ((raw - cell).abs() > 1e-3)
+            | (cell < 0)
+            | (cell >= torch.tensor([height, width], device=raw.device))
+        ).any(-1)  # (B,)
+        if bool(outside.any()):
+            sample = int(outside.nonzero()[0, 0])
+            raise ValueError(
+                f"observation '{key}' of sample {sample} is {raw[sample].tolist()}: not a cell "
+                f"of the {height} x {width} grid"
+            )
+        return raw.round().long()
+
     def readout(
         self, z: torch.Tensor, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -342,7 +376,7 @@ class PlannerNetwork(nn.Module):
         """
         position = None
         if self.move_head is not None:
-            position = obs[self.task["agent_key"]].round().long()  # (B, 2)
+            position = self.agent_position(obs, (z.shape[1], z.shape[2]))  # (B, 2)
             logits = self.move_head(z, position)
         else:
             assert self.cell_head is not None
@@ -368,7 +402,7 @@ class PlannerNetwork(nn.Module):
         threshold = self.config.readout_decided
         move_head = self.move_head
         if move_head is not None:
-            position = obs[self.task["agent_key"]].round().long()  # (B, 2)
+            position = self.agent_position(obs, sides)  # (B, 2)
 
             def read_move(z: torch.Tensor, index: torch.Tensor) -> _Read:
                 probs = torch.softmax(move_head(z, position[index]).float(), dim=-1)  # (A, 4)

@@ -196,3 +196,28 @@ def test_readout_waits_while_the_decision_is_undecided() -> None:
     with torch.no_grad():
         out = planner(_batch("FPR/Maze-9x9-v0", [0, 1]))
     assert (out.iterations == 12).all() and out.capped.all()
+
+
+@pytest.mark.parametrize(
+    ("agent", "named"),
+    [
+        ([9.0, 2.0], r"\[9\.0, 2\.0\]: not a cell of the 9 x 9 grid"),  # one row past the edge
+        ([-1.0, 0.0], r"\[-1\.0, 0\.0\]"),  # would wrap around to the last row
+        ([1.5, 2.0], r"\[1\.5, 2\.0\]"),
+        ([float("nan"), 2.0], r"\[nan, 2\.0\]"),
+    ],
+)
+def test_an_agent_outside_the_grid_is_named_not_wrapped(agent: list[float], named: str) -> None:
+    env = gym.make("FPR/Maze-9x9-v0")
+    planner = PlannerNetwork(env.unwrapped.task_description, {"d_model": 16, "mlp_kernel": 3})
+    obs, _ = env.reset(seed=0)
+    good = {k: torch.as_tensor(np.stack([v, v])) for k, v in obs.items()}
+    x, mask = planner.embed(good)
+    z = torch.zeros_like(x)
+    logits, _ = planner.readout(z, good, mask)  # a valid position reads its cell
+    assert logits.shape[0] == 2
+    bad = dict(good, agent=torch.tensor([good["agent"][0].tolist(), agent]))
+    with pytest.raises(ValueError, match=rf"observation 'agent' of sample 1 is {named}"):
+        planner.readout(z, bad, mask)
+    with pytest.raises(ValueError, match="sample 1"):
+        planner.decision_readout(bad, mask, (9, 9))
