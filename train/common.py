@@ -126,6 +126,38 @@ def run_name(env_id: str, exp_name: str, seed: int) -> str:
     return f"{env_id.replace('/', '-')}__{exp_name}__{seed}__{int(time.time())}"
 
 
+def run_folder(
+    out: str | None, resume: str | None, runs_dir: str, env_id: str, exp_name: str, seed: int
+) -> tuple[Path, bool]:
+    """Where a training run writes (``--out``), checked before anything is built or written.
+
+    :param out: the run folder asked for, or None for a new one under ``runs_dir``.
+    :param resume: the checkpoint being resumed, or None.
+    :param runs_dir: the folder of run folders.
+    :param env_id: the env id (for the new folder's name).
+    :param exp_name: the experiment name (for the new folder's name).
+    :param seed: the seed (for the new folder's name).
+    :return: the run folder, and whether it is ``resume``'s own folder (the run goes on in place;
+        TensorBoard then drops the events logged after the checkpoint's step).
+    :raises UserError: ``out`` exists and is not ``resume``'s own folder, or is the shipped
+        planners' folder.
+    """
+    from fpr_agents.checkpoints import CHECKPOINT_DIR
+
+    if out is None:
+        return Path(runs_dir) / run_name(env_id, exp_name, seed), False
+    folder = Path(out)
+    if folder.resolve() == CHECKPOINT_DIR.resolve():
+        raise UserError(f"--out {out}: the shipped planners' folder is never written to")
+    own = resume is not None and folder.resolve() == Path(resume).resolve().parent
+    if folder.exists() and not own:
+        raise UserError(
+            f"--out {out} already exists; give a new run folder (or, to go on in place, "
+            "the folder of the --resume checkpoint)"
+        )
+    return folder, own
+
+
 def check_env_id(env_id: str) -> None:
     """Raise a ValueError listing the registered ``FPR/`` ids when ``env_id`` is unknown.
 

@@ -42,7 +42,7 @@ from fpr_agents.policy import (
 )
 from fpr_agents.policy.models import planner_model
 from fpr_agents.reasoner import ReasonerConfig
-from train.arguments import UserError, flat_values
+from train.arguments import flat_values
 from train.common import (
     ModelArgs,
     check_env_id,
@@ -52,7 +52,7 @@ from train.common import (
     optimizer_tensors,
     parse_args,
     resolve_device,
-    run_name,
+    run_folder,
     save_checkpoint,
     save_model_zip,
     seed_everything,
@@ -252,26 +252,6 @@ def make_envs(args: PPOArgs, n_envs: int, seed: int, monitor_dir: str | None = N
     )
 
 
-def run_folder(args: PPOArgs) -> tuple[Path, bool]:
-    """Where this run writes, checked before anything is built or written.
-
-    :param args: the arguments.
-    :return: the run folder, and whether it is ``--resume``'s own folder (going on in place).
-    :raises UserError: ``--out`` exists and is not ``--resume``'s own run folder.
-    """
-    log = args.logging
-    if log.out is None:
-        return Path(log.runs_dir) / run_name(args.env, args.exp_name, args.seed), False
-    out = Path(log.out)
-    own = log.resume is not None and out.resolve() == Path(log.resume).resolve().parent
-    if out.exists() and not own:
-        raise UserError(
-            f"--out {log.out} already exists; give a new run folder (or, to go on in place, "
-            "the folder of the --resume checkpoint)"
-        )
-    return out, own
-
-
 def purged_logger(run_dir: Path, step: int, verbose: int) -> Logger:
     """SB3's logger for a run resumed in its own folder: TensorBoard events in the folder's last
     ``ppo_N`` log, with the events logged after ``step`` (before the interruption) purged.
@@ -421,7 +401,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(PPOArgs, argv, __doc__.splitlines()[0])
     log = args.logging
     check_env_id(args.env)
-    run_dir, in_place = run_folder(args)
+    run_dir, in_place = run_folder(
+        log.out, log.resume, log.runs_dir, args.env, args.exp_name, args.seed
+    )
     device = resolve_device(args.device)  # a device this machine lacks: refused before writing
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)

@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from envs.maze_events import EVENT_KINDS
 from envs.maze_generators import PERFECT_MAZE_GENERATORS
-from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.metrics import spearman, summarize
 from fpr_agents.evaluation.report import bucket_edges, bucket_index
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS as PLANNER_ARCHITECTURE_FIELDS
@@ -50,7 +49,7 @@ from train.common import (
     optimizer_tensors,
     parse_args,
     resolve_device,
-    run_name,
+    run_folder,
     save_checkpoint,
     seed_everything,
     strip_prefix,
@@ -479,29 +478,6 @@ def eval_batches(args: PretrainArgs, source: OracleSource) -> dict[str, list[Ora
     return {"full": [source.sample(size, rng, 1.0) for _ in range(count)]}
 
 
-def run_folder(args: PretrainArgs) -> tuple[Path, bool]:
-    """Where this run writes, checked before anything is built or written.
-
-    :param args: the arguments.
-    :return: the run folder, and whether it already holds this run's earlier part (a resume
-        into its own folder: TensorBoard then drops the events after the checkpoint's step).
-    :raises UserError: ``--out`` exists and is not ``--resume``'s own run folder.
-    """
-    log = args.logging
-    if log.out is None:
-        return Path(log.runs_dir) / run_name(args.env, args.exp_name, args.seed), False
-    out = Path(log.out)
-    own = log.resume is not None and out.resolve() == Path(log.resume).resolve().parent
-    if own and out.resolve() == CHECKPOINT_DIR.resolve():
-        raise UserError(f"--out {log.out}: the shipped planners' folder is never written to")
-    if out.exists() and not own:
-        raise UserError(
-            f"--out {log.out} already exists; give a new run folder (or, to go on in place, "
-            "the folder of the --resume checkpoint)"
-        )
-    return out, own
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run a pretraining; a recipe with ``stages`` runs them in order, each stage resuming the
     one before in the same run folder.
@@ -533,7 +509,9 @@ def train(args: PretrainArgs) -> dict[str, Any]:
     log, optim, loss_args = args.logging, args.optim, args.loss
     if log.eval_only and not log.resume:
         raise UserError("--eval-only needs --resume (the checkpoint to evaluate)")
-    run_dir, in_place = run_folder(args)
+    run_dir, in_place = run_folder(
+        log.out, log.resume, log.runs_dir, args.env, args.exp_name, args.seed
+    )
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = resolve_device(args.device)
     if distributed:
