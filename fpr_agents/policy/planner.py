@@ -168,7 +168,7 @@ class PlannerNetwork(nn.Module):
             max_positions=self.config.position_embedding,
             edge_positions=self.config.edge_embedding,
         )
-        self.shapes_key = self.task.get("shapes_key")
+        self.shapes_key: str | None = self.task.get("shapes_key")
         for option in ("edge_embedding", "mirror_views"):
             if getattr(self.config, option) and not (
                 self.shapes_key and self.task.get("shapes_grids")
@@ -293,13 +293,14 @@ class PlannerNetwork(nn.Module):
         grids = self.grids(obs)
         extents = None
         if self.config.edge_embedding > 0 or self.mirror_embedding is not None:
-            if self.shapes_key not in obs:
+            if self.shapes_key is None or self.shapes_key not in obs:
                 raise ValueError(
                     f"the planner reads grid extents from observation '{self.shapes_key}', "
                     f"which is missing (keys: {sorted(obs)})"
                 )
             order = [(key, self.stack_sizes.get(key, 1)) for key in self.task["shapes_grids"]]
-            sides = tuple(next(iter(grids.values())).shape[-2:])
+            height, width = next(iter(grids.values())).shape[-2:]
+            sides = (int(height), int(width))
             extents = grid_extents(obs[self.shapes_key], sides, order)  # key -> (B, K, 2)
         x = self.embedding(grids, extents if self.config.edge_embedding > 0 else None)
         if self.mirror_embedding is not None:

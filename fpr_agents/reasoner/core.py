@@ -9,6 +9,7 @@ f -> :meth:`FixedPointReasoner.step`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -168,7 +169,8 @@ class FixedPointReasoner(nn.Module):
         if valid is not None:
             z = z * valid
         z = self.local_mixing(z)  # (B, H, W, d)
-        sublayers = [pair for block in self.blocks for pair in block.sublayers()]
+        blocks = cast(list[ReasonerBlock], list(self.blocks))
+        sublayers = [pair for block in blocks for pair in block.sublayers()]
         style = self.config.block_style
         if style == "gated":
             gate = self.gates()

@@ -199,6 +199,8 @@ class GridAttention(nn.Module):
         self.proj_out = nn.Linear(dim, dim, bias=False)
         index, sign = rotary_partners(self.head_dim)
         head_offsets = torch.arange(2 * n_heads).repeat_interleave(self.head_dim) * self.head_dim
+        self.partner_index: torch.Tensor  # buffers, not saved in checkpoints
+        self.partner_sign: torch.Tensor
         self.register_buffer("partner_index", index.repeat(2 * n_heads) + head_offsets, False)
         self.register_buffer("partner_sign", sign.repeat(2 * n_heads), persistent=False)
         self._rotary_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -397,7 +399,7 @@ class GridEmbedding(nn.Module):
             tables[key] = nn.Embedding(depth * vocab, d_model)
             n_tables += depth
         self.tables = nn.ModuleDict(tables)
-        for table in self.tables.values():
+        for table in tables.values():
             nn.init.normal_(table.weight, std=1.0 / math.sqrt(n_tables))
         self.rows: nn.Embedding | None = None
         self.cols: nn.Embedding | None = None

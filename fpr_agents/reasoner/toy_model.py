@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -181,8 +182,8 @@ def train_chain_model(
         )
         result = supervision.run(
             model.reasoner,
-            embed=lambda batch=batch: model.embed(batch, device),
-            loss_fn=lambda z, labels=labels: model.loss(z, labels),
+            embed=partial(model.embed, batch, device),  # bound now, not at the loop's end
+            loss_fn=partial(model.loss, labels=labels),
             optimizer=optimizer,
         )
         for _ in range(training.segments):
