@@ -22,10 +22,12 @@ reasoner-demo: install
 
 # A short PPO fine-tune of the shipped maze planner, then its evaluation.
 train-demo: install
+	rm -rf runs/train-demo
 	$(PYTHON) -m train.ppo --config maze.yaml --pretrained fpr_agents/checkpoints/maze.safetensors \
 		--total-timesteps 2048 --n-steps 64 --batch-size 128 --exp-name train-demo \
-		--out runs/train-demo/ppo.safetensors
-	$(PYTHON) -m train.evaluate --checkpoint runs/train-demo/ppo.safetensors --out runs/train-demo/eval
+		--out runs/train-demo/ppo
+	$(PYTHON) -m train.evaluate --checkpoint runs/train-demo/ppo/checkpoint.safetensors \
+		--out runs/train-demo/eval
 
 test: install-dev
 	$(PYTHON) -m ruff check .

@@ -13,7 +13,8 @@ import torch
 
 from fpr_agents.policy import PlannerNetwork
 from train import ppo, pretrain
-from train.common import load_checkpoint, load_planner, save_checkpoint
+from train.arguments import UserError, build
+from train.common import load_checkpoint, load_planner, parse_args, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_PRETRAIN = [
@@ -25,7 +26,7 @@ TINY_PRETRAIN = [
 TINY_PPO = [
     "--total-timesteps", "32", "--n-steps", "8", "--batch-size", "8", "--n-envs", "2",
     "--n-epochs", "1", "--d-model", "16", "--n-heads", "2", "--max-iters", "4",
-    "--eval-freq", "16", "--eval-episodes", "1", "--checkpoint-freq", "16",
+    "--eval-every", "16", "--eval-episodes", "1", "--checkpoint-every", "16",
     "--progress", "false",
 ]  # fmt: skip
 
@@ -51,20 +52,54 @@ def test_pretrain_cli_then_resume(tmp_path) -> None:
     buckets = meta["metrics"]["size9"]["by_difficulty"]
     assert sum(bucket["samples"] for bucket in buckets) == 4  # --batch-size 4, one eval batch
     # Solver settings may change on resume (only the fields that shape the weights must match).
+    # Without --out a resume writes a new run folder; the first run's checkpoint stays.
     resumed = pretrain.main(
         [
             *TINY_PRETRAIN, "--total-steps", "6", "--max-iters", "12", "--patience", "3",
-            "--resume", str(checkpoint),
+            "--resume", str(checkpoint), "--out", str(tmp_path / "second"),
         ]
     )  # fmt: skip
-    assert resumed["step"] == 6
-    meta = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert resumed["step"] == 6 and resumed["checkpoint"].startswith(str(tmp_path / "second"))
+    assert json.loads(checkpoint.with_suffix(".json").read_text())["step"] == 4
+    meta = json.loads((tmp_path / "second" / "checkpoint.json").read_text())
     assert meta["step"] == 6
     assert meta["reasoner"]["max_iters"] == 12 and meta["reasoner"]["patience"] == 3
-    before = checkpoint.stat().st_mtime_ns
-    evaluated = pretrain.main([*TINY_PRETRAIN, "--resume", str(checkpoint), "--eval-only", "true"])
+    second = tmp_path / "second" / "checkpoint.safetensors"
+    before = second.stat().st_mtime_ns
+    evaluated = pretrain.main([*TINY_PRETRAIN, "--resume", str(second), "--eval-only"])
     assert evaluated["step"] == 6 and "size9" in evaluated["metrics"]
-    assert checkpoint.stat().st_mtime_ns == before  # nothing written
+    assert second.stat().st_mtime_ns == before  # nothing written
+
+
+def _scalar_steps(run_dir: Path, tag: str) -> list[int]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # the folder as TensorBoard reads it: every events file in order, purges applied
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    return [event.step for event in accumulator.Scalars(tag)]
+
+
+def test_pretrain_resumed_in_place_does_not_repeat_tensorboard_steps(tmp_path) -> None:
+    run = tmp_path / "run"
+    # checkpoints every 2 steps: the run's last checkpoint is at step 4, its events go to 5
+    pretrain.main([*TINY_PRETRAIN, "--total-steps", "5", "--checkpoint-every", "4",
+                   "--out", str(run)])  # fmt: skip
+    checkpoint = run / "checkpoint.safetensors"
+    assert json.loads(checkpoint.with_suffix(".json").read_text())["step"] == 5
+    # a crash after step 4's checkpoint: write the step-4 state back, as if 5 never finished
+    tensors, meta = load_checkpoint(checkpoint)
+    save_checkpoint(checkpoint, tensors, {**meta, "step": 4})
+    pretrain.main([*TINY_PRETRAIN, "--total-steps", "7", "--resume", str(checkpoint),
+                   "--out", str(run)])  # fmt: skip
+    assert sorted(_scalar_steps(run, "pretrain/loss")) == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_pretrain_refuses_an_existing_out_folder_before_training(tmp_path) -> None:
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(UserError, match="already exists"):
+        pretrain.main([*TINY_PRETRAIN, "--out", str(tmp_path / "taken")])
+    assert list((tmp_path / "taken").iterdir()) == []
 
 
 def test_pretrain_resumes_a_checkpoint_with_the_pooled_value_head(tmp_path) -> None:
@@ -78,9 +113,12 @@ def test_pretrain_resumes_a_checkpoint_with_the_pooled_value_head(tmp_path) -> N
     weights.update({f"model.{k}": v for k, v in pooled.state_dict().items() if "value" in k})
     del meta["value_at_agent"]
     save_checkpoint(checkpoint, weights, meta)
-    resumed = pretrain.main([*TINY_PRETRAIN, "--total-steps", "6", "--resume", str(checkpoint)])
+    resumed = pretrain.main(
+        [*TINY_PRETRAIN, "--total-steps", "6", "--resume", str(checkpoint), "--runs-dir",
+         str(tmp_path / "resumed")]
+    )  # fmt: skip
     assert resumed["step"] == 6
-    assert load_planner(checkpoint).value_at_agent is False
+    assert load_planner(resumed["checkpoint"]).value_at_agent is False
 
 
 def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
@@ -91,48 +129,56 @@ def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
         pretrain.main([*TINY_PRETRAIN, "--mlp-kernel", "3", "--resume", first["checkpoint"]])
 
 
-def test_pretrain_with_latent_noise_trains_other_weights(tmp_path) -> None:
-    extra = ["--residual-weight", "0.5", "--far-goals", "0.5"]
-    clean = pretrain.main([*TINY_PRETRAIN, *extra, "--runs-dir", str(tmp_path / "clean")])
-    noisy = pretrain.main(
-        [*TINY_PRETRAIN, *extra, "--latent-noise", "0.3", "--runs-dir", str(tmp_path / "noisy")]
-    )
-    clean_weights, _ = load_checkpoint(clean["checkpoint"])
-    noisy_weights, meta = load_checkpoint(noisy["checkpoint"])
-    assert meta["args"]["latent_noise"] == 0.3
-    assert any(not torch.equal(clean_weights[k], noisy_weights[k]) for k in clean_weights)
-    with pytest.raises(ValueError, match=r"--latent-noise must be >= 0, got -0\.1"):
-        pretrain.PretrainArgs(latent_noise=-0.1)
-    with pytest.raises(ValueError, match="--residual-weight must be >= 0, got nan"):
-        pretrain.PretrainArgs(residual_weight=float("nan"))
+def _trained_weights(tmp_path: Path, name: str, *extra: str) -> dict[str, torch.Tensor]:
+    result = pretrain.main([*TINY_PRETRAIN, *extra, "--out", str(tmp_path / name)])
+    return load_checkpoint(result["checkpoint"])[0]
 
 
-def test_pretrain_with_event_switches_trains_other_weights(tmp_path) -> None:
-    plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
-    evented = pretrain.main(
-        [
-            *TINY_PRETRAIN, "--event-switch", "1.0", "--event-iters", "3",
-            "--event-kinds", "door,goal", "--wave-speeds", "1.5,3",
-            "--runs-dir", str(tmp_path / "evented"),
-        ]
-    )  # fmt: skip
-    plain_weights, _ = load_checkpoint(plain["checkpoint"])
-    evented_weights, meta = load_checkpoint(evented["checkpoint"])
-    assert meta["args"]["event_switch"] == 1.0
-    assert any(not torch.equal(plain_weights[k], evented_weights[k]) for k in plain_weights)
-    with pytest.raises(ValueError, match=r"--event-switch must be a share in \[0, 1\]"):
-        pretrain.PretrainArgs(event_switch=1.5)
-    with pytest.raises(ValueError, match="--event-iters must be >= 1"):
-        pretrain.PretrainArgs(event_iters=0)
-    with pytest.raises(ValueError, match="--event-kinds: unknown kinds \\['earthquake'\\]"):
-        pretrain.PretrainArgs(event_kinds="door,earthquake")
-    with pytest.raises(ValueError, match="--event-switch is for maze envs, not 'sudoku'"):
-        pretrain.main(
-            [
-                *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
-                "--max-blanks", "6", "--event-switch", "0.5", "--runs-dir", str(tmp_path / "s"),
-            ]
-        )  # fmt: skip
+def _differ(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_each_named_component_changes_what_is_trained(tmp_path) -> None:
+    plain = _trained_weights(tmp_path, "plain")
+    assert not _differ(plain, _trained_weights(tmp_path, "again"))  # same seed, same weights
+    variants = {
+        "latent noise": ["--regularisers", "latent_noise", "--latent-noise", "0.3"],
+        "residual": ["--regularisers", "residual", "--residual-weight", "0.5"],
+        "wavefront": ["--objective", "wavefront", "--wave-speeds", "1,3"],
+        "goal switch": ["--starts", "goal_switch", "--goal-switch", "1.0", "--switch-iters", "3",
+                        "--switch-removes", "0.5"],
+        "event switch": ["--starts", "event_switch", "--event-switch", "1.0", "--event-iters",
+                         "3", "--event-kinds", "door,goal"],
+    }  # fmt: skip
+    for name, extra in variants.items():
+        assert _differ(plain, _trained_weights(tmp_path, name.replace(" ", "_"), *extra)), name
+    meta = json.loads((tmp_path / "event_switch" / "checkpoint.json").read_text())
+    assert meta["args"]["starts"] == ["event_switch"] and meta["args"]["event_switch"] == 1.0
+
+
+def test_maze_only_components_are_refused_elsewhere_before_training(tmp_path) -> None:
+    sudoku = [*TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
+              "--max-blanks", "6"]  # fmt: skip
+    for extra, named in (
+        (["--starts", "goal_switch", "--goal-switch", "0.01"], "--starts goal_switch"),
+        (["--starts", "event_switch"], "--starts event_switch"),
+        (["--objective", "wavefront"], "--objective wavefront"),
+    ):
+        with pytest.raises(UserError, match=f"{named} is for maze envs, not the 'sudoku'"):
+            pretrain.main([*sudoku, *extra, "--out", str(tmp_path / "s")])
+        assert not (tmp_path / "s").exists()
+
+
+def test_a_parameter_of_an_unselected_component_is_refused() -> None:
+    for extra, named in (
+        (["--wave-speeds", "1,3"], "--objective wavefront"),
+        (["--residual-weight", "0.5"], "--regularisers residual"),
+        (["--event-iters", "3"], "--starts event_switch"),
+    ):
+        with pytest.raises(SystemExit):
+            parse_args(pretrain.PretrainArgs, extra, "t")
+        args = parse_args(pretrain.PretrainArgs, [*extra, *named.split()], "t")
+        assert args.loss.components() is not None
 
 
 def test_resuming_a_shipped_planner_writes_a_new_run_folder(tmp_path) -> None:
@@ -141,7 +187,7 @@ def test_resuming_a_shipped_planner_writes_a_new_run_folder(tmp_path) -> None:
     before = sorted(p.name for p in CHECKPOINT_DIR.iterdir())
     result = pretrain.main(
         [
-            "--config", "maze_mixed.yaml",
+            "--config", "planners/maze_mixed.yaml",
             "--resume", str(CHECKPOINT_DIR / "maze_mixed.safetensors"),
             "--total-steps", "3001", "--batch-size", "2", "--segments", "1", "--n-no-grad-max", "1",
             "--k-grad", "1", "--eval-every", "100000", "--eval-batches", "1", "--eval-sizes", "9",
@@ -150,74 +196,9 @@ def test_resuming_a_shipped_planner_writes_a_new_run_folder(tmp_path) -> None:
     )  # fmt: skip
     assert str(tmp_path) in result["checkpoint"]
     assert sorted(p.name for p in CHECKPOINT_DIR.iterdir()) == before
-
-
-def test_pretrain_with_goal_switches_trains_other_weights(tmp_path) -> None:
-    plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
-    switched = pretrain.main(
-        [
-            *TINY_PRETRAIN, "--goal-switch", "1.0", "--switch-iters", "3",
-            "--switch-removes", "0.5", "--runs-dir", str(tmp_path / "switched"),
-        ]
-    )  # fmt: skip
-    plain_weights, _ = load_checkpoint(plain["checkpoint"])
-    switched_weights, meta = load_checkpoint(switched["checkpoint"])
-    assert meta["args"]["goal_switch"] == 1.0
-    assert any(not torch.equal(plain_weights[k], switched_weights[k]) for k in plain_weights)
-    with pytest.raises(ValueError, match=r"--goal-switch must be a share in \[0, 1\], got 2"):
-        pretrain.PretrainArgs(goal_switch=2.0)
-    with pytest.raises(ValueError, match="--switch-removes must be a share"):
-        pretrain.PretrainArgs(switch_removes=-1.0)
-    with pytest.raises(ValueError, match="--switch-iters must be >= 1"):
-        pretrain.PretrainArgs(switch_iters=0)
-    # refused before training starts, however rare the switches
-    with pytest.raises(ValueError, match="--goal-switch is for maze envs, not 'sudoku'"):
-        pretrain.main(
-            [
-                *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
-                "--max-blanks", "6", "--goal-switch", "0.01", "--runs-dir", str(tmp_path / "s"),
-            ]
-        )  # fmt: skip
-
-
-def test_pretrain_with_a_wavefront_trains_other_weights(tmp_path) -> None:
-    plain = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path / "plain")])
-    wave = pretrain.main(
-        [
-            *TINY_PRETRAIN, "--wave-speeds", "1,3", "--residual-weight", "0.5",
-            "--runs-dir", str(tmp_path / "wave"),
-        ]
-    )  # fmt: skip
-    plain_weights, _ = load_checkpoint(plain["checkpoint"])
-    wave_weights, meta = load_checkpoint(wave["checkpoint"])
-    assert meta["args"]["wave_speeds"] == "1,3"
-    assert any(not torch.equal(plain_weights[k], wave_weights[k]) for k in plain_weights)
-    assert pretrain.PretrainArgs(wave_speeds=" 1.5, 3 ").wave() == (1.5, 3.0)
-    assert pretrain.PretrainArgs().wave() is None
-    for bad in ("2", "1,2,3", "a,b", "3,1", "0,1", "1,inf"):
-        with pytest.raises(ValueError, match="--wave-speeds"):
-            pretrain.PretrainArgs(wave_speeds=bad)
-    with pytest.raises(ValueError, match="--wave-speeds counts iterations from a zero latent"):
-        pretrain.PretrainArgs(wave_speeds="1,3", goal_switch=0.5)
-    with pytest.raises(ValueError, match="--wave-speeds is for maze envs, not 'sudoku'"):
-        pretrain.main(
-            [
-                *TINY_PRETRAIN, "--env", "FPR/Sudoku-4x4-v0", "--min-blanks", "2",
-                "--max-blanks", "6", "--wave-speeds", "1,3", "--runs-dir", str(tmp_path / "s"),
-            ]
-        )  # fmt: skip
-
-
-def test_residual_penalty_counts_only_the_cells_that_should_hold_still() -> None:
-    moved = torch.zeros(1, 2, 2, 3)
-    moved[0, 0, 0] = 10.0  # a cell the wave is crossing
-    moved[0, 1, 1] = 1.0
-    still = torch.tensor([[[False, True], [True, True]]])
-    assert float(pretrain.residual_penalty(moved, still)) == pytest.approx(
-        3.0 / 9
-    )  # 3 cells x 3 channels
-    assert float(pretrain.residual_penalty(moved, None)) == pytest.approx(303.0 / 12)
-    assert float(pretrain.residual_penalty(moved, torch.zeros(1, 2, 2, dtype=torch.bool))) == 0
+    with pytest.raises(UserError, match="never written to"):
+        pretrain.main(["--resume", str(CHECKPOINT_DIR / "maze_mixed.safetensors"),
+                       "--out", str(CHECKPOINT_DIR)])  # fmt: skip
 
 
 def test_pretrain_sudoku_family(tmp_path) -> None:
@@ -262,29 +243,40 @@ def test_ppo_cli_from_pretrained_then_resume(tmp_path) -> None:
     resumed = ppo.main(
         [
             *TINY_PPO, "--algo", "maskable_ppo", "--pretrained", planner["checkpoint"],
-            "--total-timesteps", "48", "--resume", str(checkpoint),
+            "--total-timesteps", "48", "--resume", str(checkpoint), "--out", str(run_dir),
         ]
     )  # fmt: skip
-    assert resumed["num_timesteps"] >= 48
+    assert resumed["num_timesteps"] >= 48 and resumed["run_dir"] == str(run_dir)
+    (log,) = run_dir.glob("ppo_*")  # the same TensorBoard log, events after 32 purged
+    steps = sorted({s for s in _scalar_steps(log, "time/fps")})
+    assert steps and max(steps) >= 48
 
 
 def test_ppo_critic_warmup_resolves_and_rejects_bad_values() -> None:
-    assert ppo.PPOArgs(n_envs=2, n_steps=8, pretrained="p.safetensors").warmup_steps() == 32
-    assert ppo.PPOArgs(pretrained=None).warmup_steps() == 0
-    assert ppo.PPOArgs(critic_warmup=100).warmup_steps() == 100
-    assert ppo.PPOArgs(policy="default", critic_warmup=100).warmup_steps() == 0
+    assert (
+        build(
+            ppo.PPOArgs, {"n_envs": 2, "n_steps": 8, "pretrained": "p.safetensors"}
+        ).warmup_steps()
+        == 32
+    )
+    assert build(ppo.PPOArgs, {"pretrained": None}).warmup_steps() == 0
+    assert build(ppo.PPOArgs, {"critic_warmup": 100}).warmup_steps() == 100
+    assert build(ppo.PPOArgs, {"policy": "default", "critic_warmup": 100}).warmup_steps() == 0
     with pytest.raises(ValueError, match="--critic-warmup"):
-        ppo.PPOArgs(critic_warmup=-2)
+        build(ppo.PPOArgs, {"critic_warmup": -2})
     with pytest.raises(ValueError, match="--latent-cache must be >= 0, got -1"):
-        ppo.PPOArgs(latent_cache=-1)
+        build(ppo.PPOArgs, {"latent_cache": -1})
 
 
 def test_ppo_entropy_bonus_is_off_for_a_pretrained_planner_unless_asked() -> None:
-    assert ppo.PPOArgs(pretrained="p.safetensors").entropy_coefficient() == 0.0
-    assert ppo.PPOArgs(pretrained=None).entropy_coefficient() == 0.01
-    assert ppo.PPOArgs(pretrained="p.safetensors", ent_coef=0.05).entropy_coefficient() == 0.05
+    assert build(ppo.PPOArgs, {"pretrained": "p.safetensors"}).entropy_coefficient() == 0.0
+    assert build(ppo.PPOArgs, {"pretrained": None}).entropy_coefficient() == 0.01
+    assert (
+        build(ppo.PPOArgs, {"pretrained": "p.safetensors", "ent_coef": 0.05}).entropy_coefficient()
+        == 0.05
+    )
     with pytest.raises(ValueError, match="--ent-coef"):
-        ppo.PPOArgs(ent_coef=-0.5)
+        build(ppo.PPOArgs, {"ent_coef": -0.5})
 
 
 def test_ppo_default_policy_and_bad_env(tmp_path) -> None:

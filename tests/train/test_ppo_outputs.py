@@ -30,14 +30,12 @@ def _one_thread() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("algo", "algo_cls"), [("ppo", PPO), ("maskable_ppo", MaskablePPO)])
 def test_ppo_zip_loads_with_the_trained_actions(algo: str, algo_cls: type, tmp_path) -> None:
-    out = tmp_path / "final.safetensors"
-    result = ppo.main(
-        [*TINY_PPO, "--algo", algo, "--runs-dir", str(tmp_path / "runs"), "--out", str(out)]
-    )
+    out = tmp_path / "run"
+    result = ppo.main([*TINY_PPO, "--algo", algo, "--out", str(out)])
     run_dir = Path(result["run_dir"])
-    assert result["model_zip"] == str(run_dir / "checkpoint.zip")
-    assert (run_dir / "checkpoint.zip").exists() and out.with_suffix(".zip").exists()
-    loaded = algo_cls.load(out.with_suffix(".zip"), device="cpu")
+    assert run_dir == out and result["model_zip"] == str(out / "checkpoint.zip")
+    assert (out / "checkpoint.zip").exists() and (out / "checkpoint.safetensors").exists()
+    loaded = algo_cls.load(out / "checkpoint.zip", device="cpu")
     trained = load_planner(result["checkpoint"])  # the trained weights, as the run saved them
     env = make_vec_env("FPR/Maze-9x9-v0", n_envs=4, seed=7)
     obs = env.reset()
@@ -61,6 +59,7 @@ def test_ppo_writes_monitor_csvs_into_the_run_folder(tmp_path) -> None:
 
 
 def test_progress_bars_are_on_by_default_and_installed() -> None:
-    assert ppo.PPOArgs().progress is True and pretrain.PretrainArgs().progress is True
+    assert ppo.PPOArgs().logging.progress is True
+    assert pretrain.PretrainArgs().logging.progress is True
     # SB3's progress bar needs both
     assert importlib.util.find_spec("tqdm") and importlib.util.find_spec("rich")
