@@ -1718,17 +1718,21 @@ class _Agents:
     env_id: str
     bench: HaltingBenchConfig
     device: torch.device
-    played: dict[tuple[str, int | None, bool], RolloutResult] = field(default_factory=dict)
+    played: dict[tuple[str, int | None, bool, bool], RolloutResult] = field(default_factory=dict)
 
-    def play(self, halting: str, depth: int | None = None, warm: bool = True) -> RolloutResult:
+    def play(
+        self, halting: str, depth: int | None = None, warm: bool = True, hold: bool = True
+    ) -> RolloutResult:
         """The episodes of one agent (played on the first call).
 
         :param halting: the halting mode.
         :param depth: the fixed depth ("fixed_depth" only).
         :param warm: warm start within each episode.
+        :param hold: decisions the kept plan already answers take no iteration (adaptive rules
+            only; a fixed depth runs its depth every decision).
         :return: every decision and episode.
         """
-        key = (halting, depth, warm)
+        key = (halting, depth, warm, hold)
         if key not in self.played:
             bench = self.bench
             envs_ = [
@@ -1739,8 +1743,8 @@ class _Agents:
                 self.played[key] = run_episodes(
                     self.planner, envs_, seeds,
                     max_iters=depth if halting == "fixed_depth" else bench.max_iters,
-                    halting=halting, warm_start=warm, max_steps=bench.episode_steps,
-                    device=self.device,
+                    halting=halting, warm_start=warm, hold_plans=hold,
+                    max_steps=bench.episode_steps, device=self.device,
                 )  # fmt: skip
             for env in envs_:
                 env.close()
@@ -1756,6 +1760,20 @@ class _Agents:
         return 100.0 * self.play("fixed_depth", depth, warm).success_rate
 
 
+# The adaptive agents: the halting rule, and whether a decision the kept plan already answers
+# (the world changed only as the last action said) is taken without iterating.
+ADAPTIVE_AGENTS: dict[str, tuple[str, bool]] = {
+    "readout": ("readout", True),
+    "fixed_point": ("fixed_point", True),
+    "readout_every_decision": ("readout", False),
+}
+ADAPTIVE_LABELS = {
+    "readout": "readout, plans held",
+    "fixed_point": "fixed_point, plans held",
+    "readout_every_decision": "readout, solving every decision",
+}
+
+
 def _per_episode(result: RolloutResult) -> float:
     return sum(d.iterations for d in result.decisions) / max(len(result.episodes), 1)
 
@@ -1764,8 +1782,8 @@ def _agent_row(label: str, warm: bool, result: RolloutResult) -> list[str]:
     shares = {
         name: 100.0 * result.share(flag)
         for name, flag in (
-            ("converged", "converged"), ("readout", "readout_stable"), ("stalled", "stalled"),
-            ("capped", "capped"),
+            ("held", "held"), ("converged", "converged"), ("readout", "readout_stable"),
+            ("stalled", "stalled"), ("capped", "capped"),
         )
     }  # fmt: skip
     halted = ", ".join(f"{k} {v:.0f}%" for k, v in shares.items() if v > 0) or "-"
@@ -1799,7 +1817,9 @@ def _agent_section(agents: _Agents, report: BenchReport) -> None:
     too (and cold, per ``agent_fixed_starts``)."""
     planner, bench, env_id = agents.planner, agents.bench, agents.env_id
     cap = bench.max_iters
-    adaptive = {rule: agents.play(rule) for rule in ("readout", "fixed_point")}
+    adaptive = {
+        rule: agents.play(halting, hold=hold) for rule, (halting, hold) in ADAPTIVE_AGENTS.items()
+    }
     best: dict[tuple[str, str], int | None] = {}
     for start in bench.agent_fixed_starts:
         warm = start == "warm"
@@ -1821,11 +1841,11 @@ def _agent_section(agents: _Agents, report: BenchReport) -> None:
         f"{config.readout_decided:g}, tol {config.tol:g}",
         AGENT_HEADER,
     )
-    table.rows.append(_agent_row("readout", True, adaptive["readout"]))
-    table.rows.append(_agent_row("fixed_point", True, adaptive["fixed_point"]))
+    for rule, result in adaptive.items():
+        table.rows.append(_agent_row(ADAPTIVE_LABELS[rule], True, result))
     played = sorted(
         (not warm, depth)
-        for (mode, depth, warm) in agents.played
+        for (mode, depth, warm, _) in agents.played
         if mode == "fixed_depth" and depth is not None
     )
     for cold, depth in played:

@@ -78,6 +78,13 @@ class EvaluateSolverArgs:
     readout_tol: float = field(
         default=-1.0, metadata={"help": "readout rule's tolerance (negative: the checkpoint's)"}
     )
+    hold_plans: bool = field(
+        default=True,
+        metadata={
+            "help": "a decision whose observation is the one the last action was expected to "
+            "give is read from the kept plan without iterating, where it is decided"
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.max_iters < 0:
@@ -164,6 +171,7 @@ def _evaluate(
 ) -> RolloutResult:
     envs = [make_env() for _ in range(min(args.parallel, episodes))]
     seeds = [args.seed + i for i in range(episodes)]
+    solve.setdefault("hold_plans", args.solver.hold_plans)
     result = run_episodes(planner, envs, seeds, device=device, progress=bar, **solve)
     for env in envs:
         env.close()
@@ -203,12 +211,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.solver.readout_tol >= 0:
         planner.set_solver(readout_tol=args.solver.readout_tol)
     max_iters = args.solver.max_iters or planner.config.max_iters
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     family = planner.task.get("family")
     env_family = gym.make(args.env).unwrapped.task_description["family"]
     if env_family != family:
         raise ValueError(f"checkpoint plans for {family!r} tasks, but {args.env} is {env_family!r}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     is_maze = family == "maze"
     total = (
         args.episodes * (2 if args.sweeps.cold else 1) + 2 * len(caps) * args.sweeps.sweep_episodes

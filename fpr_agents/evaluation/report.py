@@ -93,7 +93,7 @@ def depth_report(result: RolloutResult, n_buckets: int = 5) -> dict[str, Any]:
     }
 
 
-HALTING_FLAGS = ("converged", "readout_stable", "stalled", "diverged", "capped")
+HALTING_FLAGS = ("held", "converged", "readout_stable", "stalled", "diverged", "capped")
 
 
 def halting_shares(result: RolloutResult) -> dict[str, float]:

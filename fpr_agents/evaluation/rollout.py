@@ -31,6 +31,8 @@ class DecisionRecord:
     :param event: what changed in the world just before this decision (``info["event"]`` of the
         step that led to its state; "none" when nothing did, or the env reports no events).
     :param replan_cells: how much of the plan that change invalidated (``info["replan_cells"]``).
+    :param held: taken from the kept plan without iterating (the world changed only as the last
+        action said it would, and the plan was decided about this decision).
     """
 
     episode: int
@@ -45,6 +47,7 @@ class DecisionRecord:
     capped: bool = False
     event: str = "none"
     replan_cells: int = 0
+    held: bool = False
 
 
 @dataclass
@@ -127,6 +130,7 @@ def run_episodes(
     max_iters: int | None = None,
     halting: str | None = None,
     warm_start: bool = True,
+    hold_plans: bool = True,
     max_steps: int | None = None,
     stop_on_repeat: bool = True,
     device: torch.device | str = "cpu",
@@ -144,6 +148,10 @@ def run_episodes(
     :param halting: halting mode override (e.g. ``"fixed_depth"``).
     :param warm_start: start each decision from the env's previous fixed point in the same episode
         (:class:`~fpr_agents.policy.planning_state.PlanningState`; a new episode starts cold).
+    :param hold_plans: with ``warm_start``, a decision whose observation is the one the last
+        action was expected to give is read from the kept plan without iterating, where that
+        plan is decided about it (``PlannerNetwork.forward(hold=...)``); never under
+        "fixed_depth", which runs its depth every decision.
     :param max_steps: cut episodes after this many steps (None: the env's own limit).
     :param stop_on_repeat: end an episode as a failure when an observation repeats (the greedy
         policy acts on the observation alone, so in a deterministic env it is in a loop).
@@ -182,21 +190,34 @@ def run_episodes(
         states = [slots[i] for i in active]
         obs = _stack([s["obs"] for s in states], device)
         embedded = planner.embed(obs)
-        z0 = planning.select(active).start(planner.config, *embedded) if warm_start else None
-        out = planner(obs, z0=z0, max_iters=max_iters, halting=halting, embedded=embedded)
-        planning.scatter(active, out.z)
-        logits = out.logits
+        rows = planning.select(active)
+        z0 = rows.start(planner.config, *embedded) if warm_start else None
         masks = [getattr(envs[i].unwrapped, "action_masks", None) for i in active]
+        mask = None
         if all(m is not None for m in masks):
             mask = torch.as_tensor(np.stack([m() for m in masks]), device=device)
-            logits = logits.masked_fill(~mask, float("-inf"))
-        actions = logits.argmax(-1).cpu().numpy()
+        hold = rows.holds(obs) if warm_start and hold_plans else None
+        out = planner(
+            obs, z0=z0, max_iters=max_iters, halting=halting, embedded=embedded, hold=hold,
+            action_mask=mask,
+        )  # fmt: skip
+        planning.scatter(active, out.z)
+        logits = out.logits if mask is None else out.logits.masked_fill(~mask, float("-inf"))
+        chosen = logits.argmax(-1)
+        if warm_start and hold_plans:
+            trusted = out.converged.clone()  # a plan that ended well: not diverged or capped
+            for flag in (out.readout_stable, out.held):
+                if flag is not None:
+                    trusted = trusted | flag
+            planning.expect(active, planner.expected_observation(obs, chosen), trusted)
+        actions = chosen.cpu().numpy()
         flags = {
             name: (torch.zeros_like(out.converged) if flag is None else flag).cpu().tolist()
             for name, flag in (
                 ("stalled", out.stalled),
                 ("readout_stable", out.readout_stable),
                 ("diverged", out.diverged),
+                ("held", out.held),
             )
         }
         capped = out.capped.cpu().tolist()
@@ -211,6 +232,7 @@ def run_episodes(
                     readout_stable=bool(flags["readout_stable"][k]),
                     diverged=bool(flags["diverged"][k]), capped=bool(capped[k]),
                     event=state["event"], replan_cells=state["replan"],
+                    held=bool(flags["held"][k]),
                 )
             )  # fmt: skip
             obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))

@@ -110,6 +110,8 @@ class PlannerOutput:
     :param diverged: whether each sample's latent blew up (non-finite or past the limit), (B,).
     :param stalled: halted by the stall guard, (B,).
     :param readout_stable: halted because its readout was stable and decided, (B,).
+    :param held: decided without iterating: the world changed only as the last action said it
+        would, and the kept plan's readout was decided for this decision (0 iterations), (B,).
     """
 
     logits: torch.Tensor
@@ -121,12 +123,13 @@ class PlannerOutput:
     diverged: torch.Tensor | None = None
     stalled: torch.Tensor | None = None
     readout_stable: torch.Tensor | None = None
+    held: torch.Tensor | None = None
 
     @property
     def capped(self) -> torch.Tensor:
         """Decisions that ran to the iteration cap with no other reason to halt, (B,) bool."""
         other = self.converged.clone()
-        for flag in (self.diverged, self.stalled, self.readout_stable):
+        for flag in (self.diverged, self.stalled, self.readout_stable, self.held):
             if flag is not None:
                 other = other | flag
         return ~other
@@ -444,6 +447,8 @@ class PlannerNetwork(nn.Module):
         max_iters: int | None = None,
         halting: str | None = None,
         embedded: tuple[torch.Tensor, torch.Tensor | None] | None = None,
+        hold: torch.Tensor | None = None,
+        action_mask: torch.Tensor | None = None,
     ) -> PlannerOutput:
         """Plan: solve to the fixed point without gradient, then optionally a few steps with it.
 
@@ -455,10 +460,20 @@ class PlannerNetwork(nn.Module):
         :param halting: overrides the reasoner's halting mode.
         :param embedded: ``self.embed(obs)`` when the caller has already computed it (with
             gradient, if ``grad_iters > 0``).
+        :param hold: (B,) bool, the samples whose observation is the one their last action was
+            expected to give (``PlanningState.holds``): where ``z0``'s readout is decided for
+            this decision, the decision is read from ``z0`` with no iteration (``held``); the
+            others are solved. Needs ``z0``; ignored with gradient or under "fixed_depth".
+        :param action_mask: (B, n_actions) bool of the allowed actions, for the hold's test of
+            the action the policy would take (None: every action).
         :return: logits, values, the fixed point and the solve statistics.
         """
-        x, mask = embedded if embedded is not None else self.embed(obs)
         mode = self.config.halting if halting is None else halting
+        if hold is not None and z0 is not None and grad_iters == 0 and mode != "fixed_depth":
+            held = self._decided(obs, z0, embedded, hold.to(z0.device), action_mask)
+            if bool(held.any()):
+                return self._hold(obs, z0, held, max_iters, halting, embedded)
+        x, mask = embedded if embedded is not None else self.embed(obs)
         readout = None
         if mode == "readout":
             readout = self.decision_readout(obs, mask, (x.shape[1], x.shape[2]))
@@ -479,4 +494,108 @@ class PlannerNetwork(nn.Module):
             diverged=result.diverged,
             stalled=result.stalled,
             readout_stable=result.readout_stable,
+            held=torch.zeros_like(result.converged),
         )
+
+    def _decided(
+        self,
+        obs: Mapping[str, torch.Tensor],
+        z0: torch.Tensor,
+        embedded: tuple[torch.Tensor, torch.Tensor | None] | None,
+        hold: torch.Tensor,
+        action_mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Among the samples asked to hold, those whose kept latent is decided about the action
+        the policy would take now: that action (the most likely, among the allowed ones when
+        ``action_mask`` is given) at least ``readout_decided`` likely, within its cell for
+        symbol layouts. A plan that had not reached this decision yet is solved further.
+
+        :return: (B,) bool.
+        """
+        mask = embedded[1] if embedded is not None else self.embed(obs)[1]
+        logits, _ = self.readout(z0, obs, mask)  # (B, n_actions)
+        if action_mask is not None:
+            logits = logits.masked_fill(~action_mask.to(logits.device), float("-inf"))
+        if self.move_head is not None:
+            top = torch.softmax(logits.float(), dim=-1).amax(dim=-1)
+        else:
+            # per-cell log-probabilities: the chosen placement's probability within its cell
+            top = logits.float().amax(dim=-1).exp()
+        return hold & (top >= self.config.readout_decided)
+
+    def _hold(
+        self,
+        obs: Mapping[str, torch.Tensor],
+        z0: torch.Tensor,
+        held: torch.Tensor,
+        max_iters: int | None,
+        halting: str | None,
+        embedded: tuple[torch.Tensor, torch.Tensor | None] | None,
+    ) -> PlannerOutput:
+        """Read the held samples from ``z0`` (0 iterations) and solve the others.
+
+        :return: the batch's output, held samples flagged.
+        """
+        x, mask = embedded if embedded is not None else self.embed(obs)
+        logits, values = self.readout(z0, obs, mask)
+        flags = torch.zeros_like(held)
+        out = PlannerOutput(
+            logits=logits, values=values, z=z0.detach().clone(),
+            iterations=torch.zeros(held.shape, dtype=torch.long, device=z0.device),
+            residual=torch.full(held.shape, float("nan"), device=z0.device),
+            converged=flags.clone(), diverged=flags.clone(), stalled=flags.clone(),
+            readout_stable=flags.clone(), held=held.clone(),
+        )  # fmt: skip
+        think = (~held).nonzero().flatten()
+        if think.numel() == 0:
+            return out
+        rows = think.tolist()
+        part = self(
+            {k: v[think] for k, v in obs.items()}, z0=z0[think], max_iters=max_iters,
+            halting=halting, embedded=(x[think], None if mask is None else mask[think]),
+        )  # fmt: skip
+        out.logits[think] = part.logits.to(out.logits.dtype)
+        out.values[think] = part.values.to(out.values.dtype)
+        out.z[think] = part.z
+        out.iterations[think] = part.iterations.to(out.iterations.dtype)
+        out.residual[think] = part.residual.to(out.residual.dtype)
+        for name in ("converged", "diverged", "stalled", "readout_stable"):
+            flag = getattr(part, name)
+            if flag is not None:
+                getattr(out, name)[rows] = flag
+        return out
+
+    def expected_observation(
+        self, obs: Mapping[str, torch.Tensor], actions: torch.Tensor
+    ) -> dict[str, torch.Tensor] | None:
+        """The observation each action leads to if it has its intended effect and nothing else
+        in the world changes: the agent one cell along its move (move layouts), the chosen
+        symbol written into the chosen cell of the first grid (symbol layouts without global
+        actions). A decision whose next observation is this one may be taken from the kept
+        plan without iterating (``forward(hold=...)``); any other change (a door closing, a
+        rejected placement) makes the planner think again.
+
+        :param obs: the batch's observations (what the actions were chosen on).
+        :param actions: (B,) long.
+        :return: key -> (B, ...) tensors, or None where the layout has no such expectation
+            (global actions such as ARC's resize and submit).
+        """
+        expected = {k: v.clone() for k, v in obs.items()}
+        actions = actions.to(torch.long).reshape(-1)
+        if self.layout == "move_at_agent":
+            key = self.task["agent_key"]
+            moves = torch.as_tensor(self.task["moves"], device=obs[key].device)  # (4, 2)
+            agent = obs[key].reshape(actions.shape[0], 2)
+            expected[key] = (agent + moves[actions].to(agent.dtype)).reshape(obs[key].shape)
+            return expected
+        if self.task.get("global_actions"):
+            return None
+        key = next(iter(self.task["grid_keys"]))
+        n_symbols = int(self.task["n_symbols"])
+        cell, symbol = actions // n_symbols, actions % n_symbols
+        flat = expected[key].reshape(actions.shape[0], -1)
+        rows = torch.arange(actions.shape[0], device=flat.device)
+        offset = int(self.task.get("symbol_offset", 0))
+        flat[rows, cell.to(flat.device)] = (symbol.to(flat.device) + offset).to(flat.dtype)
+        expected[key] = flat.reshape(obs[key].shape)
+        return expected

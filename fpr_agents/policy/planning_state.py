@@ -30,6 +30,8 @@ class PlanningState:
         if n_envs < 0:
             raise ValueError(f"PlanningState: n_envs must be >= 0, got {n_envs}")
         self.latents: list[torch.Tensor | None] = [None] * n_envs
+        # per row: the observation the last action should lead to if the plan holds
+        self.expected: list[dict[str, torch.Tensor] | None] = [None] * n_envs
 
     def __len__(self) -> int:
         return len(self.latents)
@@ -47,10 +49,12 @@ class PlanningState:
         """
         if episode_start is None:
             self.latents = [None] * len(self.latents)
+            self.expected = [None] * len(self.latents)
             return
         starts = np.asarray(episode_start, dtype=bool).reshape(-1)
         if len(self.latents) == 0:
             self.latents = [None] * len(starts)
+            self.expected = [None] * len(starts)
         if len(starts) != len(self.latents):
             raise ValueError(
                 f"PlanningState.reset: episode_start has {len(starts)} entries for "
@@ -58,6 +62,7 @@ class PlanningState:
             )
         for row in np.flatnonzero(starts):
             self.latents[int(row)] = None
+            self.expected[int(row)] = None
 
     def start(
         self, config: ReasonerConfig, x: torch.Tensor, mask: torch.Tensor | None
@@ -111,6 +116,7 @@ class PlanningState:
         """
         chosen = PlanningState(len(rows))
         chosen.latents = [self.latents[row] for row in rows]
+        chosen.expected = [self.expected[row] for row in rows]
         return chosen
 
     def scatter(self, rows: Sequence[int], z: torch.Tensor) -> None:
@@ -132,6 +138,49 @@ class PlanningState:
         :param z: (H, W, d) or None.
         """
         self.latents[row] = None if z is None else z.detach()
+        self.expected[row] = None
+
+    def expect(
+        self,
+        rows: Sequence[int],
+        expected: dict[str, torch.Tensor] | None,
+        trusted: torch.Tensor | None = None,
+    ) -> None:
+        """Remember, for some rows, the observation their last action leads to if nothing but
+        the action changes the world (``PlannerNetwork.expected_observation``).
+
+        :param rows: env rows, one per entry of the batch ``expected`` holds.
+        :param expected: key -> (len(rows), ...) tensors, or None (no expectation: the next
+            decision thinks).
+        :param trusted: (len(rows),) bool, the rows whose plan may be held: a solve that
+            diverged, stalled or ran to its cap is not a plan (None: every row).
+        """
+        for k, row in enumerate(rows):
+            keep = expected is not None and (trusted is None or bool(trusted[k]))
+            self.expected[row] = (
+                {key: value[k].detach() for key, value in expected.items()}
+                if keep and expected is not None
+                else None
+            )
+
+    def holds(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Which rows see exactly the observation their plan expected (the world did not
+        change under the agent), and still hold that plan's latent.
+
+        :param obs: the batch's observations, one per row.
+        :return: (n_envs,) bool.
+        """
+        held = torch.zeros(len(self.latents), dtype=torch.bool)
+        for row, (latent, expected) in enumerate(zip(self.latents, self.expected, strict=True)):
+            if latent is None or expected is None or set(expected) != set(obs):
+                continue
+            held[row] = all(
+                torch.equal(
+                    expected[key].to(obs[key].device), obs[key][row].to(expected[key].dtype)
+                )
+                for key in obs
+            )
+        return held
 
     def to_sb3(self) -> tuple[np.ndarray, np.ndarray]:
         """The state as SB3's ``predict`` passes it around: plain arrays, opaque to callers.

@@ -51,6 +51,7 @@ EXPECTED_RATIOS = [
     "shifted set: accuracy lost by fixed_point",
     "agent: readout vs best fixed depth, iterations per episode",
     "agent: fixed_point vs best fixed depth, iterations per episode",
+    "agent: readout_every_decision vs best fixed depth, iterations per episode",
 ]
 TABLE_STARTS = [
     "Halting on ",
@@ -173,7 +174,9 @@ def test_agent_level_fixed_depth_spends_depth_times_decisions(
             report.ratio(f"agent: {rule} vs best fixed depth, iterations per episode").value
         )
     rows = _table(report, "Agent level").rows
-    assert [row[0] for row in rows[:2]] == ["readout", "fixed_point"]
+    assert [row[0] for row in rows[:3]] == [
+        "readout, plans held", "fixed_point, plans held", "readout, solving every decision",
+    ]  # fmt: skip
     assert all(row[1] == "warm" for row in rows)
     spearman_rows = _table(report, "Per decision, warm and cold start").rows
     assert [(row[0], row[1]) for row in spearman_rows] == [
@@ -205,8 +208,8 @@ def test_sections_can_be_chosen(tmp_path: Path) -> None:
     rows = report.tables[0].rows
     assert ("fixed depth 1", "cold") in {(row[0], row[1]) for row in rows}
     assert [row.label for row in report.ratios] == [
-        *EXPECTED_RATIOS[-2:],
-        *(f"{label} (fixed depth cold)" for label in EXPECTED_RATIOS[-2:]),
+        *EXPECTED_RATIOS[-3:],
+        *(f"{label} (fixed depth cold)" for label in EXPECTED_RATIOS[-3:]),
     ]
     assert not list(tmp_path.iterdir())  # the agent section draws no figure
     assert set(SECTIONS) >= {"curves", "agent", "difficulty"}

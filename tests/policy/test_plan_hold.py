@@ -1,0 +1,107 @@
+"""Holding a plan: a decision whose observation is the one the last action was expected to give
+is read from the kept latent with no iteration, where that latent is decided about it; any other
+change to the world (a door, a moved goal, a rejected placement) makes the planner think."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401
+from fpr_agents.evaluation.rollout import run_episodes
+from fpr_agents.policy import PlannerNetwork
+from fpr_agents.policy.loading import load_planner
+from fpr_agents.policy.planning_state import PlanningState
+
+
+def _batch(obs: dict[str, np.ndarray], n: int = 2) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(np.stack([v] * n)) for k, v in obs.items()}
+
+
+def test_expected_observation_of_a_move_and_of_a_placement() -> None:
+    maze = gym.make("FPR/Maze-9x9-v0")
+    planner = PlannerNetwork(maze.unwrapped.task_description, {"d_model": 16, "mlp_kernel": 3})
+    obs, _ = maze.reset(seed=0)
+    actions = torch.tensor([1, 2])  # right, down (the task's moves)
+    expected = planner.expected_observation(_batch(obs), actions)
+    assert expected is not None
+    agent = obs["agent"]
+    assert expected["agent"][0].tolist() == [agent[0], agent[1] + 1]
+    assert expected["agent"][1].tolist() == [agent[0] + 1, agent[1]]
+    assert torch.equal(expected["grid"], _batch(obs)["grid"])  # nothing else changes
+    sudoku = gym.make("FPR/Sudoku-4x4-v0")
+    cells = PlannerNetwork(sudoku.unwrapped.task_description, {"d_model": 16, "n_heads": 2})
+    obs, _ = sudoku.reset(seed=0)
+    blank = int(np.flatnonzero(obs["board"] == 0)[0])
+    action = blank * 4 + 2  # the digit 3 (symbol offset 1)
+    expected = cells.expected_observation(_batch(obs, 1), torch.tensor([action]))
+    assert expected is not None and int(expected["board"][0, blank]) == 3
+    changed = (expected["board"][0] != torch.as_tensor(obs["board"])).nonzero().flatten()
+    assert changed.tolist() == [blank]
+    arc = gym.make("FPR/ARC-Concepts-v0").unwrapped.task_description
+    assert arc["global_actions"]  # resize and submit: no expectation
+    planner_arc = PlannerNetwork(arc, {"d_model": 16, "n_heads": 2})
+    assert planner_arc.expected_observation({"x": torch.zeros(1, 1)}, torch.tensor([0])) is None
+
+
+def test_planning_state_holds_only_the_expected_observation() -> None:
+    state = PlanningState(2)
+    obs = {"grid": torch.tensor([[1, 2], [3, 4]]), "agent": torch.tensor([[0, 0], [1, 1]])}
+    assert not state.holds(obs).any()  # no plan yet
+    state.scatter([0, 1], torch.zeros(2, 1, 1, 4))
+    state.expect([0, 1], {k: v.clone() for k, v in obs.items()})
+    assert state.holds(obs).tolist() == [True, True]
+    moved = dict(obs, grid=torch.tensor([[1, 2], [3, 5]]))  # the world changed for row 1
+    assert state.holds(moved).tolist() == [True, False]
+    state.reset(np.array([True, False]))  # a new episode forgets the expectation too
+    assert state.holds(obs).tolist() == [False, True]
+    state.set_row(1, torch.zeros(1, 1, 4))
+    assert not state.holds(obs).any()
+
+
+def test_a_held_decision_reads_the_kept_plan_and_leaves_batch_mates_alone() -> None:
+    planner = load_planner("sudoku4")
+    env = gym.make("FPR/Sudoku-4x4-v0")
+    obs, _ = env.reset(seed=3)
+    batch = _batch(obs)
+    solved = planner(batch)  # the plan, solved cold
+    hold = torch.tensor([True, False])
+    out = planner(batch, z0=solved.z, hold=hold)
+    assert out.held is not None and out.held.tolist() == [True, False]
+    assert int(out.iterations[0]) == 0 and int(out.iterations[1]) > 0
+    logits, _ = planner.readout(solved.z[:1], {k: v[:1] for k, v in batch.items()}, None)
+    torch.testing.assert_close(out.logits[:1], logits)
+    alone = planner({k: v[1:] for k, v in batch.items()}, z0=solved.z[1:])
+    torch.testing.assert_close(out.logits[1:], alone.logits)
+    assert int(out.iterations[1]) == int(alone.iterations[0])
+    assert not bool(out.capped[0])  # a held decision did not run to the cap
+    fixed = planner(batch, z0=solved.z, hold=torch.tensor([True, True]), halting="fixed_depth")
+    assert not fixed.held.any() and bool((fixed.iterations > 0).all())  # it runs its depth
+
+
+def test_an_undecided_plan_is_not_held() -> None:
+    planner = load_planner("sudoku4")
+    obs, _ = gym.make("FPR/Sudoku-4x4-v0").reset(seed=3)
+    batch = _batch(obs, 1)
+    zero = torch.zeros_like(planner.embed(batch)[0])  # no plan at all: nothing is decided
+    out = planner(batch, z0=zero, hold=torch.tensor([True]))
+    assert not out.held.any() and int(out.iterations[0]) > 0
+
+
+@pytest.mark.slow
+def test_episodes_hold_quiet_decisions_and_think_after_events() -> None:
+    planner = load_planner("maze_mixed")
+    envs_ = [gym.make("FPR/Maze-Dynamic-15x15-v0") for _ in range(4)]
+    seeds = list(range(500, 508))
+    held = run_episodes(planner, envs_, seeds, max_iters=1024)
+    thought = run_episodes(planner, envs_, seeds, max_iters=1024, hold_plans=False)
+    assert held.success_rate >= thought.success_rate - 0.125
+    after_events = [d for d in held.decisions if d.event != "none"]
+    assert after_events and not any(d.held for d in after_events)  # the world changed: think
+    assert all(d.step > 0 for d in held.decisions if d.held)  # a new episode starts cold
+    quiet = [d for d in held.decisions if d.event == "none" and d.step > 0]
+    assert np.mean([d.held for d in quiet]) > 0.5
+    assert sum(d.iterations for d in held.decisions) < sum(d.iterations for d in thought.decisions)
+    assert not any(d.held for d in thought.decisions)
