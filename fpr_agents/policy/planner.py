@@ -135,6 +135,36 @@ class PlannerOutput:
         return ~other
 
 
+def _cell_choices(
+    cells: torch.Tensor,
+    open_cells: torch.Tensor | None,
+    index: torch.Tensor,
+    sides: tuple[int, int],
+    threshold: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The "choices" readout of a symbol layout: each open cell's most likely symbol, one-hot.
+
+    :param cells: per-cell symbol probabilities of the active samples, (A, h, w, S).
+    :param open_cells: (B, H, W) bool, the cells with an allowed placement (None: every cell).
+    :param index: the active samples' rows in the batch, (A,).
+    :param sides: the batch's padded grid (H, W).
+    :param threshold: ``readout_decided``.
+    :return: the one-hot choices padded to (A, H * W * S), and decided (A,): every open cell's
+        most likely symbol at least ``threshold`` likely.
+    """
+    height, width = sides
+    own = None if open_cells is None else open_cells[index][:, : cells.shape[1], : cells.shape[2]]
+    onehot = torch.nn.functional.one_hot(cells.argmax(-1), cells.shape[-1]).to(cells.dtype)
+    top = cells.amax(-1)  # (A, h, w)
+    if own is not None:
+        onehot = onehot * own.unsqueeze(-1)
+        top = top.masked_fill(~own, 1.0)  # a filled cell is no open question
+    padded = torch.nn.functional.pad(
+        onehot, (0, 0, 0, width - cells.shape[2], 0, height - cells.shape[1])
+    )  # (A, H, W, S)
+    return padded.flatten(1), top.flatten(1).amin(dim=-1) >= threshold
+
+
 class PlannerNetwork(nn.Module):
     """Grid embedding + :class:`FixedPointReasoner` + readout heads chosen by the action layout.
 
@@ -388,34 +418,52 @@ class PlannerNetwork(nn.Module):
         return logits, self.value_head(z, mask, position)
 
     def decision_readout(
-        self, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None, sides: tuple[int, int]
+        self,
+        obs: Mapping[str, torch.Tensor],
+        mask: torch.Tensor | None,
+        sides: tuple[int, int],
+        action_mask: torch.Tensor | None = None,
     ) -> Readout:
         """What a decision reads from the latent, for the solver's "readout" halting rule.
 
-        Move layouts read the move distribution at the agent's cell, decided when its most likely
-        move has probability ``readout_decided``. Symbol layouts read every cell's symbol
-        distribution (and the global actions' distribution), decided when the placement the
-        policy would take (the most likely action) is that likely within its cell.
+        With ``readout_signal="probabilities"``, move layouts read the move distribution at the
+        agent's cell, decided when its most likely move has probability ``readout_decided``;
+        symbol layouts read every cell's symbol distribution (and the global actions'
+        distribution), decided when the placement the policy would take (the most likely
+        action) is that likely within its cell. With ``"choices"`` they read only which choice
+        is most likely (one-hot: the move, or each open cell's symbol), decided when the move,
+        or every open cell's symbol, is that likely; open cells are those with an allowed
+        action in ``action_mask`` (every cell without one).
 
         :param obs: the observation batch (the agent's position for move layouts).
         :param mask: (B, H, W) bool of real cells, or None.
         :param sides: the batch's padded grid (H, W): the solver crops the latent to the padding
             its active samples need, and cell readouts are padded back so their length is fixed.
+        :param action_mask: (B, n_actions) bool of the allowed actions, or None.
         :return: the readout function ``(z, index) -> (probabilities (A, K), decided (A,))``.
         """
         threshold = self.config.readout_decided
+        choices = self.config.readout_signal == "choices"
         move_head = self.move_head
         if move_head is not None:
             position = self.agent_position(obs, sides)  # (B, 2)
 
             def read_move(z: torch.Tensor, index: torch.Tensor) -> _Read:
                 probs = torch.softmax(move_head(z, position[index]).float(), dim=-1)  # (A, 4)
+                if choices:
+                    onehot = torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1])
+                    return onehot.float(), probs.amax(dim=-1) >= threshold
                 return probs, probs.amax(dim=-1) >= threshold
 
             return read_move
         head = self.cell_head
         assert head is not None
         height, width = sides
+        open_cells = None  # (B, H, W): cells with an allowed placement
+        if choices and action_mask is not None:
+            n_cells = height * width * head.n_symbols
+            placements = action_mask[:, :n_cells].reshape(-1, height, width, head.n_symbols)
+            open_cells = placements.any(-1)
 
         def read_cells(z: torch.Tensor, index: torch.Tensor) -> _Read:
             own_mask = None if mask is None else mask[index][:, : z.shape[1], : z.shape[2]]
@@ -424,6 +472,8 @@ class PlannerNetwork(nn.Module):
             cells = scores[:, :n_cells].exp().view(z.shape[0], z.shape[1], z.shape[2], -1)
             if own_mask is not None:
                 cells = cells * own_mask.unsqueeze(-1)  # padding reads nothing
+            if choices:
+                return _cell_choices(cells, open_cells, index, (height, width), threshold)
             padded = torch.nn.functional.pad(
                 cells, (0, 0, 0, width - z.shape[2], 0, height - z.shape[1])
             )  # (A, H, W, S)
@@ -472,11 +522,11 @@ class PlannerNetwork(nn.Module):
         if hold is not None and z0 is not None and grad_iters == 0 and mode != "fixed_depth":
             held = self._decided(obs, z0, embedded, hold.to(z0.device), action_mask)
             if bool(held.any()):
-                return self._hold(obs, z0, held, max_iters, halting, embedded)
+                return self._hold(obs, z0, held, max_iters, halting, embedded, action_mask)
         x, mask = embedded if embedded is not None else self.embed(obs)
         readout = None
         if mode == "readout":
-            readout = self.decision_readout(obs, mask, (x.shape[1], x.shape[2]))
+            readout = self.decision_readout(obs, mask, (x.shape[1], x.shape[2]), action_mask)
         result = self.reasoner.solve(
             x.detach(), mask, z0, max_iters=max_iters, halting=halting, readout=readout
         )
@@ -507,7 +557,7 @@ class PlannerNetwork(nn.Module):
     ) -> torch.Tensor:
         """Among the samples asked to hold, those whose kept latent is decided about the action
         the policy would take now: that action (the most likely, among the allowed ones when
-        ``action_mask`` is given) at least ``readout_decided`` likely, within its cell for
+        ``action_mask`` is given) at least ``hold_decided`` likely, within its cell for
         symbol layouts. A plan that had not reached this decision yet is solved further.
 
         :return: (B,) bool.
@@ -521,7 +571,7 @@ class PlannerNetwork(nn.Module):
         else:
             # per-cell log-probabilities: the chosen placement's probability within its cell
             top = logits.float().amax(dim=-1).exp()
-        return hold & (top >= self.config.readout_decided)
+        return hold & (top >= self.config.hold_decided)
 
     def _hold(
         self,
@@ -531,6 +581,7 @@ class PlannerNetwork(nn.Module):
         max_iters: int | None,
         halting: str | None,
         embedded: tuple[torch.Tensor, torch.Tensor | None] | None,
+        action_mask: torch.Tensor | None,
     ) -> PlannerOutput:
         """Read the held samples from ``z0`` (0 iterations) and solve the others.
 
@@ -553,6 +604,7 @@ class PlannerNetwork(nn.Module):
         part = self(
             {k: v[think] for k, v in obs.items()}, z0=z0[think], max_iters=max_iters,
             halting=halting, embedded=(x[think], None if mask is None else mask[think]),
+            action_mask=None if action_mask is None else action_mask[think],
         )  # fmt: skip
         out.logits[think] = part.logits.to(out.logits.dtype)
         out.values[think] = part.values.to(out.values.dtype)

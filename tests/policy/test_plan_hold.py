@@ -105,3 +105,62 @@ def test_episodes_hold_quiet_decisions_and_think_after_events() -> None:
     assert np.mean([d.held for d in quiet]) > 0.5
     assert sum(d.iterations for d in held.decisions) < sum(d.iterations for d in thought.decisions)
     assert not any(d.held for d in thought.decisions)
+
+
+def test_a_plan_is_held_only_where_it_is_confident_enough() -> None:
+    planner = load_planner("sudoku4")
+    obs, _ = gym.make("FPR/Sudoku-4x4-v0").reset(seed=3)
+    batch = _batch(obs, 1)
+    solved = planner(batch)
+    logits, _ = planner.readout(solved.z, batch, None)
+    blank = torch.as_tensor(obs["board"] == 0).repeat_interleave(4).unsqueeze(0)
+    top = float(logits.detach().masked_fill(~blank, float("-inf")).amax().exp())
+    planner.set_solver(hold_decided=min(1.0, top + 1e-3))  # just above the plan's confidence
+    out = planner(batch, z0=solved.z, hold=torch.tensor([True]), action_mask=blank)
+    assert not out.held.any()
+    planner.set_solver(hold_decided=top - 1e-3)
+    out = planner(batch, z0=solved.z, hold=torch.tensor([True]), action_mask=blank)
+    assert out.held.all()
+
+
+def test_the_choices_signal_reads_each_open_cells_most_likely_symbol() -> None:
+    planner = load_planner("sudoku4")
+    planner.set_solver(readout_signal="choices", readout_decided=0.5)
+    obs, _ = gym.make("FPR/Sudoku-4x4-v0").reset(seed=3)
+    batch = _batch(obs, 1)
+    open_cells = torch.as_tensor(obs["board"] == 0)
+    allowed = open_cells.repeat_interleave(4).unsqueeze(0)  # (1, 16 * 4)
+    z = planner(batch).z
+    read = planner.decision_readout(batch, None, (4, 4), allowed)
+    probs, decided = read(z, torch.tensor([0]))
+    onehot = probs.view(4, 4, 4)
+    assert torch.equal(onehot.sum(-1).flatten() > 0, open_cells)  # filled cells read nothing
+    assert torch.equal(onehot.sum(-1).flatten()[open_cells], torch.ones(int(open_cells.sum())))
+    cells = planner.readout(z, batch, None)[0].view(4, 4, 4).exp()
+    expected = cells.argmax(-1).flatten()[open_cells]
+    assert torch.equal(onehot.argmax(-1).flatten()[open_cells], expected)
+    assert bool(decided[0]) == bool(cells.amax(-1).flatten()[open_cells].min() >= 0.5)
+    planner.set_solver(readout_decided=1.0)  # no open cell is that sure: undecided
+    assert not bool(planner.decision_readout(batch, None, (4, 4), allowed)(z, torch.tensor([0]))[1])
+
+
+@pytest.mark.slow
+def test_the_choices_signal_halts_no_later_and_places_right_digits() -> None:
+    planner = load_planner("sudoku6")
+    envs_ = [gym.make("FPR/Sudoku-6x6-v0") for _ in range(8)]
+    boards = [env.reset(seed=seed)[0] for seed, env in enumerate(envs_)]
+    batch = {k: torch.as_tensor(np.stack([b[k] for b in boards])) for k in boards[0]}
+    allowed = torch.as_tensor(np.stack([b["board"] == 0 for b in boards]))
+    allowed = allowed.repeat_interleave(6, dim=1)  # (8, 36 * 6)
+    planner.set_solver(readout_signal="probabilities")
+    slow = planner(batch, action_mask=allowed)
+    planner.set_solver(readout_signal="choices")
+    fast = planner(batch, action_mask=allowed)
+    assert bool((fast.iterations <= slow.iterations).all())
+    assert fast.iterations.sum() < slow.iterations.sum()
+    for out in (slow, fast):
+        actions = out.logits.masked_fill(~allowed, float("-inf")).argmax(-1).tolist()
+        for env, action in zip(envs_, actions, strict=True):
+            cell, digit = divmod(action, 6)
+            solution = env.unwrapped._solution  # the env's own answer
+            assert int(solution.flat[cell]) == digit + 1
