@@ -18,11 +18,12 @@ import torch
 
 from envs.arc_tasks import open_task_source
 from fpr_agents.checkpoints import shipped_checkpoint
+from fpr_agents.policy.planner import PlannerNetwork
 from train.common import load_planner
 from train.oracle_data import SAME_SHAPE_FAMILIES, ArcConceptOracle, OracleBatch, cell_correct
 
 
-def exact_share(planner: torch.nn.Module, source: ArcConceptOracle, batch: OracleBatch) -> float:
+def exact_share(planner: PlannerNetwork, source: ArcConceptOracle, batch: OracleBatch) -> float:
     """Share of the batch's tasks whose whole answer the planner reads right.
 
     :param planner: the planner network.
@@ -67,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
             ([(a, b) for a, b in task.train], task.test[0])
             for task in (tasks.get(task_id) for task_id in tasks.task_ids)
         ]
-        batch = source.batch_from_pairs(pairs, rng, painted_share=0.0) if pairs else None
-        exact = exact_share(planner, source, batch) if batch is not None else float("nan")
+        split_batch = source.batch_from_pairs(pairs, rng, painted_share=0.0) if pairs else None
+        exact = (
+            exact_share(planner, source, split_batch) if split_batch is not None else float("nan")
+        )
         results[args.split] = {"tasks": len(pairs), "exact": exact}
     print("| tasks | count | exact (one-shot) |\n|---|---|---|")
     for name, row in results.items():

@@ -227,7 +227,8 @@ def load_planner_or_random(
     import envs  # noqa: F401  (registers the FPR ids)
 
     env = gym.make(fallback_env)
-    task = env.unwrapped.task_description
+    unwrapped: Any = env.unwrapped  # the FPR env, with its task_description
+    task = unwrapped.task_description
     env.close()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

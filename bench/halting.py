@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -790,7 +791,8 @@ def _play_paired(
 ) -> _EpisodeTotals:
     """Greedy episodes driven by the warm-started planner, with a cold solve of every state."""
     envs_ = [gym.make(env_id) for _ in range(min(bench.episode_envs, bench.episodes))]
-    planner.adapt_to(envs_[0].unwrapped.task_description)
+    unwrapped: Any = envs_[0].unwrapped
+    planner.adapt_to(unwrapped.task_description)
     totals = _EpisodeTotals([], [], [], 0.0, 0.0, [])
     pending = [bench.seed + 1000 + episode for episode in range(bench.episodes)]
     slots: list[dict[str, Any] | None] = [None] * len(envs_)
@@ -806,7 +808,7 @@ def _play_paired(
         start(slot)
     while any(state is not None for state in slots):
         active = [i for i, state in enumerate(slots) if state is not None]
-        states = [slots[i] for i in active]
+        states = [state for state in slots if state is not None]  # in the order of ``active``
         obs = {
             key: torch.as_tensor(np.stack([s["obs"][key] for s in states]), device=device)
             for key in states[0]["obs"]
@@ -822,9 +824,10 @@ def _play_paired(
         totals.warm_seconds += warm_seconds
         totals.cold_seconds += cold_seconds
         masks = [getattr(envs_[i].unwrapped, "action_masks", None) for i in active]
+        mask_fns = [m for m in masks if m is not None]
         warm_logits, cold_logits = warm.logits.float(), cold.logits.float()
-        if all(m is not None for m in masks):
-            allowed = torch.as_tensor(np.stack([m() for m in masks]), device=device)
+        if len(mask_fns) == len(masks):  # every env masks its actions
+            allowed = torch.as_tensor(np.stack([m() for m in mask_fns]), device=device)
             warm_logits = warm_logits.masked_fill(~allowed, float("-inf"))
             cold_logits = cold_logits.masked_fill(~allowed, float("-inf"))
         warm_actions = warm_logits.argmax(-1).cpu()
@@ -967,7 +970,7 @@ def decision_cells(
     if where not in DECISION_CELLS:
         raise ValueError(f"decision cells must be one of {DECISION_CELLS}, got {where!r}")
     if where == "start":
-        return [tuple(int(v) for v in start) for start in batch.extra["start"]]
+        return [(int(row), int(col)) for row, col in batch.extra["start"]]
     free = batch.obs["grid"].cpu().numpy() != 0  # (B, H, W)
     padded = np.pad(free, ((0, 0), (1, 1), (1, 1)))
     neighbours = (
@@ -979,9 +982,10 @@ def decision_cells(
     for i in range(free.shape[0]):
         options = np.argwhere((distance[i] > 0) & (neighbours[i] >= 2))
         if len(options) == 0:
-            cells.append(tuple(int(v) for v in batch.extra["start"][i]))
+            row, col = batch.extra["start"][i]
         else:
-            cells.append(tuple(int(v) for v in options[rng.integers(len(options))]))
+            row, col = options[rng.integers(len(options))]
+        cells.append((int(row), int(col)))
     return cells
 
 
@@ -1826,7 +1830,7 @@ def _agent_section(agents: _Agents, report: BenchReport) -> None:
         for rule, result in adaptive.items():
             target = 100.0 * result.success_rate - ACCURACY_TOLERANCE
             best[(rule, start)] = smallest_sufficient_depth(
-                lambda depth, warm=warm: agents.success(depth, warm),
+                functools.partial(agents.success, warm=warm),
                 target,
                 bench.agent_depths,
                 cap,
@@ -1854,26 +1858,30 @@ def _agent_section(agents: _Agents, report: BenchReport) -> None:
         key = f"agent_fixed{depth}" + ("_cold" if cold else "")
         report.values[f"{key}_iterations"] = float(sum(d.iterations for d in result.decisions))
         report.values[f"{key}_decisions"] = float(len(result.decisions))
-    for (rule, start), depth in best.items():
+    for (rule, start), best_depth in best.items():
         name = f"best fixed depth (vs {rule}): " + (
-            f"{depth}" if depth is not None else f"none within {ACCURACY_TOLERANCE:g} pt to {cap}"
+            f"{best_depth}"
+            if best_depth is not None
+            else f"none within {ACCURACY_TOLERANCE:g} pt to {cap}"
         )
-        result = agents.play("fixed_depth", depth or cap, start == "warm")
+        result = agents.play("fixed_depth", best_depth or cap, start == "warm")
         table.rows.append(_agent_row(name, start == "warm", result))
     report.tables.append(table)
     aim = AGENT_ITERATIONS_AIMS.get(env_id)
     for rule, result in adaptive.items():
         report.values[f"agent_{rule}_success"] = 100.0 * result.success_rate
         report.values[f"agent_{rule}_iterations_per_episode"] = _per_episode(result)
-    for (rule, start), depth in best.items():
+    for (rule, start), best_depth in best.items():
         result = adaptive[rule]
-        fixed = agents.play("fixed_depth", depth or cap, start == "warm")
+        fixed = agents.play("fixed_depth", best_depth or cap, start == "warm")
         value = _per_episode(result) / max(_per_episode(fixed), 1e-9)
         suffix = "" if start == "warm" else "_cold"
-        report.values[f"agent_{rule}_best_depth{suffix}"] = float(depth or cap)
+        report.values[f"agent_{rule}_best_depth{suffix}"] = float(best_depth or cap)
         report.values[f"agent_{rule}_vs_best_depth{suffix}"] = value
         label = f"agent: {rule} vs best fixed depth, iterations per episode"
-        baseline = f"fixed depth {depth}" if depth is not None else f"fixed depth {cap} (none)"
+        baseline = (
+            f"fixed depth {best_depth}" if best_depth is not None else f"fixed depth {cap} (none)"
+        )
         report.ratios.append(
             RatioRow(
                 label if start == "warm" else f"{label} (fixed depth cold)",
@@ -1883,7 +1891,7 @@ def _agent_section(agents: _Agents, report: BenchReport) -> None:
                 value,
                 f"{value:.2f}x",
                 "-" if aim is None else f"<= {aim:g}x",
-                None if aim is None else aim_at_most(value, aim) and depth is not None,
+                None if aim is None else aim_at_most(value, aim) and best_depth is not None,
             )
         )
 

@@ -40,6 +40,7 @@ from envs.sudoku_solver import (
 )
 from fpr_agents.checkpoints import shipped_checkpoint
 from fpr_agents.evaluation.metrics import spearman
+from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.config import HALTING_MODES
 from train.common import load_planner
 
@@ -200,7 +201,7 @@ class SetScore:
 
 
 def score_set(
-    planner: torch.nn.Module, puzzles: PuzzleSet, device: torch.device, batch_size: int = 128
+    planner: PlannerNetwork, puzzles: PuzzleSet, device: torch.device, batch_size: int = 128
 ) -> SetScore:
     """Read every puzzle of a set from the planner's fixed point.
 
@@ -213,13 +214,19 @@ def score_set(
     exact, accuracy, iterations, capped = [np.zeros(0)], [np.zeros(0)], [np.zeros(0)], [np.zeros(0)]
     start = time.perf_counter()
     for low in range(0, len(puzzles.boards), batch_size):
+        head = planner.cell_head  # (an empty set needs no planner)
+        if head is None:
+            family = planner.task.get("family")
+            raise ValueError(
+                f"score_set needs a Sudoku planner (a symbol per cell), got {family!r}"
+            )
         boards = puzzles.boards[low : low + batch_size]
         solutions = torch.from_numpy(puzzles.solutions[low : low + batch_size]).long()
         flat = torch.from_numpy(boards.reshape(len(boards), -1))
         obs = {"board": flat.to(device), "given": (flat > 0).to(torch.uint8).to(device)}
         with torch.no_grad():
             out = planner(obs)
-            digits = planner.cell_head.forward_cells(out.z).argmax(dim=-1).cpu() + 1
+            digits = head.forward_cells(out.z).argmax(dim=-1).cpu() + 1
         blank = torch.from_numpy(boards == 0)  # (B, 9, 9)
         right = (digits == solutions) & blank
         exact.append((right | ~blank).flatten(1).all(dim=1).numpy())

@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -207,6 +208,7 @@ def evaluate_success(
     :return: the share of successful episodes, in percent.
     """
     env = gym.make(env_id)
+    unwrapped: Any = env.unwrapped  # the env itself, whose action_masks() MaskablePPO takes
     successes = []
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
@@ -215,7 +217,7 @@ def evaluate_success(
         state, start = None, np.ones(1, dtype=bool)  # the planning state, as evaluate_policy
         while not done and not looped:
             if masked:
-                mask = env.unwrapped.action_masks()
+                mask = unwrapped.action_masks()
                 action, state = model.predict(  # type: ignore[call-arg]
                     obs, state=state, episode_start=start, deterministic=True, action_masks=mask
                 )
@@ -282,7 +284,7 @@ def run_benchmark(
         run.eval_success = evaluate_success(
             model, bench.env, bench.eval_episodes, bench.seed + 50_000, masked
         )
-        buffer = list(model.ep_success_buffer)
+        buffer = list(model.ep_success_buffer or ())  # None before any learn
         run.train_episodes = len(buffer)
         run.train_success = 100.0 * float(np.mean(buffer)) if buffer else float("nan")
     for vec_env in vec_envs:

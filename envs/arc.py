@@ -130,6 +130,7 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}  # noqa: RUF012
+    action_space: spaces.Discrete
 
     def __init__(
         self,
@@ -182,7 +183,8 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self._copy_action = self._n_paint + side * side
         self._submit_action = self._copy_action + 1
         n_grids = 2 * max_demos + 2
-        self.observation_space = spaces.Dict(
+        # gymnasium types a Dict space's samples as dicts of spaces, not of their samples.
+        self.observation_space = spaces.Dict(  # type: ignore[assignment]
             {
                 "demo_inputs": spaces.Box(
                     0, PADDING_SYMBOL, (max_demos * side * side,), dtype=np.uint8

@@ -8,7 +8,7 @@ oracle's move at every cell).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, SupportsFloat
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -321,7 +321,19 @@ class MazeEnv(MiniGridEnv):
     :param tile_size: pixels per square in ``rgb_array`` renders.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 10}  # noqa: RUF012
+
+    # This episode's maze, start, goal and agent (set by ``_gen_grid``).
+    _free: np.ndarray  # (H, W) bool, True on floor
+    _move_mask: np.ndarray  # (H, W, 4) bool
+    _goal: Cell
+    _distances: np.ndarray  # (H, W) int64 steps to the goal, -1 where unreachable
+    _oracle_actions: np.ndarray  # (H, W) shortest-path move of each square
+    _grid_obs: np.ndarray  # (H, W) uint8
+    _agent_row: int
+    _agent_col: int
+    _optimal_steps: int
+    _minigrid_grid: Grid
 
     def __init__(
         self,
@@ -334,11 +346,13 @@ class MazeEnv(MiniGridEnv):
         render_mode: str | None = None,
         tile_size: int = TILE_PIXELS,
     ) -> None:
+        self._layout_maze: np.ndarray | None = None
+        self._layout_start: Cell | None = None
+        self._layout_goal: Cell | None = None
         if layout is not None:
             self._layout_maze, self._layout_start, self._layout_goal = parse_layout(layout)
             height, width = self._layout_maze.shape
         else:
-            self._layout_maze = None
             validate_maze_size(size)
             if generator not in MAZE_GENERATORS:
                 raise ValueError(
@@ -405,7 +419,8 @@ class MazeEnv(MiniGridEnv):
 
     # ---- episode --------------------------------------------------------------------------
 
-    def reset(
+    # MiniGridEnv annotates reset and step with gymnasium's ObsType and ActType unbound.
+    def reset(  # type: ignore[override]
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start an episode on a new maze (or on the user's layout).
@@ -518,11 +533,13 @@ class MazeEnv(MiniGridEnv):
                 distances = distance_field(maze, goal)
                 if distances[start] > 0:
                     return start, goal, distances
-        fixed, name = (start, "start") if start is not None else (goal, "goal")
-        reach = self._reach(maze, fixed, name)
+        if start is not None:
+            others = np.flatnonzero(self._reach(maze, start, "start") > 0)
+            return start, self._cell(others[rng.integers(len(others))]), None
+        assert goal is not None  # both missing returned above
+        reach = self._reach(maze, goal, "goal")
         others = np.flatnonzero(reach > 0)
-        other = self._cell(others[rng.integers(len(others))])
-        return (start, other, None) if start is not None else (other, goal, reach)
+        return self._cell(others[rng.integers(len(others))]), goal, reach
 
     def _draw_far(
         self, maze: np.ndarray, start: Cell | None, goal: Cell | None
@@ -541,6 +558,7 @@ class MazeEnv(MiniGridEnv):
                 from_anchor = distance_field(maze, anchor)
             goal = self._farthest(from_anchor, rng)
         if start is None:
+            assert goal is not None  # drawn above when both were missing
             distances = self._reach(maze, goal, "goal")
             return self._farthest(distances, rng), goal, distances
         return start, self._farthest(self._reach(maze, start, "start"), rng), None
@@ -579,11 +597,8 @@ class MazeEnv(MiniGridEnv):
         goal = self._minigrid_grid_goal
         if goal is not None:
             self._minigrid_grid_goal = None
-            grid = Grid(self.width, self.height)
-            # Same row-major order as MiniGrid's storage: index = y * width + x.
-            grid.grid = [None if free else Wall() for free in self._free.ravel().tolist()]
-            self._minigrid_grid = grid
-            self.put_obj(Goal(), goal[1], goal[0])
+            self._minigrid_grid = Grid(self.width, self.height)
+            self._draw_grid(goal)
         return self._minigrid_grid
 
     @grid.setter
@@ -591,7 +606,17 @@ class MazeEnv(MiniGridEnv):
         self._minigrid_grid = grid
         self._minigrid_grid_goal = None
 
-    def step(
+    def _draw_grid(self, goal: Cell) -> None:
+        """Put the current maze on the new, empty ``grid``: a ``Wall`` on each wall square and the
+        ``Goal``.
+
+        :param goal: the goal square.
+        """
+        # Same row-major order as MiniGrid's storage: index = y * width + x.
+        self.grid.grid = [None if free else Wall() for free in self._free.ravel().tolist()]
+        self.put_obj(Goal(), goal[1], goal[0])
+
+    def step(  # type: ignore[override]
         self, action: int | np.integer
     ) -> tuple[dict[str, np.ndarray], SupportsFloat, bool, bool, dict[str, Any]]:
         """Move the agent one square (or bump into a wall).
@@ -682,7 +707,8 @@ class MazeEnv(MiniGridEnv):
         :param tile_size: pixels per square.
         :return: ``(H * tile_size, W * tile_size, 3)`` uint8 image.
         """
-        return self.grid.render(tile_size, self.agent_pos, self.agent_dir, highlight_mask=None)
+        agent = (self._agent_col, self._agent_row)  # MiniGrid's (x, y), as ``agent_pos``
+        return self.grid.render(tile_size, agent, self.agent_dir, highlight_mask=None)
 
 
 def _registration(env_id: str, size: int, **kwargs: Any) -> dict[str, Any]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, SupportsFloat
+from typing import Any, SupportsFloat
 
 import numpy as np
-from minigrid.core.grid import Grid
 from minigrid.core.world_object import Door
 
 from envs.maze import Cell, MazeEnv, _move_masks, distance_field, shortest_path_actions
@@ -90,7 +89,7 @@ class DynamicMazeEnv(MazeEnv):
         ``tile_size``).
     """
 
-    metadata: ClassVar[dict[str, Any]] = MazeEnv.metadata
+    metadata = MazeEnv.metadata
 
     def __init__(
         self,
@@ -113,7 +112,7 @@ class DynamicMazeEnv(MazeEnv):
 
     # ---- episode --------------------------------------------------------------------------
 
-    def reset(
+    def reset(  # type: ignore[override]  # as MazeEnv.reset
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Start an episode on a new maze and draw its event steps.
@@ -147,7 +146,7 @@ class DynamicMazeEnv(MazeEnv):
         steps = self.np_random.choice(spare, size=min(count, spare), replace=False) + 1
         return frozenset(steps.tolist())
 
-    def step(
+    def step(  # type: ignore[override]  # as MazeEnv.step
         self, action: int | np.integer
     ) -> tuple[dict[str, np.ndarray], SupportsFloat, bool, bool, dict[str, Any]]:
         """Move the agent one square; at an event step the maze then changes.
@@ -199,23 +198,15 @@ class DynamicMazeEnv(MazeEnv):
 
     # ---- MiniGrid and rendering -----------------------------------------------------------
 
-    @property
-    def grid(self) -> Grid:
-        """MiniGrid's ``Grid`` of the current maze: ``Wall``, ``Goal`` and locked ``Door`` objects,
-        built lazily (as ``MazeEnv.grid``).
+    def _draw_grid(self, goal: Cell) -> None:
+        """Put the current maze on MiniGrid's new, empty ``grid`` (built lazily, as in
+        ``MazeEnv``): ``Wall`` and ``Goal`` objects, and a locked ``Door`` on each closed door.
 
-        :return: the grid, ``width`` x ``height``.
+        :param goal: the goal square.
         """
-        rebuilt = self._minigrid_grid_goal is not None
-        grid = MazeEnv.grid.fget(self)
-        if rebuilt:
-            for row, col in self._doors:
-                grid.set(col, row, Door(DOOR_COLOR, is_open=False, is_locked=True))
-        return grid
-
-    @grid.setter
-    def grid(self, grid: Grid) -> None:
-        MazeEnv.grid.fset(self, grid)
+        super()._draw_grid(goal)
+        for row, col in self._doors:
+            self.grid.set(col, row, Door(DOOR_COLOR, is_open=False, is_locked=True))
 
     def render(self) -> np.ndarray | str | None:
         """Draw the maze: ``rgb_array`` through MiniGrid's renderer (doors as locked doors),

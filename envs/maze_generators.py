@@ -411,7 +411,7 @@ def _majority_smooth(floor: np.ndarray) -> np.ndarray:
     at least 5 of the 9 squares around it, itself included, are."""
     height, width = floor.shape
     padded = np.pad(floor, 1).astype(np.int8)
-    votes = sum(
-        padded[dr : dr + height, dc : dc + width] for dr in range(3) for dc in range(3)
+    votes = np.sum(
+        [padded[dr : dr + height, dc : dc + width] for dr in range(3) for dc in range(3)], axis=0
     )  # (H, W)
     return votes >= 5

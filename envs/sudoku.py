@@ -7,7 +7,7 @@ Puzzles come from :func:`envs.sudoku_solver.generate_graded_puzzle` (seeded by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, SupportsFloat
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -244,7 +244,8 @@ class SudokuEnv(gym.Env):
     :param render_mode: None, "rgb_array" or "ansi".
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}  # noqa: RUF012
+    action_space: spaces.Discrete
 
     def __init__(
         self,
@@ -336,6 +337,7 @@ class SudokuEnv(gym.Env):
         """
         super().reset(seed=seed)
         puzzle_text = (options or {}).get("puzzle")
+        parsed: ParsedPuzzle | None
         if puzzle_text is not None:
             parsed = parse_puzzle(puzzle_text, self.config.allow_multiple)
             if parsed.board.shape[0] != self.size:

@@ -578,8 +578,8 @@ def candidate_mask(board: np.ndarray) -> np.ndarray:
     onehot = np.zeros((size + 1, size, size), dtype=bool)  # (digit, H, W)
     onehot[array, np.arange(size)[:, None], np.arange(size)[None, :]] = True
     digits = onehot[1:]  # (size, H, W)
-    in_row = digits.any(axis=2)  # (size, H)
-    in_col = digits.any(axis=1)  # (size, W)
+    in_row = np.any(digits, axis=2)  # (size, H)
+    in_col = np.any(digits, axis=1)  # (size, W)
     boxes = digits.reshape(size, size // box_rows, box_rows, size // box_cols, box_cols)
     in_box = boxes.any(axis=(2, 4))  # (size, bands, stacks)
     in_box_cells = np.repeat(np.repeat(in_box, box_rows, axis=1), box_cols, axis=2)

@@ -187,15 +187,16 @@ def run_episodes(
         start(slot)
     while any(s is not None for s in slots):
         active = [i for i, s in enumerate(slots) if s is not None]
-        states = [slots[i] for i in active]
+        states = [s for s in slots if s is not None]  # in the order of ``active``
         obs = _stack([s["obs"] for s in states], device)
         embedded = planner.embed(obs)
         rows = planning.select(active)
         z0 = rows.start(planner.config, *embedded) if warm_start else None
         masks = [getattr(envs[i].unwrapped, "action_masks", None) for i in active]
+        mask_fns = [m for m in masks if m is not None]
         mask = None
-        if all(m is not None for m in masks):
-            mask = torch.as_tensor(np.stack([m() for m in masks]), device=device)
+        if len(mask_fns) == len(masks):  # every env masks its actions
+            mask = torch.as_tensor(np.stack([m() for m in mask_fns]), device=device)
         hold = rows.holds(obs) if warm_start and hold_plans else None
         out = planner(
             obs, z0=z0, max_iters=max_iters, halting=halting, embedded=embedded, hold=hold,

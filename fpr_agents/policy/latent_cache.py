@@ -40,9 +40,9 @@ def observation_digests(obs: Mapping[str, torch.Tensor]) -> list[bytes]:
     digests = []
     for row in range(batch or 0):
         hasher = hashlib.blake2b(digest_size=16)
-        for key, shape, values in parts:
+        for key, shape, flat in parts:
             hasher.update(f"{key}{shape}".encode())
-            hasher.update(values[row].tobytes())
+            hasher.update(flat[row].tobytes())
         digests.append(hasher.digest())
     return digests
 

@@ -17,6 +17,7 @@ import gymnasium
 import numpy as np
 import torch
 from gymnasium import spaces
+from sb3_contrib.common.maskable.distributions import MaskableDistribution
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
@@ -80,7 +81,8 @@ def stack_sizes_from_space(
             raise ValueError(
                 f"task_description.grid_keys names '{key}', not in the observation space"
             )
-        shape = observation_space.spaces[key].shape
+        # A space without a shape has none of the lengths below and is refused.
+        shape: tuple[int, ...] = observation_space.spaces[key].shape or ()
         if len(shape) == 1:
             if shape[0] % (height * width) != 0:
                 raise ValueError(
@@ -125,7 +127,7 @@ class _PlannerPolicyMixin:
     """What both planner policies share: building the network, planning, warm start, stats."""
 
     planner: PlannerNetwork
-    observation_space: spaces.Dict
+    observation_space: spaces.Space
     optimizer_class: type[torch.optim.Optimizer]
     optimizer_kwargs: dict[str, Any]
 
@@ -201,7 +203,10 @@ class _PlannerPolicyMixin:
         )
         # The planner holds every parameter of the policy (its features extractor is a flatten).
         groups = self.planner.parameter_groups()
-        self.optimizer = self.optimizer_class(groups, lr=lr_schedule(1), **self.optimizer_kwargs)
+        # SB3 types the class as ``type[Optimizer]``, whose constructor names no ``lr``.
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
+            groups, lr=lr_schedule(1), **self.optimizer_kwargs
+        )
 
     def _plan(
         self,
@@ -288,12 +293,13 @@ class _PlannerPolicyMixin:
         self._rollout_state = PlanningState()
         self._rollout_synced = True
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
         observation: np.ndarray | dict[str, np.ndarray],
         state: tuple[np.ndarray, ...] | None = None,
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
+        *args: Any,
         **kwargs: Any,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """Act on observations, carrying the planning state as SB3's recurrent policies do.
@@ -307,6 +313,7 @@ class _PlannerPolicyMixin:
         :param state: the previous call's planning state, or None.
         :param episode_start: (n_envs,) bool, the envs whose observation starts an episode.
         :param deterministic: take the most likely action.
+        :param args: passed on (``action_masks`` for the maskable policy).
         :param kwargs: passed on (``action_masks`` for the maskable policy).
         :return: the actions and the new planning state.
         """
@@ -314,7 +321,7 @@ class _PlannerPolicyMixin:
         self._predict_state = PlanningState.from_sb3(state, episode_start, n_envs)
         try:
             actions, _ = super().predict(  # type: ignore[misc]
-                observation, None, None, deterministic, **kwargs
+                observation, None, None, deterministic, *args, **kwargs
             )
             new_state = self._predict_state.to_sb3()
         finally:
@@ -427,7 +434,9 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
     :param kwargs: passed on to MaskableActorCriticPolicy.
     """
 
-    def _masked(self, logits: torch.Tensor, action_masks: np.ndarray | None) -> Distribution:
+    def _masked(
+        self, logits: torch.Tensor, action_masks: np.ndarray | torch.Tensor | None
+    ) -> MaskableDistribution:
         distribution = self.action_dist.proba_distribution(action_logits=logits)
         if action_masks is not None:
             distribution.apply_masking(action_masks)
@@ -470,7 +479,7 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
 
     def get_distribution(
         self, obs: PyTorchObs, action_masks: np.ndarray | None = None
-    ) -> Distribution:
+    ) -> MaskableDistribution:
         """The masked action distribution at ``obs`` (used by ``predict``).
 
         :param obs: observation tensors.

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import pytest
+import torch
 
+import envs  # noqa: F401  (registers the FPR ids)
 from bench import sudoku_oneshot
+from fpr_agents.policy.planner import PlannerNetwork
 
 INKALA = sudoku_oneshot.FAMOUS_PUZZLES["Inkala 2012"]
 
@@ -46,3 +50,11 @@ def test_a_puzzle_without_a_unique_solution_is_dropped() -> None:
     assert none.boards.shape == (0, 9, 9) and none.rounds.shape == (0,)
     score = sudoku_oneshot.score_set(None, none, None)  # nothing to solve: no planner needed
     assert score.exact.shape == score.iterations.shape == (0,)
+
+
+def test_a_planner_without_a_cell_head_is_refused() -> None:
+    task = gym.make("FPR/Maze-9x9-v0").unwrapped.task_description
+    planner = PlannerNetwork(task, {"d_model": 16, "n_heads": 2})
+    famous, _ = sudoku_oneshot.famous_set({"Inkala": INKALA})
+    with pytest.raises(ValueError, match="needs a Sudoku planner"):
+        sudoku_oneshot.score_set(planner, famous, torch.device("cpu"))
