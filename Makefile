@@ -32,6 +32,7 @@ train-demo: install
 test: install-dev
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 	$(PYTHON) -m pytest -q
 
 # The same without the tests marked slow (under a minute); assumes `make install-dev` ran.
@@ -43,6 +44,7 @@ test-fast:
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 
 format:
 	$(PYTHON) -m ruff check --fix .
