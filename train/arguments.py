@@ -123,7 +123,7 @@ def _scalar_parser(kind: Any, name: str) -> Callable[[str], Any]:
     if kind is bool:
         return parse_bool
     if kind in (int, float, str):
-        return kind  # type: ignore[no-any-return]
+        return kind
     if typing.get_origin(kind) is typing.Literal:
         return str
     raise TypeError(f"argument field {name!r} has unsupported type {kind!r}")

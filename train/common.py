@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,9 @@ from train.arguments import CONFIG_DIR as CONFIG_DIR
 from train.arguments import UserError as UserError
 from train.arguments import load_yaml_section as load_yaml_section
 from train.arguments import parse_args as parse_args
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 
 def cli(main: Any) -> Any:
@@ -171,6 +174,18 @@ def check_env_id(env_id: str) -> None:
         raise UserError(
             f"unknown env id {env_id!r}; registered FPR ids: {', '.join(envs.registered_ids())}"
         )
+
+
+def env_task_description(env: gym.Env) -> dict[str, Any]:
+    """The task description of an FPR env, ``env.unwrapped.task_description`` (a property the
+    FPR envs add, which Gymnasium's ``Env`` type does not declare).
+
+    :param env: an FPR env, wrapped or not.
+    :return: its task description.
+    """
+    unwrapped: Any = env.unwrapped  # the FPR env, with its task_description
+    task: dict[str, Any] = unwrapped.task_description
+    return task
 
 
 def _atomic_write(path: Path, write: Any) -> None:

@@ -87,6 +87,8 @@ def load_model(args: EnjoyArgs, env: gym.Env) -> BaseAlgorithm:
         algo = args.algo
         if algo == "auto":
             data, _, _ = load_from_zip_file(args.checkpoint, device="cpu")
+            if data is None:
+                raise ValueError(f"{args.checkpoint} holds no SB3 model data")
             masked = issubclass(data["policy_class"], MaskableActorCriticPolicy)
             algo = "maskable_ppo" if masked else "ppo"
         model = (MaskablePPO if algo == "maskable_ppo" else PPO).load(
@@ -146,6 +148,30 @@ def frame(picture: np.ndarray, iterations: Sequence[int], title: str) -> Image.I
     return canvas
 
 
+def rendered(env: gym.Env) -> np.ndarray:
+    """The env's picture, as ``render()`` returns it in ``rgb_array`` mode.
+
+    :param env: the env, rendering RGB arrays.
+    :return: (H, W, 3) uint8.
+    """
+    picture = env.render()
+    if not isinstance(picture, np.ndarray):
+        raise TypeError(f"expected render() to return an RGB array, got {type(picture).__name__}")
+    return picture
+
+
+def last_iterations(model: BaseAlgorithm) -> int:
+    """The reasoner iterations of the model's latest decision.
+
+    :param model: a model with a planner policy, after ``predict`` on one observation.
+    :return: the iterations.
+    """
+    stats: dict[str, np.ndarray] | None = getattr(model.policy, "last_solve_stats", None)
+    if stats is None:
+        raise ValueError("the model's policy has made no planner decision yet")
+    return int(stats["iterations"][0])
+
+
 @dataclass
 class EpisodeRecord:
     """One greedy episode.
@@ -180,23 +206,24 @@ def play(
     """
     record = EpisodeRecord(seed)
     obs, info = env.reset(seed=seed)
-    frames = [frame(env.render(), [], f"episode {number}: start")]
+    frames = [frame(rendered(env), [], f"episode {number}: start")]
     masked = isinstance(model, MaskablePPO)
     state, episode_start = None, np.ones(1, dtype=bool)
+    unwrapped: Any = env.unwrapped  # the FPR env, with its action_masks
     while not (max_steps and len(record.actions) >= max_steps):
-        kwargs = {"action_masks": env.unwrapped.action_masks()} if masked else {}
+        kwargs = {"action_masks": unwrapped.action_masks()} if masked else {}
         action, state = model.predict(
             obs, state=state, episode_start=episode_start, deterministic=True, **kwargs
         )
         episode_start = np.zeros(1, dtype=bool)
         record.actions.append(int(action))
-        record.iterations.append(int(model.policy.last_solve_stats["iterations"][0]))
+        record.iterations.append(last_iterations(model))
         obs, reward, terminated, truncated, info = env.step(int(action))
         record.episode_return += float(reward)
         title = (
             f"episode {number}, decision {len(record.actions)}: {record.iterations[-1]} iterations"
         )
-        frames.append(frame(env.render(), record.iterations, title))
+        frames.append(frame(rendered(env), record.iterations, title))
         if terminated or truncated:
             record.ended = True
             break

@@ -53,6 +53,7 @@ from train.arguments import flat_values
 from train.common import (
     check_env_id,
     cli,
+    env_task_description,
     load_planner,
     parse_args,
     resolve_device,
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.set_solver(readout_tol=args.solver.readout_tol)
     max_iters = args.solver.max_iters or planner.config.max_iters
     family = planner.task.get("family")
-    env_family = gym.make(args.env).unwrapped.task_description["family"]
+    env_family = env_task_description(gym.make(args.env))["family"]
     if env_family != family:
         raise ValueError(f"checkpoint plans for {family!r} tasks, but {args.env} is {env_family!r}")
     out = Path(args.out)
@@ -267,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
-    report = {
+    report: dict[str, Any] = {
         "env": args.env,
         "checkpoint": args.checkpoint,
         "args": flat_values(args),
@@ -300,16 +301,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if report["events"]["warm"] is not None:
         plot_events(main_result, str(out / "iterations_along_episodes.png"))
     if forced:
-        adaptive = [r for r in forced if r["halting"] == "adaptive (capped)"]
-        fixed = [r for r in forced if r["halting"] == "fixed depth"]
+        adaptive_rows = [r for r in forced if r["halting"] == "adaptive (capped)"]
+        fixed_rows = [r for r in forced if r["halting"] == "fixed depth"]
         plot_sweep(
-            adaptive,
+            adaptive_rows,
             "cap",
             "iteration cap (adaptive halting)",
             str(out / "success_vs_cap.png"),
             log_x=True,
         )
-        plot_sweep(fixed, "cap", "fixed depth", str(out / "success_vs_fixed_depth.png"), log_x=True)
+        plot_sweep(
+            fixed_rows, "cap", "fixed depth", str(out / "success_vs_fixed_depth.png"), log_x=True
+        )
     if size_rows:
         plot_sweep(size_rows, "size", "maze side", str(out / "success_vs_size.png"))
     _log_tensorboard(out, report)

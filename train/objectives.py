@@ -113,7 +113,10 @@ class WavefrontObjective:
 class Regulariser(Protocol):
     """A term added to a round's loss (or noise in the unroll without gradient)."""
 
-    unroll_noise: float
+    @property
+    def unroll_noise(self) -> float:
+        """The standard deviation of the noise added to the latent in the unroll (0: none)."""
+        ...
 
     def penalty(
         self,

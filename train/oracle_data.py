@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -30,6 +30,7 @@ from envs.maze_generators import (
 )
 from envs.sudoku_solver import generate_puzzle
 from fpr_agents.policy.planner import PlannerNetwork
+from train.common import env_task_description
 
 
 @dataclass
@@ -161,13 +162,19 @@ class OracleSource:
 
     def __init__(self, env_id: str) -> None:
         env = gym.make(env_id)
-        self.task_description: dict[str, Any] = env.unwrapped.task_description
+        self.task_description: dict[str, Any] = env_task_description(env)
         height, width = self.task_description["grid_shape"]
+        observation_space = cast(gym.spaces.Dict, env.observation_space)
+        # The flat length of each grid key's observation (a Box in every FPR env).
+        lengths = {
+            key: cast(gym.spaces.Box, observation_space[key]).shape[0]
+            for key in self.task_description["grid_keys"]
+        }
         # Grid keys that stack K grids (flat length K * H * W in the env's observation space).
         self.stack_sizes: dict[str, int] = {
-            key: env.observation_space[key].shape[0] // (height * width)
-            for key in self.task_description["grid_keys"]
-            if env.observation_space[key].shape[0] > height * width
+            key: length // (height * width)
+            for key, length in lengths.items()
+            if length > height * width
         }
         env.close()
         if self.task_description["family"] != self.family:

@@ -284,7 +284,7 @@ def build_model(
     :return: the model.
     """
     algo_cls = MaskablePPO if args.algo == "maskable_ppo" else PPO
-    common = {
+    common: dict[str, Any] = {
         "n_steps": args.algorithm.n_steps,
         "batch_size": args.algorithm.batch_size,
         "n_epochs": args.algorithm.n_epochs,
@@ -311,15 +311,17 @@ def build_model(
     config = ReasonerConfig(
         **args.model.reasoner_fields(), max_iters=args.solver.max_iters, tol=args.solver.tol
     )
-    policy_cls = (
-        MaskableFixedPointPlannerPolicy if args.algo == "maskable_ppo" else FixedPointPlannerPolicy
-    )
     policy_kwargs = {
         "task_description": env.get_attr("task_description")[0],
         "reasoner": asdict(config),
         **planner_kwargs,
     }
-    return algo_cls(policy_cls, env, policy_kwargs=policy_kwargs, **common)
+    # One call per algorithm: each takes only its own policy class.
+    if args.algo == "maskable_ppo":
+        return MaskablePPO(
+            MaskableFixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common
+        )
+    return PPO(FixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common)
 
 
 class SafetensorsCheckpointCallback(BaseCallback):

@@ -44,6 +44,7 @@ from train.common import (
     check_env_id,
     cli,
     compare_architecture,
+    env_task_description,
     load_checkpoint,
     load_optimizer_tensors,
     optimizer_tensors,
@@ -335,7 +336,7 @@ def make_source(args: PretrainArgs) -> OracleSource:
     check_env_id(args.env)
     import gymnasium as gym
 
-    family = gym.make(args.env).unwrapped.task_description["family"]
+    family = env_task_description(gym.make(args.env))["family"]
     data = args.data
     if family == "maze":
         return MazeOracle(
@@ -572,7 +573,7 @@ def train(args: PretrainArgs) -> dict[str, Any]:
     )
     checkpoint_path = run_dir / "checkpoint.safetensors"
     evaluation_sets = eval_batches(args, source)
-    metrics: dict[str, Any] = {}
+    metrics = {}
 
     def save() -> None:
         if rank == 0:
