@@ -48,7 +48,7 @@ from fpr_agents.evaluation.report import (
 )
 from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
-from fpr_agents.reasoner.config import HALTING_MODES
+from fpr_agents.reasoner.config import HALTING_MODES, READOUT_SIGNALS
 from train.arguments import flat_values
 from train.common import (
     check_env_id,
@@ -78,6 +78,13 @@ class EvaluateSolverArgs:
     )
     readout_tol: float = field(
         default=-1.0, metadata={"help": "readout rule's tolerance (negative: the checkpoint's)"}
+    )
+    readout_signal: str = field(
+        default="",
+        metadata={
+            "help": "what the readout rule watches ('': the checkpoint's)",
+            "choices": ("", *READOUT_SIGNALS),
+        },
     )
     hold_plans: bool = field(
         default=True,
@@ -211,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.set_solver(halting=args.solver.halting)
     if args.solver.readout_tol >= 0:
         planner.set_solver(readout_tol=args.solver.readout_tol)
+    if args.solver.readout_signal:
+        planner.set_solver(readout_signal=args.solver.readout_signal)
     max_iters = args.solver.max_iters or planner.config.max_iters
     family = planner.task.get("family")
     env_family = env_task_description(gym.make(args.env))["family"]
@@ -278,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "tol": planner.config.tol,
             "patience": planner.config.patience,
             "readout_tol": planner.config.readout_tol,
+            "readout_signal": planner.config.readout_signal,
+            "hold_plans": args.solver.hold_plans,
             "readout_patience": planner.config.readout_patience,
             "stall_patience": planner.config.stall_patience,
             "max_iters": max_iters,

@@ -445,14 +445,28 @@ def plot_events(result: RolloutResult, path: str, episodes: int = 4) -> None:
                              squeeze=False)  # fmt: skip
     for ax, episode in zip(axes[:, 0], chosen, strict=True):
         decisions = sorted(by_episode[episode], key=lambda d: d.step)
-        ax.plot([d.step for d in decisions], [d.iterations for d in decisions], ".-", color="C0")
+        steps = [d.step for d in decisions]
+        iterations = [d.iterations for d in decisions]
+        ax.plot(steps, iterations, "-", color="C0", lw=1)
+        thought = [d for d in decisions if not getattr(d, "held", False)]
+        held = [d for d in decisions if getattr(d, "held", False)]
+        ax.plot([d.step for d in thought], [d.iterations for d in thought], ".", color="C0",
+                label="solved")  # fmt: skip
+        if held:
+            ax.plot([d.step for d in held], [0] * len(held), "o", color="0.6", ms=3,
+                    label="plan held: 0 iterations")  # fmt: skip
+        # symlog: the held decisions' zeros stay on the axis, the spikes stay readable
+        ax.set_yscale("symlog", linthresh=1.0)
+        top = 1.6 * max(max(iterations), 1) + 1
+        ax.set_ylim(-0.3, top)
         for d in decisions:
             if d.event != "none":
                 colour = EVENT_COLOURS.get(d.event, "C4")
                 ax.axvline(d.step, color=colour, alpha=0.6, lw=1.5)
-                ax.annotate(f"{d.event} ({d.replan_cells})", (d.step, ax.get_ylim()[1]),
+                ax.annotate(f"{d.event} ({d.replan_cells})", (d.step, top),
                             fontsize=7, color=colour, ha="left", va="top")  # fmt: skip
-        ax.set_yscale("log")
+        if held and episode == chosen[0]:
+            ax.legend(fontsize=7, loc="center right")
         ax.set_ylabel("iterations")
         ax.set_title(f"episode {episode}", fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("step of the episode")
