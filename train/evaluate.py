@@ -86,6 +86,13 @@ class EvaluateSolverArgs:
             "choices": ("", *READOUT_SIGNALS),
         },
     )
+    replan_on_repeat: bool = field(
+        default=True,
+        metadata={
+            "help": "the first time the agent is back in a state of its episode, solve that "
+            "decision from scratch (a second return ends the episode as a loop)"
+        },
+    )
     hold_plans: bool = field(
         default=True,
         metadata={
@@ -180,6 +187,7 @@ def _evaluate(
     envs = [make_env() for _ in range(min(args.parallel, episodes))]
     seeds = [args.seed + i for i in range(episodes)]
     solve.setdefault("hold_plans", args.solver.hold_plans)
+    solve.setdefault("replan_on_repeat", args.solver.replan_on_repeat)
     result = run_episodes(planner, envs, seeds, device=device, progress=bar, **solve)
     for env in envs:
         env.close()
@@ -289,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "readout_tol": planner.config.readout_tol,
             "readout_signal": planner.config.readout_signal,
             "hold_plans": args.solver.hold_plans,
+            "replan_on_repeat": args.solver.replan_on_repeat,
             "readout_patience": planner.config.readout_patience,
             "stall_patience": planner.config.stall_patience,
             "max_iters": max_iters,
@@ -350,6 +359,10 @@ def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> N
         "Why decisions halted (shares):",
         "",
         _halting_markdown(report["depth"]["halting"]),
+        "",
+        f"Decisions solved from scratch because the agent came back to a state of its episode: "
+        f"{report['depth']['replanned']}; episodes ended in a loop: "
+        f"{report['depth']['looped_episodes']}.",
     ]
     if report["cold_depth"] is not None:
         parts += [

@@ -90,6 +90,9 @@ def depth_report(result: RolloutResult, n_buckets: int = 5) -> dict[str, Any]:
         if result.decisions
         else float("nan"),
         "halting": halting_shares(result),
+        # decisions solved from scratch because the agent came back to a state of its episode
+        "replanned": int(sum(d.replanned for d in result.decisions)),
+        "looped_episodes": int(sum(e.looped for e in result.episodes)),
     }
 
 

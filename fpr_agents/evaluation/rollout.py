@@ -33,6 +33,8 @@ class DecisionRecord:
     :param replan_cells: how much of the plan that change invalidated (``info["replan_cells"]``).
     :param held: taken from the kept plan without iterating (the world changed only as the last
         action said it would, and the plan was decided about this decision).
+    :param replanned: solved from scratch because the agent was back in a state it had been in
+        during this episode (its kept plan led it in a circle).
     """
 
     episode: int
@@ -48,6 +50,7 @@ class DecisionRecord:
     event: str = "none"
     replan_cells: int = 0
     held: bool = False
+    replanned: bool = False
 
 
 @dataclass
@@ -133,6 +136,7 @@ def run_episodes(
     hold_plans: bool = True,
     max_steps: int | None = None,
     stop_on_repeat: bool = True,
+    replan_on_repeat: bool = True,
     device: torch.device | str = "cpu",
     progress: Any = None,
 ) -> RolloutResult:
@@ -153,6 +157,10 @@ def run_episodes(
         plan is decided about it (``PlannerNetwork.forward(hold=...)``); never under
         "fixed_depth", which runs its depth every decision.
     :param max_steps: cut episodes after this many steps (None: the env's own limit).
+    :param replan_on_repeat: with ``stop_on_repeat``, the first time an observation comes back
+        the agent drops its kept plan and solves that decision from scratch (a warm-started plan
+        that went stale, e.g. after a door closed, can lead it in a circle; a fresh plan does
+        not carry the stale one); only a second return ends the episode.
     :param stop_on_repeat: end an episode as a failure when an observation repeats (the greedy
         policy acts on the observation alone, so in a deterministic env it is in a loop).
     :param device: where the planner runs.
@@ -179,7 +187,8 @@ def run_episodes(
         difficulty = float(info.get("difficulty", np.nan))
         slots[slot] = {
             "episode": episode, "seed": int(seed), "obs": obs, "step": 0, "return": 0.0,
-            "difficulty": difficulty, "initial": difficulty, "seen": {_key(obs)},
+            "difficulty": difficulty, "initial": difficulty, "seen": {_key(obs): 1},
+            "replanned": False,
             "event": str(info.get("event", "none")), "replan": int(info.get("replan_cells", 0)),
         }  # fmt: skip
 
@@ -233,7 +242,7 @@ def run_episodes(
                     readout_stable=bool(flags["readout_stable"][k]),
                     diverged=bool(flags["diverged"][k]), capped=bool(capped[k]),
                     event=state["event"], replan_cells=state["replan"],
-                    held=bool(flags["held"][k]),
+                    held=bool(flags["held"][k]), replanned=state["replanned"],
                 )
             )  # fmt: skip
             obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))
@@ -243,11 +252,16 @@ def run_episodes(
             state["event"] = str(info.get("event", "none"))
             state["replan"] = int(info.get("replan_cells", 0))
             cut = max_steps is not None and state["step"] >= max_steps
-            looped = False
+            looped, state["replanned"] = False, False
             if stop_on_repeat and not (terminated or truncated):
                 key = _key(obs_k)
-                looped = key in state["seen"]
-                state["seen"].add(key)
+                visits = state["seen"].get(key, 0) + 1
+                state["seen"][key] = visits
+                if visits == 2 and replan_on_repeat:
+                    planning.set_row(slot, None)  # back where it was: think from scratch
+                    state["replanned"] = True
+                else:
+                    looped = visits >= 2
             if terminated or truncated or cut or looped:
                 result.episodes.append(
                     EpisodeRecord(

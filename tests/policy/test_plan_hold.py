@@ -164,3 +164,19 @@ def test_the_choices_signal_halts_no_later_and_places_right_digits() -> None:
             cell, digit = divmod(action, 6)
             solution = env.unwrapped._solution  # the env's own answer
             assert int(solution.flat[cell]) == digit + 1
+
+
+@pytest.mark.slow
+def test_an_agent_back_where_it_was_replans_from_scratch() -> None:
+    # Seeds on which maze_mixed's warm plan goes stale after a door closes and leads the greedy
+    # agent in a circle (found by playing 48 episodes with replan_on_repeat=False).
+    planner = load_planner("maze_mixed")
+    seeds = [12348, 12349]
+    envs_ = [gym.make("FPR/Maze-Dynamic-33x33-v0") for _ in seeds]
+    stuck = run_episodes(planner, envs_, seeds, max_iters=1024, replan_on_repeat=False)
+    assert all(e.looped and not e.success for e in stuck.episodes)
+    assert not any(d.replanned for d in stuck.decisions)
+    recovered = run_episodes(planner, envs_, seeds, max_iters=1024)
+    replans = [d for d in recovered.decisions if d.replanned]
+    assert replans and not any(d.held for d in replans)  # solved, from scratch
+    assert all(e.success for e in recovered.episodes)
