@@ -13,6 +13,7 @@ from typing import cast
 
 import torch
 from torch import nn
+from typing_extensions import Unpack
 
 from fpr_agents.reasoner.config import ArchitectureConfig, ReasonerConfig
 from fpr_agents.reasoner.layers import (
@@ -23,7 +24,12 @@ from fpr_agents.reasoner.layers import (
     RMSNorm,
     SwiGLU,
 )
-from fpr_agents.reasoner.solve import Readout, SolveResult, check_grid_inputs, solve_fixed_point
+from fpr_agents.reasoner.solve import (
+    SolveOptions,
+    SolveResult,
+    check_grid_inputs,
+    solve_fixed_point,
+)
 
 
 @dataclass
@@ -221,13 +227,7 @@ class FixedPointReasoner(nn.Module):
         x: torch.Tensor,
         mask: torch.Tensor | None = None,
         z0: torch.Tensor | None = None,
-        *,
-        max_iters: int | None = None,
-        tol: float | None = None,
-        halting: str | None = None,
-        return_trace: bool = False,
-        z0_seeds: torch.Tensor | list[int] | None = None,
-        readout: Readout | None = None,
+        **options: Unpack[SolveOptions],
     ) -> SolveResult:
         """Iterate f to a fixed point, per sample, without gradient.
 
@@ -236,25 +236,11 @@ class FixedPointReasoner(nn.Module):
         :param x: input embedding, (B, H, W, d).
         :param mask: (B, H, W) bool, True on real cells, or None.
         :param z0: initial latent (B, H, W, d) (a warm start), or None to use ``config.z0_mode``.
-        :param max_iters: overrides ``config.max_iters`` (and the depth in "fixed_depth" mode).
-        :param tol: overrides ``config.tol``.
-        :param halting: overrides ``config.halting``.
-        :param return_trace: also return every sample's residual at every iteration.
-        :param z0_seeds: per-sample seeds of the "random" initial latent, (B,).
-        :param readout: what the decision reads, for the "readout" halting mode.
+        :param options: :class:`~fpr_agents.reasoner.solve.SolveOptions` (``max_iters``,
+            ``tol``, ``halting``, ``return_trace``, ``z0_seeds``, ``readout``), as the solver
+            takes them.
         :return: the per-sample result.
         """
         # The solver takes any width; this reasoner needs its own (the solver checks the rest).
         check_grid_inputs(x, None, self.config.d_model, "solve")
-        return solve_fixed_point(
-            self,
-            x,
-            mask,
-            z0,
-            max_iters=max_iters,
-            tol=tol,
-            halting=halting,
-            return_trace=return_trace,
-            z0_seeds=z0_seeds,
-            readout=readout,
-        )
+        return solve_fixed_point(self, x, mask, z0, **options)

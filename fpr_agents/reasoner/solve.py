@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import torch
+from typing_extensions import TypedDict, Unpack
 
 from fpr_agents.reasoner.config import HALTING_MODES, SolverConfig
 
@@ -274,18 +275,27 @@ def _crop_to_valid(
     return z, x, mask
 
 
+class SolveOptions(TypedDict, total=False):
+    """The keyword options of a solve (see :func:`solve_fixed_point`), written once for the
+    solver and for ``FixedPointReasoner.solve``."""
+
+    max_iters: int | None
+    tol: float | None
+    halting: str | None
+    return_trace: bool
+    z0_seeds: torch.Tensor | list[int] | None
+    readout: Readout | None
+
+
+SOLVE_OPTIONS = frozenset(SolveOptions.__annotations__)
+
+
 def solve_fixed_point(
     reasoner: SteppedMap,
     x: torch.Tensor,
     mask: torch.Tensor | None = None,
     z0: torch.Tensor | None = None,
-    *,
-    max_iters: int | None = None,
-    tol: float | None = None,
-    halting: str | None = None,
-    return_trace: bool = False,
-    z0_seeds: torch.Tensor | list[int] | None = None,
-    readout: Readout | None = None,
+    **options: Unpack[SolveOptions],
 ) -> SolveResult:
     """Iterate ``z <- f(z; x)`` per sample until each sample halts; runs without gradient.
 
@@ -330,8 +340,15 @@ def solve_fixed_point(
     :param readout: what the decision reads (:data:`Readout`); needed by the "readout" mode.
     :return: the per-sample result.
     """
+    unknown = sorted(set(options) - SOLVE_OPTIONS)
+    if unknown:
+        raise TypeError(f"solve: unknown options {unknown}; valid: {sorted(SOLVE_OPTIONS)}")
+    max_iters, tol = options.get("max_iters"), options.get("tol")
+    return_trace, z0_seeds = options.get("return_trace", False), options.get("z0_seeds")
+    readout = options.get("readout")
     config = reasoner.config
     mask = check_grid_inputs(x, mask, None, "solve")
+    halting = options.get("halting")
     halting = config.halting if halting is None else halting
     if halting not in HALTING_MODES:
         raise ValueError(f"solve: halting must be one of {HALTING_MODES}, got {halting!r}")

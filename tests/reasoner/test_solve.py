@@ -254,3 +254,11 @@ def test_solver_needs_only_a_step_function_and_its_settings() -> None:
     assert torch.allclose(result.z, 2 * x, atol=1e-3)  # the fixed point z = 2x, any width
     capped = solve_fixed_point(_HalvingMap(SolverConfig(tol=1e-5, max_iters=3)), x, mask)
     assert capped.iterations.tolist() == [3, 3] and not capped.converged.any()
+
+
+def test_solve_options_are_checked_by_name() -> None:
+    reasoner = small_reasoner()
+    x = torch.randn(2, 3, 3, reasoner.config.d_model)
+    assert reasoner.solve(x, max_iters=2, halting="fixed_depth").iterations.tolist() == [2, 2]
+    with pytest.raises(TypeError, match=r"unknown options \['max_iter'\]"):
+        reasoner.solve(x, max_iter=2)  # type: ignore[call-arg]
