@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from fpr_agents.device import DEVICE_CHOICES, resolve_device
+
 __all__ = [
     "DEFAULT_CHECKPOINT",
     "DEVICE_CHOICES",
@@ -51,7 +53,6 @@ __all__ = [
 ]
 
 DEFAULT_CHECKPOINT = "fpr_agents/checkpoints/maze.safetensors"
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -67,11 +68,7 @@ def resolve_bench_device(name: str) -> torch.device:
     """
     if name not in DEVICE_CHOICES:
         raise ValueError(f"--device must be one of {DEVICE_CHOICES}, got {name!r}")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine")
-    return torch.device(name)
+    return resolve_device(name)
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:

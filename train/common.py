@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from fpr_agents.checkpoints.files import compare_architecture as compare_architecture
 from fpr_agents.checkpoints.files import load_checkpoint as load_checkpoint
 from fpr_agents.checkpoints.files import strip_prefix as strip_prefix
+from fpr_agents.device import resolve_device as library_resolve_device
 from fpr_agents.policy.loading import load_planner as load_planner
 from train.arguments import CONFIG_DIR as CONFIG_DIR
 from train.arguments import UserError as UserError
@@ -105,17 +106,16 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; other names pass through.
+    """``--device`` as a torch device (``auto``: CUDA when present, else the CPU).
 
     :param name: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
     :return: the torch device.
+    :raises UserError: a device this machine lacks, or no device at all.
     """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: CUDA is not available on this machine")
-    return device
+    try:
+        return library_resolve_device(name)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def run_name(env_id: str, exp_name: str, seed: int) -> str:

@@ -10,22 +10,10 @@ import time
 import numpy as np
 import torch
 
+from fpr_agents.device import resolve_device
 from fpr_agents.reasoner.config import ReasonerConfig
 from fpr_agents.reasoner.toy import make_chain_batch, pad_batches
 from fpr_agents.reasoner.toy_model import ChainTraining, train_chain_model
-
-
-def resolve_device(name: str) -> torch.device:
-    """Turn a ``--device`` choice into a device.
-
-    :param name: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
-    :return: the device.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: CUDA is not available on this machine")
-    return torch.device(name)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
