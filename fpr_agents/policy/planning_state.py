@@ -20,6 +20,18 @@ from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.solve import initial_latent
 
 
+def flat_observations(obs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A batch of observations as one row each: every key's values flattened, keys in sorted
+    order, as float64 (the symbol ids and positions compare exactly).
+
+    :param obs: key -> (B, ...) tensors.
+    :return: (B, total) float64.
+    """
+    keys = sorted(obs)
+    batch = obs[keys[0]].shape[0]
+    return torch.cat([obs[k].reshape(batch, -1).to(torch.float64) for k in keys], dim=1)
+
+
 class PlanningState:
     """The warm-start latents of one caller's envs, one row per env.
 
@@ -30,8 +42,9 @@ class PlanningState:
         if n_envs < 0:
             raise ValueError(f"PlanningState: n_envs must be >= 0, got {n_envs}")
         self.latents: list[torch.Tensor | None] = [None] * n_envs
-        # per row: the observation the last action should lead to if the plan holds
-        self.expected: list[dict[str, torch.Tensor] | None] = [None] * n_envs
+        # per row: the observation the last action should lead to if the plan holds, flattened
+        # (its keys in sorted order, float64)
+        self.expected: list[torch.Tensor | None] = [None] * n_envs
 
     def __len__(self) -> int:
         return len(self.latents)
@@ -155,13 +168,10 @@ class PlanningState:
         :param trusted: (len(rows),) bool, the rows whose plan may be held: a solve that
             diverged, stalled or ran to its cap is not a plan (None: every row).
         """
+        flat = None if expected is None else flat_observations(expected)
         for k, row in enumerate(rows):
-            keep = expected is not None and (trusted is None or bool(trusted[k]))
-            self.expected[row] = (
-                {key: value[k].detach() for key, value in expected.items()}
-                if keep and expected is not None
-                else None
-            )
+            keep = flat is not None and (trusted is None or bool(trusted[k]))
+            self.expected[row] = flat[k].detach().cpu() if keep and flat is not None else None
 
     def holds(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Which rows see exactly the observation their plan expected (the world did not
@@ -171,34 +181,44 @@ class PlanningState:
         :return: (n_envs,) bool.
         """
         held = torch.zeros(len(self.latents), dtype=torch.bool)
+        if not any(e is not None for e in self.expected):
+            return held
+        flat = flat_observations(obs).cpu()  # (n_envs, total)
         for row, (latent, expected) in enumerate(zip(self.latents, self.expected, strict=True)):
-            if latent is None or expected is None or set(expected) != set(obs):
-                continue
-            held[row] = all(
-                torch.equal(
-                    expected[key].to(obs[key].device), obs[key][row].to(expected[key].dtype)
-                )
-                for key in obs
-            )
+            if latent is not None and expected is not None and expected.shape == flat[row].shape:
+                held[row] = bool(torch.equal(expected, flat[row]))
         return held
 
-    def to_sb3(self) -> tuple[np.ndarray, np.ndarray]:
+    def to_sb3(self) -> tuple[np.ndarray, ...]:
         """The state as SB3's ``predict`` passes it around: plain arrays, opaque to callers.
 
-        :return: latents (n_envs, H, W, d) float32 (zeros where a row has none) and a (n_envs,)
-            bool array saying which rows hold one.
+        :return: latents (n_envs, H, W, d) float32 (zeros where a row has none), a (n_envs,)
+            bool array saying which rows hold one and, where some row expects an observation,
+            the expected observations flattened (n_envs, total) float64 and a (n_envs,) bool
+            array saying which rows expect one.
         """
         known = [latent for latent in self.latents if latent is not None]
+        n = len(self.latents)
         if not known:
-            return np.zeros((len(self.latents), 0), np.float32), np.zeros(len(self.latents), bool)
+            return np.zeros((n, 0), np.float32), np.zeros(n, bool)
         shape = tuple(known[0].shape)
-        latents = np.zeros((len(self.latents), *shape), dtype=np.float32)
-        has = np.zeros(len(self.latents), dtype=bool)
+        latents = np.zeros((n, *shape), dtype=np.float32)
+        has = np.zeros(n, dtype=bool)
         for row, latent in enumerate(self.latents):
             if latent is not None and tuple(latent.shape) == shape:
                 latents[row] = latent.float().cpu().numpy()
                 has[row] = True
-        return latents, has
+        expected = [e for e in self.expected if e is not None]
+        if not expected:
+            return latents, has
+        width = expected[0].shape[0]
+        flat = np.zeros((n, width), dtype=np.float64)
+        expects = np.zeros(n, dtype=bool)
+        for row, value in enumerate(self.expected):
+            if value is not None and value.shape[0] == width and has[row]:
+                flat[row] = value.numpy()
+                expects[row] = True
+        return latents, has, flat, expects
 
     @classmethod
     def from_sb3(
@@ -216,12 +236,12 @@ class PlanningState:
         """
         planning = cls(n_envs)
         if state is not None:
-            if not (isinstance(state, tuple) and len(state) == 2):
+            if not (isinstance(state, tuple) and len(state) in (2, 4)):
                 raise ValueError(
-                    "predict: state must be the (latents, has_latent) pair a previous predict "
-                    f"of this policy returned, got {type(state).__name__}"
+                    "predict: state must be the tuple a previous predict of this policy "
+                    f"returned, got {type(state).__name__}"
                 )
-            latents, has = (np.asarray(part) for part in state)
+            latents, has = (np.asarray(part) for part in state[:2])
             if has.shape != (n_envs,):
                 raise ValueError(
                     f"predict: the state holds {has.shape[0] if has.ndim else 0} envs for "
@@ -229,6 +249,10 @@ class PlanningState:
                 )
             for row in np.flatnonzero(has):
                 planning.latents[int(row)] = torch.from_numpy(np.array(latents[row]))
+            if len(state) == 4:
+                flat, expects = np.asarray(state[2]), np.asarray(state[3])
+                for row in np.flatnonzero(expects[:n_envs] & has):
+                    planning.expected[int(row)] = torch.from_numpy(np.array(flat[row]))
         if episode_start is not None:
             planning.reset(episode_start)
         return planning

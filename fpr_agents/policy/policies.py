@@ -143,6 +143,7 @@ class _PlannerPolicyMixin:
         warm_start: bool = True,
         value_at_agent: bool | None = None,
         latent_cache: int = 16384,
+        hold_plans: bool = True,
         **kwargs: Any,
     ) -> None:
         if task_description is None:
@@ -167,7 +168,11 @@ class _PlannerPolicyMixin:
         self.warm_start = warm_start
         self.value_at_agent = value_at_agent
         self.latent_cache = latent_cache
+        self.hold_plans = hold_plans
         self._latents = LatentCache(latent_cache)
+        # the last warm-started plan: its observations and output, for the expectation of the
+        # action taken on it
+        self._last_plan: tuple[dict[str, torch.Tensor], PlannerOutput] | None = None
         # Rollout decisions warm-start from ``_rollout_state`` only while the episode starts of
         # the training envs are known (``observe_episode_starts`` was called since the last
         # decision, by PlanningStateCallback); otherwise they solve cold, never from a latent
@@ -189,6 +194,7 @@ class _PlannerPolicyMixin:
             warm_start=self.warm_start,
             value_at_agent=self.value_at_agent,
             latent_cache=self.latent_cache,
+            hold_plans=self.hold_plans,
         )
         return data
 
@@ -215,6 +221,7 @@ class _PlannerPolicyMixin:
         remember: bool = False,
         state: PlanningState | None = None,
         keep_state: bool = True,
+        action_mask: np.ndarray | torch.Tensor | None = None,
     ) -> PlannerOutput:
         """Run the planner on an observation batch.
 
@@ -228,6 +235,8 @@ class _PlannerPolicyMixin:
         :param remember: keep the fixed points for the update (rollout decisions).
         :param state: the caller's planning state, or None for a cold solve.
         :param keep_state: store the new fixed points in ``state``.
+        :param action_mask: (B, n_actions) bool of the allowed actions (maskable policies), for
+            the test of a held plan.
         :return: the planner's output.
         """
         tensors = preprocess_obs(obs, self.observation_space, normalize_images=False)
@@ -247,10 +256,20 @@ class _PlannerPolicyMixin:
             start = initial_latent(self.planner.config, x.detach(), mask, None, None)
             z0, found = self._latents.lookup(digests, start)
             z0 = z0 if found else None
-        out = self.planner(tensors, z0=z0, grad_iters=grad_iters, embedded=embedded)
+        hold, mask = None, None
+        if use_state and keep_state and self.hold_plans and z0 is not None:
+            assert state is not None
+            hold = state.holds(tensors)
+            if action_mask is not None:
+                mask = torch.as_tensor(action_mask, dtype=torch.bool, device=z0.device)
+                mask = mask.reshape(hold.shape[0], -1)
+        out = self.planner(
+            tensors, z0=z0, grad_iters=grad_iters, embedded=embedded, hold=hold, action_mask=mask
+        )
         if use_state and keep_state:
             assert state is not None
             state.update(out.z)
+            self._last_plan = (tensors, out)
         if remember and self.latent_cache > 0:
             self._latents.store(digests or observation_digests(tensors), out.z)
         self.last_solve_stats = {
@@ -265,19 +284,43 @@ class _PlannerPolicyMixin:
                 self.last_solve_stats[flag] = value.detach().cpu().numpy()
         return out
 
-    def _rollout_plan(self, obs: PyTorchObs) -> PlannerOutput:
+    def _rollout_plan(
+        self, obs: PyTorchObs, action_mask: np.ndarray | torch.Tensor | None = None
+    ) -> PlannerOutput:
         """A rollout decision of the training envs: warm-started within each env's episode.
 
         :param obs: observation tensors, one row per training env.
+        :param action_mask: (B, n_actions) bool of the allowed actions, or None.
         :return: the planner's output.
         """
         batch = _rows(obs)
         if not self._rollout_synced or len(self._rollout_state) != batch:
             self._rollout_state = PlanningState(batch)  # episode starts unknown: start cold
-        out = self._plan(obs, remember=True, state=self._rollout_state)
+        out = self._plan(obs, remember=True, state=self._rollout_state, action_mask=action_mask)
         self._rollout_synced = False
         self.rollout_solve_stats = self.last_solve_stats
         return out
+
+    def _expect(self, state: PlanningState | None, actions: torch.Tensor | np.ndarray) -> None:
+        """Remember what the actions taken on the last warm-started plan should make the next
+        observations, so that a decision the plan already answers is held (no iteration).
+
+        :param state: the planning state the plan came from (None: nothing to remember).
+        :param actions: (B,) the actions taken.
+        """
+        last, self._last_plan = self._last_plan, None
+        if state is None or last is None or not self.hold_plans:
+            return
+        tensors, out = last
+        chosen = torch.as_tensor(np.asarray(actions)).reshape(-1).to(torch.long)
+        if chosen.shape[0] != out.z.shape[0]:
+            return
+        trusted = out.converged.clone()  # a plan that ended well: not diverged or capped
+        for flag in (out.readout_stable, out.held):
+            if flag is not None:
+                trusted = trusted | flag
+        expected = self.planner.expected_observation(tensors, chosen.to(out.z.device))
+        state.expect(range(chosen.shape[0]), expected, trusted.cpu())
 
     def observe_episode_starts(self, episode_start: np.ndarray) -> None:
         """Tell the policy which training envs start a new episode at their next observation
@@ -323,6 +366,7 @@ class _PlannerPolicyMixin:
             actions, _ = super().predict(  # type: ignore[misc]
                 observation, None, None, deterministic, *args, **kwargs
             )
+            self._expect(self._predict_state, actions)
             new_state = self._predict_state.to_sb3()
         finally:
             self._predict_state = None
@@ -392,6 +436,7 @@ class FixedPointPlannerPolicy(_PlannerPolicyMixin, ActorCriticPolicy):
         out = self._rollout_plan(obs)
         distribution = self.action_dist.proba_distribution(action_logits=out.logits)
         actions = distribution.get_actions(deterministic=deterministic)
+        self._expect(self._rollout_state, actions)
         return actions, out.values, distribution.log_prob(actions)
 
     def evaluate_actions(
@@ -455,9 +500,10 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
         :param action_masks: (B, n_actions) bool.
         :return: actions, values, log-probabilities.
         """
-        out = self._rollout_plan(obs)
+        out = self._rollout_plan(obs, action_masks)
         distribution = self._masked(out.logits, action_masks)
         actions = distribution.get_actions(deterministic=deterministic)
+        self._expect(self._rollout_state, actions)
         return actions, out.values, distribution.log_prob(actions)
 
     def evaluate_actions(
@@ -486,4 +532,5 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
         :param action_masks: (B, n_actions) bool.
         :return: a masked categorical distribution.
         """
-        return self._masked(self._plan(obs, state=self._predict_state).logits, action_masks)
+        out = self._plan(obs, state=self._predict_state, action_mask=action_masks)
+        return self._masked(out.logits, action_masks)

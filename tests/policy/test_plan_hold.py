@@ -180,3 +180,42 @@ def test_an_agent_back_where_it_was_replans_from_scratch() -> None:
     replans = [d for d in recovered.decisions if d.replanned]
     assert replans and not any(d.held for d in replans)  # solved, from scratch
     assert all(e.success for e in recovered.episodes)
+
+
+@pytest.mark.parametrize("maskable", [False, True])
+def test_sb3_predict_holds_the_plan_through_its_state(maskable: bool) -> None:
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from fpr_agents.policy import planner_model
+
+    env = make_vec_env("FPR/Maze-15x15-v0", n_envs=1, seed=0)
+    model = planner_model("maze_mixed", env, algo="maskable_ppo" if maskable else "ppo")
+    assert isinstance(model, MaskablePPO if maskable else PPO)
+    play = gym.make("FPR/Maze-15x15-v0")
+    obs, _ = play.reset(seed=7)
+    state, start, iterations = None, np.array([True]), []
+    for _ in range(8):
+        kwargs = {"action_masks": play.unwrapped.action_masks()[None]} if maskable else {}
+        action, state = model.predict(
+            {k: v[None] for k, v in obs.items()}, state=state, episode_start=start,
+            deterministic=True, **kwargs,
+        )  # fmt: skip
+        iterations.append(int(model.policy.last_solve_stats["iterations"][0]))
+        obs, _, terminated, truncated, _ = play.step(int(action[0]))
+        start = np.array([False])
+        if terminated or truncated:
+            break
+    later = iterations[1:]
+    assert iterations[0] > 0 and len(later) >= 5
+    assert sum(i == 0 for i in later) >= len(later) - 2  # quiet steps: the plan is held
+    # without the state every decision is solved cold
+    model.predict({k: v[None] for k, v in obs.items()}, deterministic=True)
+    assert int(model.policy.last_solve_stats["iterations"][0]) > 0
+    model.policy.hold_plans = False
+    model.predict(
+        {k: v[None] for k, v in obs.items()}, state=state, episode_start=np.array([False]),
+        deterministic=True,
+    )  # fmt: skip
+    assert int(model.policy.last_solve_stats["iterations"][0]) > 0  # holding off: solved
