@@ -68,6 +68,13 @@ class PPOSolverArgs:
     tol: float = field(default=1e-3, metadata={"help": "fixed-point tolerance"})
     grad_iters: int = field(default=2, metadata={"help": "iterations with gradient in updates"})
     warm_start: bool = field(default=True, metadata={"help": "warm-start rollouts from last z"})
+    hold_plans: bool = field(
+        default=True,
+        metadata={
+            "help": "a rollout decision whose observation is the one the last action was "
+            "expected to give is read from the kept plan without iterating"
+        },
+    )
     latent_cache: int = field(
         default=16384,
         metadata={"help": "rollout fixed points kept for the update to start from (0: none)"},
@@ -304,6 +311,7 @@ def build_model(
         "grad_iters": args.solver.grad_iters,
         "warm_start": args.solver.warm_start,
         "latent_cache": args.solver.latent_cache,
+        "hold_plans": args.solver.hold_plans,
     }
     if args.pretrained is not None:
         solver = {"max_iters": args.solver.max_iters, "tol": args.solver.tol}
