@@ -207,7 +207,7 @@ class MazeOracle(OracleSource):
     """Mazes of random odd sizes with the shortest-path move set at every free cell.
 
     Difficulty is the goal's eccentricity (the longest shortest path to it), which is what the
-    number of iterations of a whole-field planner follows (DESIGN.md, calibration run).
+    number of iterations of a whole-field planner follows.
 
     :param env_id: a maze env id (for the task description).
     :param min_size: smallest maze side.

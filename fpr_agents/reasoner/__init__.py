@@ -1,5 +1,5 @@
 """The Fixed-Point Reasoner: a looped, weight-tied Transformer on a 2D grid, iterated per sample to
-a fixed point (see DESIGN.md, "The reasoner")."""
+a fixed point (docs/architecture.md, "The reasoner")."""
 
 from fpr_agents.reasoner.config import ArchitectureConfig, ReasonerConfig, SolverConfig
 from fpr_agents.reasoner.core import FixedPointReasoner, GateValues
@@ -13,17 +13,11 @@ from fpr_agents.reasoner.layers import (
     SwiGLU,
 )
 from fpr_agents.reasoner.solve import SolveResult, relative_residual, solve_fixed_point
-from fpr_agents.reasoner.training import (
-    DeepSupervision,
-    SupervisionResult,
-    halting_loss,
-    truncated_unroll,
-)
+from fpr_agents.reasoner.training import halting_loss, truncated_unroll
 
 __all__ = [
     "ArchitectureConfig",
     "ConvSwiGLU",
-    "DeepSupervision",
     "FixedPointReasoner",
     "Gate",
     "GateValues",
@@ -34,7 +28,6 @@ __all__ = [
     "ReasonerConfig",
     "SolveResult",
     "SolverConfig",
-    "SupervisionResult",
     "SwiGLU",
     "halting_loss",
     "relative_residual",

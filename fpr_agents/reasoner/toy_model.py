@@ -4,6 +4,7 @@ training loop with deep supervision and truncated back-propagation."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -16,7 +17,97 @@ from fpr_agents.reasoner.config import ReasonerConfig
 from fpr_agents.reasoner.core import FixedPointReasoner
 from fpr_agents.reasoner.layers import GridEmbedding
 from fpr_agents.reasoner.toy import ChainBatch, make_chain_batch
-from fpr_agents.reasoner.training import DeepSupervision
+from fpr_agents.reasoner.training import check_count, truncated_unroll
+
+
+@dataclass
+class SupervisionResult:
+    """What :meth:`DeepSupervision.run` returns.
+
+    :param losses: each segment's loss value.
+    :param z: the latent after the last segment, detached, (B, H, W, d).
+    """
+
+    losses: list[float]
+    z: torch.Tensor
+
+
+@dataclass
+class DeepSupervision:
+    """Deep supervision: ``segments`` truncated unrolls in a row, each followed by a loss and a
+    backward pass; the latent is detached and carried from one segment to the next.
+
+    :param segments: number of supervised segments.
+    :param n_no_grad: iterations without gradient at the start of each segment.
+    :param k_grad: iterations with gradient at the end of each segment.
+    :param clip_grad_norm: if set, the gradient norm of the optimiser's parameters is clipped to
+        it before each optimiser step.
+    """
+
+    segments: int = 4
+    """Number of supervised segments per call."""
+    n_no_grad: int = 8
+    """Iterations without gradient at the start of each segment."""
+    k_grad: int = 2
+    """Iterations with gradient at the end of each segment."""
+    clip_grad_norm: float | None = None
+    """Clip the gradient norm to this before each optimiser step (None: no clipping)."""
+
+    def __post_init__(self) -> None:
+        """Validate the settings."""
+        check_count("DeepSupervision.segments", self.segments, 1)
+        check_count("DeepSupervision.n_no_grad", self.n_no_grad, 0)
+        check_count("DeepSupervision.k_grad", self.k_grad, 1)
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            raise ValueError(
+                f"DeepSupervision.clip_grad_norm must be > 0 or None, got {self.clip_grad_norm!r}"
+            )
+
+    def run(
+        self,
+        reasoner: FixedPointReasoner,
+        embed: Callable[[], torch.Tensor],
+        loss_fn: Callable[[torch.Tensor], torch.Tensor],
+        mask: torch.Tensor | None = None,
+        z0: torch.Tensor | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+    ) -> SupervisionResult:
+        """Run the segments, back-propagating after each one.
+
+        :param reasoner: the reasoner to train.
+        :param embed: returns the input embedding x (B, H, W, d); called once per segment so that
+            each segment's backward pass has its own graph through the embedding.
+        :param loss_fn: maps the segment's final latent (B, H, W, d) to a scalar loss (the user's
+            readout and loss).
+        :param mask: (B, H, W) bool, True on real cells, or None.
+        :param z0: starting latent, or None for zeros.
+        :param optimizer: if given, stepped (and its gradients zeroed) after every segment, as in
+            TRM; if None, gradients of all segments accumulate for the caller to use.
+        :return: the segment losses and the final latent.
+        """
+        losses: list[float] = []
+        z = z0
+        for _ in range(self.segments):
+            x = embed()  # (B, H, W, d)
+            if z is None:
+                z = torch.zeros_like(x)
+            z_out = truncated_unroll(reasoner, x, mask, z, self.n_no_grad, self.k_grad)
+            loss = loss_fn(z_out)
+            if loss.dim() != 0:
+                raise ValueError(
+                    f"DeepSupervision.run: loss_fn must return a scalar, got {tuple(loss.shape)}"
+                )
+            loss.backward()
+            if optimizer is not None:
+                if self.clip_grad_norm is not None:
+                    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+                    torch.nn.utils.clip_grad_norm_(parameters, self.clip_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+            z = z_out.detach()
+        assert z is not None
+        return SupervisionResult(losses=losses, z=z)
 
 
 class ChainModel(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fpr_agents.reasoner import DeepSupervision, GridEmbedding, halting_loss, truncated_unroll
+from fpr_agents.reasoner import halting_loss, truncated_unroll
 from tests.reasoner.factories import small_reasoner
 
 
@@ -103,35 +103,6 @@ def test_graph_memory_does_not_grow_with_the_no_grad_prefix() -> None:
     assert four[1] - two[1] == six[1] - four[1] > 0
 
 
-def test_deep_supervision_trains_and_carries_the_state() -> None:
-    torch.manual_seed(0)
-    reasoner = small_reasoner().train()
-    embedding = GridEmbedding({"grid": 3}, 16)
-    readout = torch.nn.Linear(16, 3)
-    grid = torch.randint(0, 3, (4, 4, 4), generator=torch.Generator().manual_seed(1))
-    labels = (grid + 1) % 3  # a per-cell relabelling
-    parameters = [*reasoner.parameters(), *embedding.parameters(), *readout.parameters()]
-    optimizer = torch.optim.Adam(parameters, lr=1e-2)
-    supervision = DeepSupervision(segments=3, n_no_grad=2, k_grad=1, clip_grad_norm=1.0)
-
-    def loss_fn(z: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.cross_entropy(readout(z).reshape(-1, 3), labels.reshape(-1))
-
-    first = supervision.run(
-        reasoner, lambda: embedding({"grid": grid}), loss_fn, optimizer=optimizer
-    )
-    assert len(first.losses) == 3 and not first.z.requires_grad
-    for _ in range(8):
-        last = supervision.run(
-            reasoner, lambda: embedding({"grid": grid}), loss_fn, optimizer=optimizer
-        )
-    assert last.losses[-1] < 0.5 * first.losses[0]
-    # Without an optimiser the gradients of all segments accumulate for the caller.
-    optimizer.zero_grad()
-    supervision.run(reasoner, lambda: embedding({"grid": grid}), loss_fn)
-    assert all(p.grad is not None for p in readout.parameters())
-
-
 def test_halting_loss_targets_correctness() -> None:
     reasoner = small_reasoner()
     x, mask = _inputs()
@@ -162,10 +133,3 @@ def test_truncated_unroll_rejects_bad_arguments(kwargs: dict[str, object], messa
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         truncated_unroll(reasoner, x, mask, **arguments)  # type: ignore[arg-type]
-
-
-def test_deep_supervision_rejects_bad_settings() -> None:
-    with pytest.raises(ValueError, match=r"DeepSupervision\.segments"):
-        DeepSupervision(segments=0)
-    with pytest.raises(ValueError, match=r"DeepSupervision\.clip_grad_norm"):
-        DeepSupervision(clip_grad_norm=0.0)
