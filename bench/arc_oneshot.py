@@ -10,8 +10,8 @@ the planner's side and whose test answer has the shape the canvas is given).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ import torch
 from envs.arc_tasks import open_task_source
 from fpr_agents.checkpoints import shipped_checkpoint
 from fpr_agents.policy.planner import PlannerNetwork
+from train.arguments import parse_args
 from train.common import load_planner
 from train.oracle_data import SAME_SHAPE_FAMILIES, ArcConceptOracle, OracleBatch, cell_correct
 
@@ -38,26 +39,39 @@ def exact_share(planner: PlannerNetwork, source: ArcConceptOracle, batch: Oracle
     return float(right.flatten(1).all(-1).float().mean())
 
 
+@dataclass
+class ArcOneshotArgs:
+    """Arguments of ``python -m bench.arc_oneshot``: every field is a ``--flag``."""
+
+    checkpoint: str | None = field(
+        default=None, metadata={"help": "ARC planner (none: the shipped one)"}
+    )
+    env: str = field(default="FPR/ARC-Concepts-v0", metadata={"help": "env the planner plays"})
+    families: tuple[str, ...] = field(
+        default=SAME_SHAPE_FAMILIES,
+        metadata={
+            "help": "concept families of the generated tasks",
+            "choices": SAME_SHAPE_FAMILIES,
+        },
+    )
+    tasks: int = field(default=64, metadata={"help": "generated tasks per family"})
+    split: str = field(default="arc-agi-1/evaluation", metadata={"help": "real split ('' to skip)"})
+    seed: int = field(default=20_000, metadata={"help": "seed of the generated tasks"})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads"})
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """Print exactness per concept family and on a real split.
 
     :param argv: command-line arguments.
     :return: name -> {"tasks": n, "exact": share}.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="ARC planner (default: shipped)")
-    parser.add_argument("--env", default="FPR/ARC-Concepts-v0", help="env the planner plays")
-    parser.add_argument("--families", default=",".join(SAME_SHAPE_FAMILIES), help="families")
-    parser.add_argument("--tasks", type=int, default=64, help="generated tasks per family")
-    parser.add_argument("--split", default="arc-agi-1/evaluation", help="real split ('' to skip)")
-    parser.add_argument("--seed", type=int, default=20_000, help="seed of the generated tasks")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    args = parser.parse_args(argv)
+    args = parse_args(ArcOneshotArgs, argv, (__doc__ or "").splitlines()[0])
     torch.set_num_threads(args.threads)
     planner = load_planner(args.checkpoint or shipped_checkpoint("arc_concepts"))
     results: dict[str, dict[str, float]] = {}
     rng = np.random.default_rng(args.seed)
-    for family in (f for f in args.families.split(",") if f):
+    for family in args.families:
         source = ArcConceptOracle(args.env, (family,), max_depth=1)
         batch = source.batch(args.tasks, rng, painted_share=0.0)
         results[family] = {"tasks": args.tasks, "exact": exact_share(planner, source, batch)}
