@@ -14,10 +14,10 @@ early).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 
 from envs.maze import MOVES
 from fpr_agents.checkpoints import shipped_checkpoint
+from train.arguments import parse_args
 from train.common import load_planner
 from train.oracle_data import MazeOracle, cell_correct
 
@@ -141,37 +142,50 @@ def trace(
     return rows
 
 
+@dataclass
+class HoldingArgs:
+    """Arguments of ``python -m bench.holding``: every field is a ``--flag``."""
+
+    checkpoint: str | None = field(
+        default=None, metadata={"help": "maze planner (none: the shipped one)"}
+    )
+    sizes: tuple[int, ...] = field(default=(15,), metadata={"help": "maze sides"})
+    mazes: int = field(default=16, metadata={"help": "mazes per size"})
+    horizon: int = field(default=400, metadata={"help": "iterations to run"})
+    seed: int = field(default=5, metadata={"help": "seed of the mazes"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    distance_bins: tuple[int, ...] = field(
+        default=(),
+        metadata={
+            "help": "edges of distance-from-goal bins for split accuracy, e.g. 40,80,160 "
+            "(empty: none)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            raise ValueError("--sizes: give at least one maze side")
+        bins = list(self.distance_bins)
+        if any(e <= 0 for e in bins) or bins != sorted(set(bins)):
+            raise ValueError(
+                f"--distance-bins must be increasing positive integers, got {self.distance_bins}"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> dict[int, list[dict[str, Any]]]:
     """Run the trace for each size and print a table per size.
 
     :param argv: command-line arguments.
     :return: size -> rows.
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="maze planner (default: shipped)")
-    parser.add_argument("--sizes", default="15", help="maze sides, comma-separated")
-    parser.add_argument("--mazes", type=int, default=16, help="mazes per size")
-    parser.add_argument("--horizon", type=int, default=400, help="iterations to run")
-    parser.add_argument("--seed", type=int, default=5, help="seed of the mazes")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument(
-        "--distance-bins",
-        default="",
-        help="edges of distance-from-goal bins for split accuracy, e.g. 40,80,160 (empty: none)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        edges = [int(e) for e in args.distance_bins.split(",") if e.strip()]
-    except ValueError:
-        parser.error(
-            f"--distance-bins must be integers separated by commas, got {args.distance_bins!r}"
-        )
+    args = parse_args(HoldingArgs, argv, (__doc__ or "").splitlines()[0])
+    edges = list(args.distance_bins)
     torch.set_num_threads(args.threads)
     checkpoint = args.checkpoint or str(shipped_checkpoint("maze"))
     marks = [m for m in (1, 10, 25, 50, 100, 150, 200, 300, 400, 600, 800) if m <= args.horizon]
     marks = sorted({*marks, args.horizon})
     results = {}
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in args.sizes:
         rows = trace(checkpoint, size, args.mazes, args.horizon, marks, args.seed, edges)
         results[size] = rows
         bounds = [0, *edges]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from bench import holding
 from envs.maze import MOVES
+from train.arguments import parse_args
 from train.oracle_data import MazeOracle
 
 
@@ -41,6 +42,16 @@ def test_holding_splits_accuracy_by_distance_from_the_goal() -> None:
         holding.trace("unused", 9, 1, 1, [1], 0, distance_bins=[6, 3])
     with pytest.raises(SystemExit):
         holding.main(["--sizes", "9", "--distance-bins", "a,b"])
+
+
+def test_holding_list_flags_parse_by_type() -> None:
+    args = parse_args(holding.HoldingArgs, ["--sizes", "9,15", "--distance-bins", "3, 6"], "")
+    assert args.sizes == (9, 15) and args.distance_bins == (3, 6)
+    assert parse_args(holding.HoldingArgs, ["--distance-bins", ""], "").distance_bins == ()
+    for bad in (["--sizes", "9,x"], ["--distance-bins", "3,6.5"], ["--distance-bins", "6,3"]):
+        with pytest.raises(SystemExit) as refused:
+            parse_args(holding.HoldingArgs, bad, "")
+        assert refused.value.code == 2
 
 
 def _follow(moves: np.ndarray, grid: np.ndarray, goal: tuple[int, int], start) -> bool:
