@@ -15,10 +15,9 @@ get stuck) and with its blank count.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -42,6 +41,7 @@ from fpr_agents.checkpoints import shipped_checkpoint
 from fpr_agents.evaluation.metrics import spearman
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.config import HALTING_MODES
+from train.arguments import parse_args
 from train.common import load_planner
 
 __all__ = [
@@ -309,27 +309,29 @@ def _share_ratio(label: str, baseline: str, ours: float, theirs: float, percent:
     return RatioRow(label, baseline, shown(ours), shown(theirs), value, f"{value:.2f}x")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The bench's command line.
+@dataclass
+class SudokuOneshotArgs:
+    """Arguments of ``python -m bench.sudoku_oneshot``: every field is a ``--flag``."""
 
-    :return: the parser.
-    """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default=None, help="9x9 Sudoku planner (default: shipped)")
-    parser.add_argument("--puzzles", type=int, default=100, help="generated puzzles per set")
-    parser.add_argument("--seed", type=int, default=40_000, help="seed of the generated puzzles")
-    parser.add_argument(
-        "--halting",
-        choices=HALTING_MODES,
-        default=None,
-        help="halting rule of the solves (default: the checkpoint's)",
+    checkpoint: str | None = field(
+        default=None, metadata={"help": "9x9 Sudoku planner (none: the shipped one)"}
     )
-    parser.add_argument("--max-iters", type=int, default=None, help="iteration cap override")
-    parser.add_argument("--batch-size", type=int, default=128, help="puzzles per solve")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="cpu", help="where to run")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--quick", action="store_true", help="4 puzzles per set (for tests)")
-    return parser
+    puzzles: int = field(default=100, metadata={"help": "generated puzzles per set"})
+    seed: int = field(default=40_000, metadata={"help": "seed of the generated puzzles"})
+    halting: str | None = field(
+        default=None,
+        metadata={
+            "help": "halting rule of the solves (none: the checkpoint's)",
+            "choices": HALTING_MODES,
+        },
+    )
+    max_iters: int | None = field(
+        default=None, metadata={"help": "iteration cap override (none: the checkpoint's)"}
+    )
+    batch_size: int = field(default=128, metadata={"help": "puzzles per solve"})
+    device: str = field(default="cpu", metadata={"help": "where to run", "choices": DEVICE_CHOICES})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    quick: bool = field(default=False, metadata={"help": "4 puzzles per set (for tests)"})
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
@@ -338,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     :param argv: command-line arguments.
     :return: the report (``values`` holds every number by key).
     """
-    args = build_parser().parse_args(argv)
+    args = parse_args(SudokuOneshotArgs, argv, (__doc__ or "").splitlines()[0])
     torch.set_num_threads(args.threads)
     device = resolve_bench_device(args.device)
     checkpoint = args.checkpoint or shipped_checkpoint("sudoku9")
