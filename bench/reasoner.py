@@ -23,10 +23,9 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from statistics import median
 from typing import Any
 
@@ -53,6 +52,7 @@ from bench.common import (
 )
 from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig
 from fpr_agents.reasoner.training import truncated_unroll
+from train.arguments import parse_args
 
 __all__ = [
     "FlopCount",
@@ -548,23 +548,26 @@ def run_benchmark(
     return report
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.reasoner",
-        description="Reasoner ms/iteration and GFLOP/s against a matrix product; back-prop memory.",
+@dataclass
+class ReasonerBenchArgs:
+    """Arguments of ``python -m bench.reasoner``: every field is a ``--flag``."""
+
+    checkpoint: str = field(default=DEFAULT_CHECKPOINT, metadata={"help": "planner checkpoint"})
+    random_weights: bool = field(
+        default=False, metadata={"help": "ignore the checkpoint (random planner)"}
     )
-    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="planner checkpoint")
-    parser.add_argument(
-        "--random-weights", action="store_true", help="ignore the checkpoint (random planner)"
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto (CUDA if present), cpu or cuda", "choices": DEVICE_CHOICES},
     )
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds")
-    parser.add_argument("--seconds", type=float, default=None, help="least seconds per turn")
-    parser.add_argument("--side", type=int, default=None, help="grid side")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    quick: bool = field(default=False, metadata={"help": "tiny sizes (for tests)"})
+    rounds: int | None = field(default=None, metadata={"help": "timed rounds (none: the config's)"})
+    seconds: float | None = field(
+        default=None, metadata={"help": "least seconds per turn (none: the config's)"}
+    )
+    side: int | None = field(default=None, metadata={"help": "grid side (none: the config's)"})
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    seed: int = field(default=0, metadata={"help": "seed of the inputs and random weights"})
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
@@ -575,7 +578,11 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     """
     from bench.common import resolve_bench_device
 
-    args = _parse_args(argv)
+    args = parse_args(
+        ReasonerBenchArgs,
+        argv,
+        "Reasoner ms/iteration and GFLOP/s against a matrix product; back-prop memory.",
+    )
     device = resolve_bench_device(args.device)
     base = QUICK_CONFIG if args.quick else ReasonerBenchConfig()
     bench = replace(
