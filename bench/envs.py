@@ -23,7 +23,6 @@ the medians over rounds. ``python -m bench.envs --help`` lists the options.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib
 import importlib.metadata
@@ -44,6 +43,8 @@ import numpy as np
 import envs  # noqa: F401  (registers the FPR/... ids)
 from envs.maze_generators import MAZE_GENERATORS, generate_maze
 from envs.sudoku_solver import generate_puzzle
+from fpr_agents.device import DEVICE_CHOICES
+from train.arguments import parse_args
 
 __all__ = [
     "BenchConfig",
@@ -829,21 +830,27 @@ def format_report(report: BenchReport) -> str:
     )
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.envs",
-        description="Env steps per second and puzzle generation rates, with ratios to peers.",
+@dataclass
+class EnvsBenchArgs:
+    """Arguments of ``python -m bench.envs``: every field is a ``--flag``."""
+
+    quick: bool = field(
+        default=False, metadata={"help": "a few seconds in all (tiny rounds; for tests)"}
     )
-    parser.add_argument(
-        "--quick", action="store_true", help="a few seconds in all (tiny rounds; for tests)"
+    repeats: int | None = field(
+        default=None, metadata={"help": "timed rounds per workload (none: the config's)"}
     )
-    parser.add_argument("--repeats", type=int, default=None, help="timed rounds per workload")
-    parser.add_argument("--seconds", type=float, default=None, help="seconds per timed round")
-    parser.add_argument("--seed", type=int, default=0, help="seed of envs and random actions")
-    parser.add_argument(
-        "--device", default="auto", help="accepted for a uniform CLI; environments run on the CPU"
+    seconds: float | None = field(
+        default=None, metadata={"help": "seconds per timed round (none: the config's)"}
     )
-    return parser.parse_args(argv)
+    seed: int = field(default=0, metadata={"help": "seed of envs and random actions"})
+    device: str = field(
+        default="auto",
+        metadata={
+            "help": "accepted for a uniform CLI; environments run on the CPU",
+            "choices": DEVICE_CHOICES,
+        },
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
@@ -852,7 +859,11 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     :param argv: arguments without the program name (None: ``sys.argv[1:]``).
     :return: the report that was printed.
     """
-    args = _parse_args(argv)
+    args = parse_args(
+        EnvsBenchArgs,
+        argv,
+        "Env steps per second and puzzle generation rates, with ratios to peers.",
+    )
     base = QUICK_CONFIG if args.quick else BenchConfig()
     config = BenchConfig(
         repeats=base.repeats if args.repeats is None else args.repeats,
