@@ -20,11 +20,10 @@ early in training, not where it ends. The bench sets no aim for these ratios.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +48,14 @@ from bench.common import (
     torch_threads,
 )
 from fpr_agents.policy import CriticWarmupCallback, PlanningStateCallback
-from train.arguments import build
+from train.arguments import build, parse_args
 from train.ppo import PPOArgs, build_model, make_envs
 
 __all__ = [
+    "OPTION_FIELDS",
     "PolicyRun",
     "RolloutTimer",
+    "TrainingBenchArgs",
     "TrainingBenchConfig",
     "evaluate_success",
     "main",
@@ -397,34 +398,47 @@ def _report(
     return report
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.training",
-        description="PPO env steps/s and success: planner policy vs SB3's default policy.",
+# The flags that override the bench config's field of the same name when given.
+OPTION_FIELDS = ("env", "chunks", "n_envs", "d_model", "mlp_kernel", "eval_episodes")
+
+
+@dataclass
+class TrainingBenchArgs:
+    """Arguments of ``python -m bench.training``: every field is a ``--flag``; those left None
+    keep the bench config's value."""
+
+    checkpoint: str = field(
+        default=DEFAULT_CHECKPOINT, metadata={"help": "planner checkpoint to start from"}
     )
-    parser.add_argument(
-        "--checkpoint", default=DEFAULT_CHECKPOINT, help="planner checkpoint to start from"
+    random_weights: bool = field(
+        default=False, metadata={"help": "start the planner from random weights"}
     )
-    parser.add_argument(
-        "--random-weights", action="store_true", help="start the planner from random weights"
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto (CUDA if present), cpu or cuda", "choices": DEVICE_CHOICES},
     )
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
-    parser.add_argument("--env", default=None, help="env id")
-    parser.add_argument("--chunks", type=int, default=None, help="rollout+update cycles each")
-    parser.add_argument("--n-envs", type=int, default=None, help="vectorised envs")
-    parser.add_argument(
-        "--eval-episodes", type=int, default=None, help="greedy episodes of the final evaluation"
+    quick: bool = field(default=False, metadata={"help": "tiny sizes (for tests)"})
+    env: str | None = field(default=None, metadata={"help": "env id (none: the config's)"})
+    chunks: int | None = field(
+        default=None, metadata={"help": "rollout+update cycles each (none: the config's)"}
     )
-    parser.add_argument(
-        "--d-model", type=int, default=None, help="width of a planner from random weights"
+    n_envs: int | None = field(
+        default=None, metadata={"help": "vectorised envs (none: the config's)"}
     )
-    parser.add_argument(
-        "--mlp-kernel", type=int, default=None, help="its MLP kernel (1: token-wise, 3: convs)"
+    eval_episodes: int | None = field(
+        default=None,
+        metadata={"help": "greedy episodes of the final evaluation (none: the config's)"},
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    d_model: int | None = field(
+        default=None,
+        metadata={"help": "width of a planner from random weights (none: the config's)"},
+    )
+    mlp_kernel: int | None = field(
+        default=None,
+        metadata={"help": "its MLP kernel (1: token-wise, 3: convs; none: the config's)"},
+    )
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    seed: int = field(default=0, metadata={"help": "seed of both models and envs"})
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
@@ -433,11 +447,14 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
     :param argv: arguments without the program name (None: ``sys.argv[1:]``).
     :return: the report that was printed.
     """
-    args = _parse_args(argv)
+    args = parse_args(
+        TrainingBenchArgs,
+        argv,
+        "PPO env steps/s and success: planner policy vs SB3's default policy.",
+    )
     device = resolve_bench_device(args.device)
     bench = QUICK_CONFIG if args.quick else TrainingBenchConfig()
-    names = ("env", "chunks", "n_envs", "d_model", "mlp_kernel", "eval_episodes")
-    bench = replace(bench, seed=args.seed, **given_options(args, names))
+    bench = replace(bench, seed=args.seed, **given_options(args, OPTION_FIELDS))
     pretrained = None
     if not args.random_weights and args.checkpoint and Path(args.checkpoint).exists():
         pretrained = args.checkpoint

@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from bench.training import QUICK_CONFIG, TrainingBenchConfig, main
+from bench.common import given_options
+from bench.training import (
+    OPTION_FIELDS,
+    QUICK_CONFIG,
+    TrainingBenchArgs,
+    TrainingBenchConfig,
+    main,
+)
+from train.arguments import parse_args
 
 
 def test_quick_mode_trains_both_policies_and_gives_a_complete_finite_table(
@@ -44,3 +52,9 @@ def test_bad_budgets_raise_value_errors() -> None:
         TrainingBenchConfig(chunks=0)
     with pytest.raises(ValueError, match="n_envs"):
         TrainingBenchConfig(n_envs=0)
+
+
+def test_only_the_flags_given_override_the_bench_config() -> None:
+    args = parse_args(TrainingBenchArgs, ["--chunks", "3", "--d-model", "32"], "")
+    assert given_options(args, OPTION_FIELDS) == {"chunks": 3, "d_model": 32}
+    assert given_options(parse_args(TrainingBenchArgs, [], ""), OPTION_FIELDS) == {}
