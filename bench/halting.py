@@ -48,7 +48,6 @@ successes then mean nothing; costs and ratios still show what the machinery does
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import statistics
@@ -94,6 +93,7 @@ from fpr_agents.reasoner.solve import (
     initial_latent,
     measure_step,
 )
+from train.arguments import parse_args
 from train.oracle_data import MazeOracle, OracleBatch, OracleSource, SudokuOracle, cell_correct
 
 __all__ = [
@@ -102,6 +102,7 @@ __all__ = [
     "Criterion",
     "CurvePoint",
     "DecisionSet",
+    "HaltingBenchArgs",
     "HaltingBenchConfig",
     "MixedSet",
     "SetCurves",
@@ -2025,111 +2026,6 @@ def run_benchmark(
     return report
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    """A comma-separated list of numbers."""
-    return tuple(float(part) for part in text.split(",") if part.strip())
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    """A comma-separated list of integers."""
-    return tuple(int(part) for part in text.split(",") if part.strip())
-
-
-def _sections(text: str) -> tuple[str, ...]:
-    """A comma-separated list of section names, checked."""
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
-    unknown = sorted(set(names) - set(SECTIONS))
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown sections {unknown}; choose from {SECTIONS}")
-    return names
-
-
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.halting",
-        description="Adaptive halting vs fixed depth and a learned head; compaction vs "
-        "batch-level halting; warm vs cold start; accuracy against iterations per decision "
-        "(in distribution and shifted); agent level; iterations against difficulty.",
-    )
-    parser.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="planner checkpoint")
-    parser.add_argument(
-        "--random-weights", action="store_true", help="ignore the checkpoint (random planner)"
-    )
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
-    parser.add_argument(
-        "--sections",
-        type=_sections,
-        default=SECTIONS,
-        help=f"comma-separated sections to run (default all: {','.join(SECTIONS)}); without "
-        "'halting' the learned head is the checkpoint's, untrained",
-    )
-    parser.add_argument("--out", default=DEFAULT_OUT, help="folder of the figures ('': none)")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds")
-    parser.add_argument("--max-iters", type=int, default=None, help="iteration cap")
-    parser.add_argument("--eval-size", type=int, default=None, help="puzzles in the accuracy set")
-    parser.add_argument(
-        "--maze-sizes", default=None, help="smallest,largest odd maze side of the mixes"
-    )
-    parser.add_argument(
-        "--sudoku-blanks", type=float, default=None, help="largest share of blanks (Sudoku)"
-    )
-    parser.add_argument("--head-batches", type=int, default=None, help="head training batches")
-    parser.add_argument("--episodes", type=int, default=None, help="warm/cold episodes")
-    parser.add_argument("--episode-env", default=None, help="env id of the episodes")
-    parser.add_argument(
-        "--episode-steps", type=int, default=None, help="cut episodes after this many steps"
-    )
-    parser.add_argument("--tols", type=_floats, default=None, help="fixed-point tols, a,b,...")
-    parser.add_argument("--readout-tols", type=_floats, default=None, help="readout tols, a,b,...")
-    parser.add_argument(
-        "--readout-patiences", type=_ints, default=None, help="readout patiences k, a,b,..."
-    )
-    parser.add_argument(
-        "--readout-decided", type=_floats, default=None, help="readout_decided values, a,b,..."
-    )
-    parser.add_argument(
-        "--curve-depth", type=int, default=None, help="deepest fixed depth of the curves"
-    )
-    parser.add_argument(
-        "--shift-maze-sizes", type=_ints, default=None, help="smallest,largest shifted maze side"
-    )
-    parser.add_argument(
-        "--shift-sudoku-blanks",
-        type=_floats,
-        default=None,
-        help="smallest,largest share of blanks of the shifted Sudokus",
-    )
-    parser.add_argument("--shift-size", type=int, default=None, help="puzzles in the shifted set")
-    parser.add_argument(
-        "--agent-episodes", type=int, default=None, help="episodes per agent (agent level)"
-    )
-    parser.add_argument(
-        "--agent-depths", type=_ints, default=None, help="fixed depths tried first, a,b,..."
-    )
-    parser.add_argument(
-        "--agent-learned",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="also play the learned head's agent (per-decision Spearman)",
-    )
-    parser.add_argument(
-        "--agent-fixed-starts",
-        type=lambda text: tuple(part.strip() for part in text.split(",") if part.strip()),
-        default=None,
-        help="starts of the fixed-depth agents: warm, cold or warm,cold (default warm)",
-    )
-    parser.add_argument(
-        "--decision-cells",
-        choices=DECISION_CELLS,
-        default=None,
-        help="the agent's cell of a maze decision (curves): an unforced random cell, or the start",
-    )
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
-
-
 OPTION_FIELDS = (
     "rounds", "max_iters", "eval_size", "sudoku_blanks", "head_batches", "episodes",
     "episode_env", "episode_steps", "tols", "readout_tols", "readout_patiences",
@@ -2139,23 +2035,132 @@ OPTION_FIELDS = (
 )  # fmt: skip
 
 
+def _none_help(text: str) -> dict[str, str]:
+    return {"help": f"{text} (none: the bench config's)"}
+
+
+@dataclass
+class HaltingBenchArgs:
+    """Arguments of ``python -m bench.halting``: every field is a ``--flag``; those of
+    :data:`OPTION_FIELDS` (and ``--maze-sizes``) left None keep the bench config's value."""
+
+    checkpoint: str = field(default=DEFAULT_CHECKPOINT, metadata={"help": "planner checkpoint"})
+    random_weights: bool = field(
+        default=False, metadata={"help": "ignore the checkpoint (random planner)"}
+    )
+    device: str = field(
+        default="auto",
+        metadata={"help": "auto (CUDA if present), cpu or cuda", "choices": DEVICE_CHOICES},
+    )
+    quick: bool = field(default=False, metadata={"help": "tiny sizes (for tests)"})
+    sections: tuple[str, ...] = field(
+        default=SECTIONS,
+        metadata={
+            "help": "sections to run; without 'halting' the learned head is the checkpoint's, "
+            "untrained",
+            "choices": SECTIONS,
+        },
+    )
+    out: str = field(default=DEFAULT_OUT, metadata={"help": "folder of the figures ('': none)"})
+    rounds: int | None = field(default=None, metadata=_none_help("timed rounds"))
+    max_iters: int | None = field(default=None, metadata=_none_help("iteration cap"))
+    eval_size: int | None = field(default=None, metadata=_none_help("puzzles in the accuracy set"))
+    maze_sizes: tuple[int, ...] | None = field(
+        default=None, metadata=_none_help("smallest,largest odd maze side of the mixes")
+    )
+    sudoku_blanks: float | None = field(
+        default=None, metadata=_none_help("largest share of blanks (Sudoku)")
+    )
+    head_batches: int | None = field(default=None, metadata=_none_help("head training batches"))
+    episodes: int | None = field(default=None, metadata=_none_help("warm/cold episodes"))
+    episode_env: str | None = field(default=None, metadata=_none_help("env id of the episodes"))
+    episode_steps: int | None = field(
+        default=None, metadata=_none_help("cut episodes after this many steps")
+    )
+    tols: tuple[float, ...] | None = field(default=None, metadata=_none_help("fixed-point tols"))
+    readout_tols: tuple[float, ...] | None = field(
+        default=None, metadata=_none_help("readout tols")
+    )
+    readout_patiences: tuple[int, ...] | None = field(
+        default=None, metadata=_none_help("readout patiences k")
+    )
+    readout_decided: tuple[float, ...] | None = field(
+        default=None, metadata=_none_help("readout_decided values")
+    )
+    curve_depth: int | None = field(
+        default=None, metadata=_none_help("deepest fixed depth of the curves")
+    )
+    shift_maze_sizes: tuple[int, ...] | None = field(
+        default=None, metadata=_none_help("smallest,largest shifted maze side")
+    )
+    shift_sudoku_blanks: tuple[float, ...] | None = field(
+        default=None, metadata=_none_help("smallest,largest share of blanks of the shifted Sudokus")
+    )
+    shift_size: int | None = field(default=None, metadata=_none_help("puzzles in the shifted set"))
+    agent_episodes: int | None = field(
+        default=None, metadata=_none_help("episodes per agent (agent level)")
+    )
+    agent_depths: tuple[int, ...] | None = field(
+        default=None, metadata=_none_help("fixed depths tried first")
+    )
+    # Both bench configs play the learned head's agent: a plain --flag/--no-flag, always passed.
+    agent_learned: bool = field(
+        default=HaltingBenchConfig.agent_learned,
+        metadata={"help": "also play the learned head's agent (per-decision Spearman)"},
+    )
+    agent_fixed_starts: tuple[str, ...] | None = field(
+        default=None,
+        metadata={
+            "help": "starts of the fixed-depth agents: warm, cold or warm,cold (none: warm)",
+            "choices": ("warm", "cold"),
+        },
+    )
+    decision_cells: str | None = field(
+        default=None,
+        metadata={
+            "help": "the agent's cell of a maze decision (curves): an unforced random cell, or "
+            "the start (none: the bench config's)",
+            "choices": DECISION_CELLS,
+        },
+    )
+    threads: int = field(default=1, metadata={"help": "torch CPU threads"})
+    seed: int = field(default=0, metadata={"help": "seed of puzzles, episodes and random weights"})
+
+    def __post_init__(self) -> None:
+        for name in ("maze_sizes", "shift_maze_sizes", "shift_sudoku_blanks"):
+            value = getattr(self, name)
+            if value is not None and len(value) != 2:
+                raise ValueError(f"--{name.replace('_', '-')} takes two values, got {value}")
+        self.bench_config()  # the config's own checks, as usage errors
+
+    def bench_config(self) -> HaltingBenchConfig:
+        """The bench config: the quick or full one, with the options given.
+
+        :return: the config.
+        :raises ValueError: a value the config refuses.
+        """
+        bench = QUICK_CONFIG if self.quick else HaltingBenchConfig()
+        overrides: dict[str, Any] = {"seed": self.seed, **given_options(self, OPTION_FIELDS)}
+        if self.maze_sizes is not None:
+            overrides["maze_sizes"] = self.maze_sizes
+        return replace(bench, **overrides)
+
+
 def main(argv: Sequence[str] | None = None) -> BenchReport:
     """Run the benchmark from command-line arguments and print its tables.
 
     :param argv: arguments without the program name (None: ``sys.argv[1:]``).
     :return: the report that was printed.
     """
-    args = _parse_args(argv)
+    args = parse_args(
+        HaltingBenchArgs,
+        argv,
+        "Adaptive halting vs fixed depth and a learned head; compaction vs batch-level halting; "
+        "warm vs cold start; accuracy against iterations per decision (in distribution and "
+        "shifted); agent level; iterations against difficulty.",
+    )
     device = resolve_bench_device(args.device)
-    bench = QUICK_CONFIG if args.quick else HaltingBenchConfig()
-    overrides: dict[str, Any] = {"seed": args.seed, **given_options(args, OPTION_FIELDS)}
-    if args.maze_sizes is not None:
-        low, high = (int(part) for part in args.maze_sizes.split(","))
-        overrides["maze_sizes"] = (low, high)
-    for name in ("shift_maze_sizes", "shift_sudoku_blanks"):
-        if name in overrides and len(overrides[name]) != 2:
-            raise ValueError(f"--{name.replace('_', '-')} takes two values, got {overrides[name]}")
-    bench = replace(bench, **overrides)
+    bench = args.bench_config()
     with torch_threads(args.threads):
         fields = QUICK_RANDOM_REASONER if args.quick else maze_reasoner_fields()
         loaded = load_planner_or_random(

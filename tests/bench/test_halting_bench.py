@@ -21,6 +21,7 @@ from bench.halting import (
     SECTIONS,
     Criterion,
     DecisionSet,
+    HaltingBenchArgs,
     HaltingBenchConfig,
     MixedSet,
     depth_curve,
@@ -34,6 +35,7 @@ from bench.halting import (
 )
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig
+from train.arguments import parse_args
 
 EXPECTED_RATIOS = [
     "adaptive vs fixed depth at equal accuracy: iterations",
@@ -215,6 +217,30 @@ def test_sections_can_be_chosen(tmp_path: Path) -> None:
     assert set(SECTIONS) >= {"curves", "agent", "difficulty"}
     with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
         main(["--quick", "--sections", "curves,nonsense"])
+
+
+def test_list_flags_parse_by_type_and_override_the_config_only_when_given() -> None:
+    argv = [
+        "--quick",
+        "--maze-sizes",
+        "5,7",
+        "--readout-tols",
+        "0.1, 0.01",
+        "--agent-depths",
+        "1,3",
+    ]
+    bench = parse_args(HaltingBenchArgs, argv, "").bench_config()
+    assert bench.maze_sizes == (5, 7) and bench.agent_depths == (1, 3)
+    assert bench.readout_tols == (0.1, 0.01)
+    assert bench.tols == QUICK_CONFIG.tols  # not given: the quick config's
+    assert parse_args(HaltingBenchArgs, [], "").bench_config() == HaltingBenchConfig()
+    # --agent-learned is always passed on: right while both configs agree on its default
+    assert QUICK_CONFIG.agent_learned == HaltingBenchConfig.agent_learned
+    assert not parse_args(HaltingBenchArgs, ["--no-agent-learned"], "").bench_config().agent_learned
+    for bad in (["--agent-depths", "1,x"], ["--maze-sizes", "9"], ["--agent-depths", "0"]):
+        with pytest.raises(SystemExit) as refused, contextlib.redirect_stderr(io.StringIO()):
+            parse_args(HaltingBenchArgs, bad, "")
+        assert refused.value.code == 2, bad
 
 
 def _mixed_inputs(masked: bool) -> tuple[FixedPointReasoner, torch.Tensor, torch.Tensor | None]:
