@@ -440,6 +440,18 @@ class TrainingBenchArgs:
     threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     seed: int = field(default=0, metadata={"help": "seed of both models and envs"})
 
+    def __post_init__(self) -> None:
+        self.bench_config()  # the config's own checks, as usage errors
+
+    def bench_config(self) -> TrainingBenchConfig:
+        """The bench config: the quick or full one, with the options given.
+
+        :return: the config.
+        :raises ValueError: a value the config refuses.
+        """
+        bench = QUICK_CONFIG if self.quick else TrainingBenchConfig()
+        return replace(bench, seed=self.seed, **given_options(self, OPTION_FIELDS))
+
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
     """Run the benchmark from command-line arguments and print its tables.
@@ -453,8 +465,7 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
         "PPO env steps/s and success: planner policy vs SB3's default policy.",
     )
     device = resolve_bench_device(args.device)
-    bench = QUICK_CONFIG if args.quick else TrainingBenchConfig()
-    bench = replace(bench, seed=args.seed, **given_options(args, OPTION_FIELDS))
+    bench = args.bench_config()
     pretrained = None
     if not args.random_weights and args.checkpoint and Path(args.checkpoint).exists():
         pretrained = args.checkpoint
