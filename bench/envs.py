@@ -51,6 +51,7 @@ __all__ = [
     "BenchReport",
     "Comparison",
     "ComparisonResult",
+    "EnvsBenchArgs",
     "RateResult",
     "Workload",
     "arcle_uniform_sampler",

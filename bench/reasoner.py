@@ -56,6 +56,7 @@ from train.arguments import parse_args
 
 __all__ = [
     "FlopCount",
+    "ReasonerBenchArgs",
     "ReasonerBenchConfig",
     "ceiling_gemm_shape",
     "main",
