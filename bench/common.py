@@ -271,7 +271,7 @@ def given_options(args: Any, names: Sequence[str]) -> dict[str, Any]:
     """The command-line options among ``names`` that were given (not None), by name: the
     overrides of a bench's config.
 
-    :param args: parsed arguments.
+    :param args: a bench's parsed argument dataclass (its overriding fields default to None).
     :param names: option names, equal to the config fields they override.
     :return: name -> value.
     """
