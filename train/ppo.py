@@ -75,6 +75,13 @@ class PPOSolverArgs:
             "expected to give is read from the kept plan without iterating"
         },
     )
+    update_resolves: bool = field(
+        default=False,
+        metadata={
+            "help": "the update solves each stored observation again before its iterations "
+            "with gradient (off: it starts them from the rollout's fixed point)"
+        },
+    )
     latent_cache: int = field(
         default=16384,
         metadata={"help": "rollout fixed points kept for the update to start from (0: none)"},
@@ -312,6 +319,7 @@ def build_model(
         "warm_start": args.solver.warm_start,
         "latent_cache": args.solver.latent_cache,
         "hold_plans": args.solver.hold_plans,
+        "update_resolves": args.solver.update_resolves,
     }
     if args.pretrained is not None:
         solver = {"max_iters": args.solver.max_iters, "tol": args.solver.tol}

@@ -499,6 +499,7 @@ class PlannerNetwork(nn.Module):
         embedded: tuple[torch.Tensor, torch.Tensor | None] | None = None,
         hold: torch.Tensor | None = None,
         action_mask: torch.Tensor | None = None,
+        solve: bool = True,
     ) -> PlannerOutput:
         """Plan: solve to the fixed point without gradient, then optionally a few steps with it.
 
@@ -516,6 +517,10 @@ class PlannerNetwork(nn.Module):
             others are solved. Needs ``z0``; ignored with gradient or under "fixed_depth".
         :param action_mask: (B, n_actions) bool of the allowed actions, for the hold's test of
             the action the policy would take (None: every action).
+        :param solve: with ``grad_iters > 0`` and a ``z0``, False skips the solve without
+            gradient and unrolls the ``grad_iters`` from ``z0`` itself (PPO's update starting
+            from the rollout's fixed points, which the weights of the update's first steps
+            still hold).
         :return: logits, values, the fixed point and the solve statistics.
         """
         mode = self.config.halting if halting is None else halting
@@ -524,6 +529,19 @@ class PlannerNetwork(nn.Module):
             if bool(held.any()):
                 return self._hold(obs, z0, held, max_iters, halting, embedded, action_mask)
         x, mask = embedded if embedded is not None else self.embed(obs)
+        if not solve and z0 is not None and grad_iters > 0:
+            # the update of a policy whose rollouts reached these fixed points: start from them
+            z = truncated_unroll(
+                self.reasoner, x, mask, z0.detach(), n_no_grad=0, k_grad=grad_iters
+            )
+            logits, values = self.readout(z, obs, mask)
+            none = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
+            return PlannerOutput(
+                logits=logits, values=values, z=z.detach(),
+                iterations=torch.zeros(x.shape[0], dtype=torch.long, device=x.device),
+                residual=torch.full((x.shape[0],), float("nan"), device=x.device),
+                converged=none, diverged=none, stalled=none, readout_stable=none, held=none,
+            )  # fmt: skip
         readout = None
         if mode == "readout":
             readout = self.decision_readout(obs, mask, (x.shape[1], x.shape[2]), action_mask)
