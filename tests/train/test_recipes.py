@@ -131,3 +131,21 @@ def test_a_staged_recipe_runs_its_stages_in_one_folder(tmp_path: Path) -> None:
         "checkpoint.safetensors"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "two.yaml"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_recipe_runs_as_written_on_a_tiny_budget(name: str, tmp_path: Path) -> None:
+    from train import pretrain
+
+    tiny = ["--total-steps", "1", "--batch-size", "2", "--eval-batches", "1", "--eval-sizes", "9",
+            "--min-size", "7", "--max-size", "9", "--min-blanks", "2", "--max-blanks", "4",
+            "--n-no-grad-max", "1", "--segments", "1", "--no-progress"]  # fmt: skip
+    out = tmp_path / "run"
+    result = pretrain.main(["--config", f"planners/{name}.yaml", *tiny, "--out", str(out)])
+    assert result["checkpoint"] == str(out / "checkpoint.safetensors")
+    meta = json.loads((out / "checkpoint.json").read_text())
+    shipped = json.loads((CHECKPOINT_DIR / f"{name}.json").read_text())
+    for field in ARCHITECTURE_FIELDS:
+        if field in shipped["reasoner"]:
+            assert meta["reasoner"][field] == shipped["reasoner"][field], (name, field)
