@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from envs.arc_tasks import open_task_source
+from fpr_agents.arguments import parse_args
 from fpr_agents.checkpoints import shipped_checkpoint
 from fpr_agents.policy.planner import PlannerNetwork
-from train.arguments import parse_args
 from train.common import load_planner
 from train.oracle_data import SAME_SHAPE_FAMILIES, ArcConceptOracle, OracleBatch, cell_correct
 

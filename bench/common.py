@@ -175,9 +175,9 @@ def maze_reasoner_fields() -> dict[str, Any]:
     :return: ReasonerConfig fields.
     """
     from fpr_agents.reasoner import ReasonerConfig
-    from train.common import load_yaml_section
+    from train.common import CONFIG_DIR, load_yaml_section
 
-    section = load_yaml_section("maze.yaml", "pretrain")
+    section = load_yaml_section("maze.yaml", "pretrain", CONFIG_DIR)
     names = {f.name for f in dataclasses.fields(ReasonerConfig)}
     return {key: value for key, value in section.items() if key in names}
 

@@ -43,8 +43,8 @@ import numpy as np
 import envs  # noqa: F401  (registers the FPR/... ids)
 from envs.maze_generators import MAZE_GENERATORS, generate_maze
 from envs.sudoku_solver import generate_puzzle
+from fpr_agents.arguments import parse_args
 from fpr_agents.device import DEVICE_CHOICES
-from train.arguments import parse_args
 
 __all__ = [
     "BenchConfig",

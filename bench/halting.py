@@ -83,6 +83,7 @@ from bench.common import (
     time_in_turns,
     torch_threads,
 )
+from fpr_agents.arguments import parse_args
 from fpr_agents.evaluation.metrics import spearman
 from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
@@ -93,7 +94,6 @@ from fpr_agents.reasoner.solve import (
     initial_latent,
     measure_step,
 )
-from train.arguments import parse_args
 from train.oracle_data import MazeOracle, OracleBatch, OracleSource, SudokuOracle, cell_correct
 
 __all__ = [

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from envs.maze import MOVES
+from fpr_agents.arguments import parse_args
 from fpr_agents.checkpoints import shipped_checkpoint
-from train.arguments import parse_args
 from train.common import load_planner
 from train.oracle_data import MazeOracle, cell_correct
 

@@ -50,9 +50,9 @@ from bench.common import (
     time_in_turns,
     torch_threads,
 )
+from fpr_agents.arguments import parse_args
 from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig
 from fpr_agents.reasoner.training import truncated_unroll
-from train.arguments import parse_args
 
 __all__ = [
     "FlopCount",

@@ -37,11 +37,11 @@ from envs.sudoku_solver import (
     propagation_rounds,
     search_nodes,
 )
+from fpr_agents.arguments import parse_args
 from fpr_agents.checkpoints import shipped_checkpoint
 from fpr_agents.evaluation.metrics import spearman
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.config import HALTING_MODES
-from train.arguments import parse_args
 from train.common import load_planner
 
 __all__ = [

@@ -47,8 +47,8 @@ from bench.common import (
     resolve_bench_device,
     torch_threads,
 )
+from fpr_agents.arguments import build, parse_args
 from fpr_agents.policy import CriticWarmupCallback, PlanningStateCallback
-from train.arguments import build, parse_args
 from train.ppo import PPOArgs, build_model, make_envs
 
 __all__ = [

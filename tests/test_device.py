@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fpr_agents.arguments import UserError
 from fpr_agents.device import resolve_device
-from train.arguments import UserError
 from train.common import resolve_device as entry_point_device
 
 

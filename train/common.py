@@ -18,19 +18,23 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from fpr_agents.arguments import UserError as UserError
+from fpr_agents.arguments import load_yaml_section as load_yaml_section
+from fpr_agents.arguments import parse_args as parse_args
+
 # Reading checkpoints lives in the library; these names stay importable from here.
 from fpr_agents.checkpoints.files import compare_architecture as compare_architecture
 from fpr_agents.checkpoints.files import load_checkpoint as load_checkpoint
 from fpr_agents.checkpoints.files import strip_prefix as strip_prefix
 from fpr_agents.device import resolve_device as library_resolve_device
 from fpr_agents.policy.loading import load_planner as load_planner
-from train.arguments import CONFIG_DIR as CONFIG_DIR
-from train.arguments import UserError as UserError
-from train.arguments import load_yaml_section as load_yaml_section
-from train.arguments import parse_args as parse_args
 
 if TYPE_CHECKING:
     import gymnasium as gym
+
+
+# The training recipes: a bare ``--config`` name is looked up here.
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def cli(main: Any) -> Any:

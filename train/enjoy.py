@@ -32,7 +32,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.save_util import load_from_zip_file
 
 from fpr_agents.policy import planner_model
-from train.common import check_env_id, cli, parse_args, resolve_device, seed_everything
+from train.common import CONFIG_DIR, check_env_id, cli, parse_args, resolve_device, seed_everything
 
 MIN_HEIGHT = 256  # frames are at least this tall, so the chart stays legible
 
@@ -42,6 +42,7 @@ class EnjoyArgs:
     """Arguments of ``python -m train.enjoy`` (every field is a ``--flag``)."""
 
     config_section = "enjoy"
+    config_dir = CONFIG_DIR
 
     checkpoint: str = field(
         default="maze_large",

@@ -30,6 +30,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from fpr_agents.arguments import flat_values
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.evaluation.report import (
     depth_markdown,
@@ -49,8 +50,8 @@ from fpr_agents.evaluation.report import (
 from fpr_agents.evaluation.rollout import RolloutResult, run_episodes
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.config import HALTING_MODES, READOUT_SIGNALS
-from train.arguments import flat_values
 from train.common import (
+    CONFIG_DIR,
     check_env_id,
     cli,
     env_task_description,
@@ -144,6 +145,7 @@ class EvaluateArgs:
     """Arguments of ``python -m train.evaluate``: every leaf field is a ``--flag``."""
 
     config_section = "evaluate"
+    config_dir = CONFIG_DIR
 
     env: str = field(
         default="FPR/Maze-Dynamic-15x15-v0", metadata={"help": "env id to evaluate on"}

@@ -33,6 +33,7 @@ from stable_baselines3.common.logger import (
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from torch.utils.tensorboard import SummaryWriter
 
+from fpr_agents.arguments import flat_values
 from fpr_agents.policy import (
     CriticWarmupCallback,
     FixedPointPlannerPolicy,
@@ -42,8 +43,8 @@ from fpr_agents.policy import (
 )
 from fpr_agents.policy.models import planner_model
 from fpr_agents.reasoner import ReasonerConfig
-from train.arguments import flat_values
 from train.common import (
+    CONFIG_DIR,
     ModelArgs,
     check_env_id,
     cli,
@@ -177,6 +178,7 @@ class PPOArgs:
     """Arguments of ``python -m train.ppo``: every leaf field is a ``--flag``."""
 
     config_section = "ppo"
+    config_dir = CONFIG_DIR
 
     env: str = field(default="FPR/Maze-9x9-v0", metadata={"help": "env id"})
     exp_name: str = field(default="ppo", metadata={"help": "experiment name in the run folder"})

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from envs.maze_events import EVENT_KINDS
 from envs.maze_generators import PERFECT_MAZE_GENERATORS
+from fpr_agents.arguments import UserError, flat_values, recipe_stages
 from fpr_agents.evaluation.metrics import spearman, summarize
 from fpr_agents.evaluation.report import bucket_edges, bucket_index
 from fpr_agents.policy.planner import ARCHITECTURE_FIELDS as PLANNER_ARCHITECTURE_FIELDS
@@ -38,8 +39,8 @@ from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.training import truncated_unroll
-from train.arguments import UserError, flat_values, recipe_stages
 from train.common import (
+    CONFIG_DIR,
     ModelArgs,
     check_env_id,
     cli,
@@ -278,6 +279,7 @@ class PretrainArgs:
     """Arguments of ``python -m train.pretrain``: every leaf field is a ``--flag``."""
 
     config_section = "pretrain"
+    config_dir = CONFIG_DIR
 
     env: str = field(default="FPR/Maze-v0", metadata={"help": "env id whose oracle teaches"})
     exp_name: str = field(

@@ -15,7 +15,7 @@ from typing import Any
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import HALTING_MODES
-from train.common import cli, load_checkpoint, parse_args, save_checkpoint
+from train.common import CONFIG_DIR, cli, load_checkpoint, parse_args, save_checkpoint
 
 MAX_BYTES = 5 * 1024 * 1024
 WEIGHT_PREFIXES = ("model.", "policy.")
@@ -27,6 +27,7 @@ class ShipArgs:
     solver settings users get)."""
 
     config_section = "ship"
+    config_dir = CONFIG_DIR
 
     checkpoint: str = field(default="", metadata={"help": "checkpoint to ship (.safetensors)"})
     name: str = field(default="", metadata={"help": "name in fpr_agents/checkpoints/"})

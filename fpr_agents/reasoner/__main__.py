@@ -4,45 +4,50 @@ how many iterations each one took."""
 
 from __future__ import annotations
 
-import argparse
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from fpr_agents.device import resolve_device
+from fpr_agents.arguments import parse_args as typed_parse_args
+from fpr_agents.device import DEVICE_CHOICES, resolve_device
 from fpr_agents.reasoner.config import ReasonerConfig
 from fpr_agents.reasoner.toy import make_chain_batch, pad_batches
 from fpr_agents.reasoner.toy_model import ChainTraining, train_chain_model
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass
+class ReasonerDemoArgs:
+    """Arguments of ``python -m fpr_agents.reasoner``."""
+
+    device: str = field(
+        default="auto",
+        metadata={"help": "where to run: auto = CUDA when present, else CPU",
+                  "choices": DEVICE_CHOICES},
+    )  # fmt: skip
+    seed: int = field(default=0, metadata={"help": "seed of data and weights"})
+    steps: int = field(default=300, metadata={"help": "training batches"})
+    attention: bool = field(
+        default=False, metadata={"help": "use grid attention (slower on CPU; off: conv-only)"}
+    )
+    threads: int = field(
+        default=1, metadata={"help": "CPU threads for torch (1 is fastest on a shared CPU)"}
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
+
+
+def parse_args(argv: list[str] | None = None) -> ReasonerDemoArgs:
     """Command-line arguments of the demo.
 
     :param argv: arguments (default: sys.argv).
     :return: parsed arguments.
     """
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where to run: auto = CUDA when present, else CPU",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of data and weights")
-    parser.add_argument("--steps", type=int, default=300, help="training batches")
-    parser.add_argument(
-        "--attention",
-        action="store_true",
-        help="use grid attention (slower on CPU; default: conv-only)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="CPU threads for torch (1 is fastest on a shared CPU)",
-    )
-    return parser.parse_args(argv)
+    return typed_parse_args(ReasonerDemoArgs, argv, (__doc__ or "").splitlines()[0])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from bench.common import given_options
-from train.arguments import parse_args
+from fpr_agents.arguments import parse_args
 
 
 @dataclass

@@ -33,9 +33,9 @@ from bench.halting import (
     solve_decisions,
     solver_settings,
 )
+from fpr_agents.arguments import parse_args
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import FixedPointReasoner, ReasonerConfig
-from train.arguments import parse_args
 
 EXPECTED_RATIOS = [
     "adaptive vs fixed depth at equal accuracy: iterations",

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bench import holding
 from envs.maze import MOVES
-from train.arguments import parse_args
+from fpr_agents.arguments import parse_args
 from train.oracle_data import MazeOracle
 
 

@@ -18,7 +18,7 @@ from bench.training import (
     TrainingBenchConfig,
     main,
 )
-from train.arguments import parse_args
+from fpr_agents.arguments import parse_args
 
 
 def test_quick_mode_trains_both_policies_and_gives_a_complete_finite_table(

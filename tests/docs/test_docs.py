@@ -408,7 +408,7 @@ def parse_failures(commands: list[tuple[str, str, list[str]]]) -> list[str]:
     import importlib
     import io
 
-    from train.arguments import parse_args
+    from fpr_agents.arguments import parse_args
 
     failures = []
     for file_name, module, tokens in commands:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from fpr_agents.arguments import UserError, build
 from fpr_agents.policy import PlannerNetwork
 from train import ppo, pretrain
-from train.arguments import UserError, build
 from train.common import load_checkpoint, load_planner, parse_args, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]

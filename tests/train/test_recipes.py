@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from fpr_agents.arguments import flat_values, parse_args
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS
-from train.arguments import CONFIG_DIR, flat_values, parse_args
+from train.common import CONFIG_DIR
 from train.pretrain import PretrainArgs
 from train.ship import ShipArgs
 

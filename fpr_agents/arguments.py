@@ -8,7 +8,9 @@ group. Types drive parsing: ``bool`` gives ``--flag/--no-flag`` (a value such as
 also accepted), ``tuple[float, ...]`` takes a comma-separated list (``--wave-speeds 1.5,3``;
 an empty string is the empty list), ``Literal[...]`` or ``metadata["choices"]`` restricts the
 values, ``X | None`` accepts ``none``. A YAML recipe holds the same names, flat or under their
-group's name, and lists as YAML lists or comma-separated strings.
+group's name, and lists as YAML lists or comma-separated strings; an argument dataclass may name
+the folder where a bare recipe name is looked up (``config_dir``) and its section of a recipe
+file (``config_section``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any, TypeVar
 import yaml
 
 ArgsT = TypeVar("ArgsT")
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 # The entry points' sections of a recipe file (each reads its own).
 RECIPE_SECTIONS: tuple[str, ...] = ("pretrain", "ppo", "ship", "evaluate", "enjoy")
 
@@ -225,13 +226,15 @@ def build_parser(args_cls: type, description: str) -> argparse.ArgumentParser:
     :param description: the parser's description.
     :return: the parser (values it parses are given only where the user gave them).
     """
+    config_dir = getattr(args_cls, "config_dir", None)
     parser = argparse.ArgumentParser(
         description=description,
         allow_abbrev=False,  # --total-timestep must not quietly mean --total-timesteps
     )
     parser.add_argument(
         "--config", type=str, default=None,
-        help=f"YAML recipe of argument values (a bare name is looked up in {CONFIG_DIR})",
+        help="YAML recipe of argument values"
+        + (f" (a bare name is looked up in {config_dir})" if config_dir else ""),
     )  # fmt: skip
     sections: dict[tuple[str, ...], argparse._ArgumentGroup] = {}
     group_classes = groups(args_cls)
@@ -262,19 +265,23 @@ def build_parser(args_cls: type, description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def load_yaml_section(path: str | os.PathLike[str], section: str | None) -> dict[str, Any]:
+def load_yaml_section(
+    path: str | os.PathLike[str], section: str | None, config_dir: Path | None = None
+) -> dict[str, Any]:
     """Read a YAML recipe; when it has a mapping under ``section``, return that mapping.
 
-    :param path: the YAML file (a bare name is looked up in ``train/configs/``).
+    :param path: the YAML file (a bare name is also looked up in ``config_dir``).
     :param section: e.g. ``"pretrain"`` or ``"ppo"``.
+    :param config_dir: the folder of an entry point's recipes, or None.
     :return: argument values (flat, or nested by group).
     :raises UserError: the file is missing or is not a mapping of values.
     """
     candidate = Path(path)
-    if not candidate.exists() and (CONFIG_DIR / candidate).exists():
-        candidate = CONFIG_DIR / candidate
+    if not candidate.exists() and config_dir is not None and (config_dir / candidate).exists():
+        candidate = config_dir / candidate
     if not candidate.exists():
-        raise UserError(f"config file {path} not found (nor in {CONFIG_DIR})")
+        where = f" (nor in {config_dir})" if config_dir is not None else ""
+        raise UserError(f"config file {path} not found{where}")
     try:
         data = yaml.safe_load(candidate.read_text()) or {}
     except yaml.YAMLError as error:
@@ -388,7 +395,9 @@ def recipe_stages(args_cls: type, argv: Sequence[str] | None) -> int:
             path = token.split("=", 1)[1]
     if path is None:
         return 0
-    recipe = load_yaml_section(path, getattr(args_cls, "config_section", None))
+    recipe = load_yaml_section(
+        path, getattr(args_cls, "config_section", None), getattr(args_cls, "config_dir", None)
+    )
     return len(_split_stages(recipe, path))
 
 
@@ -423,7 +432,11 @@ def parse_args(
     layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_path is not None:
         try:
-            recipe = load_yaml_section(config_path, getattr(args_cls, "config_section", None))
+            recipe = load_yaml_section(
+                config_path,
+                getattr(args_cls, "config_section", None),
+                getattr(args_cls, "config_dir", None),
+            )
             stages = _split_stages(recipe, str(config_path))
             layers.append((str(config_path), flatten_recipe(recipe, args_cls, str(config_path))))
             if stages:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from train.arguments import (
+from fpr_agents.arguments import (
     UserError,
     build,
     build_parser,
@@ -23,7 +23,7 @@ from train.arguments import (
     recipe_stages,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -114,8 +114,8 @@ def test_recipe_mistakes_name_the_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("job:\n  optim: {sizes: [1, x]}\n")
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from tests.train.test_arguments import _Args;"
-         "from train.arguments import parse_args; parse_args(_Args, sys.argv[1:], 'd')",
+        [sys.executable, "-c", "import sys; from tests.test_arguments import _Args;"
+         "from fpr_agents.arguments import parse_args; parse_args(_Args, sys.argv[1:], 'd')",
          "--config", str(bad)],
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
