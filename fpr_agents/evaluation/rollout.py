@@ -215,11 +215,7 @@ def run_episodes(
         logits = out.logits if mask is None else out.logits.masked_fill(~mask, float("-inf"))
         chosen = logits.argmax(-1)
         if warm_start and hold_plans:
-            trusted = out.converged.clone()  # a plan that ended well: not diverged or capped
-            for flag in (out.readout_stable, out.held):
-                if flag is not None:
-                    trusted = trusted | flag
-            planning.expect(active, planner.expected_observation(obs, chosen), trusted)
+            planning.expect(active, planner.expected_observation(obs, chosen), out.settled)
         actions = chosen.cpu().numpy()
         flags = {
             name: (torch.zeros_like(out.converged) if flag is None else flag).cpu().tolist()

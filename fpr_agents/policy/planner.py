@@ -128,11 +128,22 @@ class PlannerOutput:
     @property
     def capped(self) -> torch.Tensor:
         """Decisions that ran to the iteration cap with no other reason to halt, (B,) bool."""
-        other = self.converged.clone()
-        for flag in (self.diverged, self.stalled, self.readout_stable, self.held):
+        other = self.settled
+        for flag in (self.diverged, self.stalled):
             if flag is not None:
                 other = other | flag
         return ~other
+
+    @property
+    def settled(self) -> torch.Tensor:
+        """Decisions whose plan ended well (converged, readout-stable or held), the plans that
+        may be held at the next decision; not those that diverged, stalled or hit the cap.
+        (B,) bool."""
+        settled = self.converged.clone()
+        for flag in (self.readout_stable, self.held):
+            if flag is not None:
+                settled = settled | flag
+        return settled
 
 
 def _cell_choices(

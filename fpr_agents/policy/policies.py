@@ -324,12 +324,8 @@ class _PlannerPolicyMixin:
         chosen = torch.as_tensor(np.asarray(actions)).reshape(-1).to(torch.long)
         if chosen.shape[0] != out.z.shape[0]:
             return
-        trusted = out.converged.clone()  # a plan that ended well: not diverged or capped
-        for flag in (out.readout_stable, out.held):
-            if flag is not None:
-                trusted = trusted | flag
         expected = self.planner.expected_observation(tensors, chosen.to(out.z.device))
-        state.expect(range(chosen.shape[0]), expected, trusted.cpu())
+        state.expect(range(chosen.shape[0]), expected, out.settled.cpu())
 
     def observe_episode_starts(self, episode_start: np.ndarray) -> None:
         """Tell the policy which training envs start a new episode at their next observation
