@@ -28,6 +28,7 @@ from fpr_agents.checkpoints.files import load_checkpoint as load_checkpoint
 from fpr_agents.checkpoints.files import strip_prefix as strip_prefix
 from fpr_agents.device import resolve_device as library_resolve_device
 from fpr_agents.policy.loading import load_planner as load_planner
+from fpr_agents.reasoner.config import HALTING_MODES
 
 if TYPE_CHECKING:
     import gymnasium as gym
@@ -97,6 +98,23 @@ class ModelArgs:
         :return: field name -> value.
         """
         return dataclasses.asdict(self)
+
+
+def check_solver_overrides(patience: int, tol: float, halting: str) -> None:
+    """Check the solver settings an entry point may set over a checkpoint's (0 or an empty
+    string keeps the checkpoint's).
+
+    :param patience: ``--patience`` (0: keep).
+    :param tol: ``--tol`` (0: keep).
+    :param halting: ``--halting`` ('': keep).
+    :raises ValueError: naming the flag.
+    """
+    if patience < 0:
+        raise ValueError(f"--patience must be >= 0, got {patience}")
+    if not tol >= 0:
+        raise ValueError(f"--tol must be >= 0, got {tol}")
+    if halting and halting not in HALTING_MODES:
+        raise ValueError(f"--halting must be one of {HALTING_MODES}, got {halting!r}")
 
 
 def seed_everything(seed: int) -> None:

@@ -53,6 +53,7 @@ from fpr_agents.reasoner.config import HALTING_MODES, READOUT_SIGNALS
 from train.common import (
     CONFIG_DIR,
     check_env_id,
+    check_solver_overrides,
     cli,
     env_task_description,
     load_planner,
@@ -105,12 +106,7 @@ class EvaluateSolverArgs:
     def __post_init__(self) -> None:
         if self.max_iters < 0:
             raise ValueError(f"--max-iters must be >= 0, got {self.max_iters}")
-        if self.patience < 0:
-            raise ValueError(f"--patience must be >= 0, got {self.patience}")
-        if not self.tol >= 0:
-            raise ValueError(f"--tol must be >= 0, got {self.tol}")
-        if self.halting and self.halting not in HALTING_MODES:
-            raise ValueError(f"--halting must be one of {HALTING_MODES}, got {self.halting!r}")
+        check_solver_overrides(self.patience, self.tol, self.halting)
 
 
 @dataclass

@@ -240,6 +240,23 @@ class StartState(Protocol):
         ...
 
 
+def _plan_from_zero(
+    planner: PlannerNetwork, x: torch.Tensor, mask: torch.Tensor | None, iterations: int
+) -> torch.Tensor:
+    """The plan a start begins from: ``iterations`` steps from a zero latent.
+
+    :param planner: the planner being trained.
+    :param x: input embedding, (B, H, W, d).
+    :param mask: (B, H, W) bool or None.
+    :param iterations: steps to apply.
+    :return: the latent, (B, H, W, d) (callers run without gradient).
+    """
+    z = torch.zeros_like(x)
+    for _ in range(iterations):
+        z = planner.reasoner.step(z, x, mask)
+    return z
+
+
 def _check_share(flag: str, share: float) -> None:
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"{flag} must be a share in [0, 1], got {share}")
@@ -279,10 +296,7 @@ class GoalSwitchStart:
         device = batch.obs["grid"].device
         moved = source.moved_goals(batch.to(torch.device("cpu")), rng, self.removes)
         x, mask = planner.embed({k: v.to(device) for k, v in moved.items()})  # (B, H, W, d)
-        z = torch.zeros_like(x)
-        for _ in range(int(rng.integers(1, self.iters + 1))):
-            z = planner.reasoner.step(z, x, mask)
-        return batch, z
+        return batch, _plan_from_zero(planner, x, mask, int(rng.integers(1, self.iters + 1)))
 
 
 @dataclass
@@ -321,10 +335,7 @@ class EventSwitchStart:
         device = batch.obs["grid"].device
         after, _ = source.after_events(batch.to(torch.device("cpu")), rng, self.kinds)
         x, mask = planner.embed(batch.obs)  # (B, H, W, d): the maze before the events
-        z = torch.zeros_like(x)
-        for _ in range(self.iters):
-            z = planner.reasoner.step(z, x, mask)
-        return after.to(device), z
+        return after.to(device), _plan_from_zero(planner, x, mask, self.iters)
 
 
 OBJECTIVES: tuple[str, ...] = ("set", "wavefront")

@@ -14,8 +14,14 @@ from typing import Any
 
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.reasoner import ReasonerConfig
-from fpr_agents.reasoner.config import HALTING_MODES
-from train.common import CONFIG_DIR, cli, load_checkpoint, parse_args, save_checkpoint
+from train.common import (
+    CONFIG_DIR,
+    check_solver_overrides,
+    cli,
+    load_checkpoint,
+    parse_args,
+    save_checkpoint,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 WEIGHT_PREFIXES = ("model.", "policy.")
@@ -48,12 +54,7 @@ class ShipArgs:
     def __post_init__(self) -> None:
         if not self.checkpoint or not self.name:
             raise ValueError("--checkpoint and --name are both required")
-        if self.patience < 0:
-            raise ValueError(f"--patience must be >= 0, got {self.patience}")
-        if not self.tol >= 0:
-            raise ValueError(f"--tol must be >= 0, got {self.tol}")
-        if self.halting and self.halting not in HALTING_MODES:
-            raise ValueError(f"--halting must be one of {HALTING_MODES}, got {self.halting!r}")
+        check_solver_overrides(self.patience, self.tol, self.halting)
         if not self.name.isidentifier():
             raise ValueError(f"--name must be an identifier, got {self.name!r}")
 
