@@ -536,9 +536,11 @@ class PlannerNetwork(nn.Module):
         """
         mode = self.config.halting if halting is None else halting
         if hold is not None and z0 is not None and grad_iters == 0 and mode != "fixed_depth":
-            held = self._decided(obs, z0, embedded, hold.to(z0.device), action_mask)
+            embedded = embedded if embedded is not None else self.embed(obs)
+            kept = self.readout(z0, obs, embedded[1])  # what the kept plan says: logits, values
+            held = self._decided(kept[0], hold.to(z0.device), action_mask)
             if bool(held.any()):
-                return self._hold(obs, z0, held, max_iters, halting, embedded, action_mask)
+                return self._hold(obs, z0, kept, held, max_iters, halting, embedded, action_mask)
         x, mask = embedded if embedded is not None else self.embed(obs)
         if not solve and z0 is not None and grad_iters > 0:
             # the update of a policy whose rollouts reached these fixed points: start from them
@@ -577,22 +579,18 @@ class PlannerNetwork(nn.Module):
         )
 
     def _decided(
-        self,
-        obs: Mapping[str, torch.Tensor],
-        z0: torch.Tensor,
-        embedded: tuple[torch.Tensor, torch.Tensor | None] | None,
-        hold: torch.Tensor,
-        action_mask: torch.Tensor | None,
+        self, logits: torch.Tensor, hold: torch.Tensor, action_mask: torch.Tensor | None
     ) -> torch.Tensor:
         """Among the samples asked to hold, those whose kept latent is decided about the action
         the policy would take now: that action (the most likely, among the allowed ones when
         ``action_mask`` is given) at least ``hold_decided`` likely, within its cell for
         symbol layouts. A plan that had not reached this decision yet is solved further.
 
+        :param logits: the kept latent's action logits, (B, n_actions).
+        :param hold: (B,) bool, the samples asked to hold.
+        :param action_mask: (B, n_actions) bool of the allowed actions, or None.
         :return: (B,) bool.
         """
-        mask = embedded[1] if embedded is not None else self.embed(obs)[1]
-        logits, _ = self.readout(z0, obs, mask)  # (B, n_actions)
         if action_mask is not None:
             logits = logits.masked_fill(~action_mask.to(logits.device), float("-inf"))
         if self.move_head is not None:
@@ -606,18 +604,20 @@ class PlannerNetwork(nn.Module):
         self,
         obs: Mapping[str, torch.Tensor],
         z0: torch.Tensor,
+        kept: tuple[torch.Tensor, torch.Tensor],
         held: torch.Tensor,
         max_iters: int | None,
         halting: str | None,
-        embedded: tuple[torch.Tensor, torch.Tensor | None] | None,
+        embedded: tuple[torch.Tensor, torch.Tensor | None],
         action_mask: torch.Tensor | None,
     ) -> PlannerOutput:
         """Read the held samples from ``z0`` (0 iterations) and solve the others.
 
+        :param kept: ``readout(z0)``: logits (B, n_actions) and values (B, 1).
         :return: the batch's output, held samples flagged.
         """
-        x, mask = embedded if embedded is not None else self.embed(obs)
-        logits, values = self.readout(z0, obs, mask)
+        x, mask = embedded
+        logits, values = kept
         flags = torch.zeros_like(held)
         out = PlannerOutput(
             logits=logits, values=values, z=z0.detach().clone(),
