@@ -60,7 +60,8 @@ def cli(main: Any) -> Any:
 
 @dataclasses.dataclass
 class ModelArgs:
-    """Architecture of a planner built from scratch (a loaded checkpoint keeps its own)."""
+    """Architecture of a planner built from scratch (a loaded or resumed checkpoint keeps its
+    own; a flag set to another value than the checkpoint's is refused on resume)."""
 
     d_model: int = dataclasses.field(default=64, metadata={"help": "width d of the latent"})
     n_heads: int = dataclasses.field(default=4, metadata={"help": "attention heads"})

@@ -19,7 +19,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -503,6 +503,32 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return result
 
 
+def resumed_model(model: ModelArgs, meta: dict[str, Any], checkpoint: str) -> ModelArgs:
+    """The architecture of a resumed run: the checkpoint's own. A model flag left at its default
+    takes the checkpoint's value; one set to a value other than the checkpoint's is refused (the
+    weights could not be loaded into it).
+
+    :param model: the model arguments of this run.
+    :param meta: the checkpoint's JSON record.
+    :param checkpoint: the checkpoint's path, for the message.
+    :return: the model arguments the checkpoint was trained with.
+    :raises UserError: naming the flag, this run's value and the checkpoint's.
+    """
+    stored = asdict(ReasonerConfig(**meta["reasoner"]))  # fields added since: defaults
+    defaults = ModelArgs()
+    values: dict[str, Any] = {}
+    for item in fields(ModelArgs):
+        ours, theirs = getattr(model, item.name), stored[item.name]
+        if ours != getattr(defaults, item.name) and ours != theirs:
+            flag = "--" + item.name.replace("_", "-")
+            raise UserError(
+                f"--resume {checkpoint}: {flag} {ours} differs from the checkpoint's {theirs} "
+                "(a resumed run keeps the checkpoint's architecture)"
+            )
+        values[item.name] = theirs
+    return ModelArgs(**values)
+
+
 def train(args: PretrainArgs) -> dict[str, Any]:
     """Run one pretraining (one stage of a recipe).
 
@@ -530,6 +556,8 @@ def train(args: PretrainArgs) -> dict[str, Any]:
     except ValueError as error:
         raise UserError(f"{error} ({args.env})") from None
     tensors, meta = load_checkpoint(log.resume) if log.resume else ({}, {})
+    if log.resume:
+        args = replace(args, model=resumed_model(args.model, meta, log.resume))
     planner = PlannerNetwork(
         source.task_description,
         args.reasoner_config(),
@@ -545,16 +573,22 @@ def train(args: PretrainArgs) -> dict[str, Any]:
         # Only the fields that shape the weights must match; solver settings come from this run.
         stored = asdict(ReasonerConfig(**meta["reasoner"]))  # fields added since: defaults
         built = planner.config_dict()
-        compare_architecture(
-            {k: built[k] for k in REASONER_ARCHITECTURE_FIELDS},
-            {k: stored[k] for k in REASONER_ARCHITECTURE_FIELDS},
-            "reasoner config",
-        )
-        compare_architecture(
-            {k: source.task_description.get(k) for k in PLANNER_ARCHITECTURE_FIELDS},
-            {k: meta["task_description"].get(k) for k in PLANNER_ARCHITECTURE_FIELDS},
-            "task",
-        )
+        try:
+            compare_architecture(
+                {k: built[k] for k in REASONER_ARCHITECTURE_FIELDS},
+                {k: stored[k] for k in REASONER_ARCHITECTURE_FIELDS},
+                "reasoner config",
+            )
+            compare_architecture(
+                {k: source.task_description.get(k) for k in PLANNER_ARCHITECTURE_FIELDS},
+                {k: meta["task_description"].get(k) for k in PLANNER_ARCHITECTURE_FIELDS},
+                "task",
+            )
+        except ValueError as error:
+            raise UserError(
+                f"--resume {log.resume}: {error} (pass the checkpoint's model flags, e.g. its "
+                "recipe with --config)"
+            ) from None
         planner.load_state_dict(strip_prefix(tensors, "model."))
         load_optimizer_tensors(optimizer, tensors)
         step = int(meta["step"])

@@ -15,6 +15,7 @@ import torch
 from train.common import parse_args, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
+SUDOKU9 = ROOT / "fpr_agents" / "checkpoints" / "sudoku9.safetensors"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +52,18 @@ def test_every_user_error_is_one_line_exit_2_and_writes_nothing(tmp_path: Path) 
         "component not selected": (["train.pretrain", "--residual-weight", "1"], "--regularisers"),
         "truncated checkpoint": (["train.evaluate", "--checkpoint", str(truncated)], "truncated"),
         "bad JSON": (["train.evaluate", "--checkpoint", str(bad_json)], "badjson.json"),
+        "resume, other architecture": (
+            [
+                "train.pretrain",
+                "--env",
+                "FPR/Sudoku-9x9-v0",
+                "--resume",
+                str(SUDOKU9),
+                "--d-model",
+                "32",
+            ],
+            "--d-model 32 differs",
+        ),
     }
     if not torch.cuda.is_available():
         cases["cuda without CUDA"] = (["train.evaluate", "--device", "cuda"], "--device cuda")

@@ -121,11 +121,20 @@ def test_pretrain_resumes_a_checkpoint_with_the_pooled_value_head(tmp_path) -> N
     assert load_planner(resumed["checkpoint"]).value_at_agent is False
 
 
-def test_pretrain_resume_with_other_architecture_names_field(tmp_path) -> None:
-    first = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path)])
-    with pytest.raises(ValueError, match="'d_model'"):
+def test_pretrain_resume_keeps_the_checkpoints_architecture(tmp_path) -> None:
+    first = pretrain.main([*TINY_PRETRAIN, "--runs-dir", str(tmp_path)])  # d_model 16
+    # A model flag left at its default (d_model 64) takes the checkpoint's value.
+    tiny_default_width = [a for a in TINY_PRETRAIN if a not in ("--d-model", "16")]
+    resumed = pretrain.main(
+        [*tiny_default_width, "--total-steps", "6", "--resume", first["checkpoint"],
+         "--runs-dir", str(tmp_path / "resumed")]
+    )  # fmt: skip
+    meta = json.loads(Path(resumed["checkpoint"]).with_suffix(".json").read_text())
+    assert meta["reasoner"]["d_model"] == 16 and meta["args"]["d_model"] == 16
+    # One set to another value than the checkpoint's is refused, naming the flag.
+    with pytest.raises(UserError, match="--d-model 32 differs from the checkpoint's 16"):
         pretrain.main([*TINY_PRETRAIN, "--d-model", "32", "--resume", first["checkpoint"]])
-    with pytest.raises(ValueError, match="'mlp_kernel'"):
+    with pytest.raises(UserError, match="--mlp-kernel 3 differs from the checkpoint's 1"):
         pretrain.main([*TINY_PRETRAIN, "--mlp-kernel", "3", "--resume", first["checkpoint"]])
 
 
