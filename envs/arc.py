@@ -72,7 +72,9 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     - ``"shapes"``: (2 * (2K + 2),) the (h, w) of the K demo inputs, the K demo outputs, the test
       input and the canvas, in that order (``reshape(-1, 2)`` gives one row per grid; (0, 0) for
       a missing demo); ``task_description["shapes_grids"]`` names the grid observations in
-      that order.
+      that order;
+    - ``"submissions"``: (1,) the number of submissions made so far (``task_description
+      ["submissions_key"]``), so that a policy sees that a first answer was wrong.
 
     ## Actions
     ``Discrete(G * G * 10 + G * G + 2)``:
@@ -202,6 +204,7 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
                 "test_input": spaces.Box(0, PADDING_SYMBOL, (side * side,), dtype=np.uint8),
                 "canvas": spaces.Box(0, PADDING_SYMBOL, (side * side,), dtype=np.uint8),
                 "shapes": spaces.Box(0, side, (2 * n_grids,), dtype=np.uint8),
+                "submissions": spaces.Box(0, max_submissions, (1,), dtype=np.int64),
             }
         )
         self.action_space = spaces.Discrete(self._submit_action + 1)
@@ -253,6 +256,7 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "padding_symbol": PADDING_SYMBOL,
             "shapes_key": "shapes",
             "shapes_grids": ["demo_inputs", "demo_outputs", "test_input", "canvas"],
+            "submissions_key": "submissions",
         }
 
     @property
@@ -477,6 +481,7 @@ class ArcEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "test_input": self._static_obs["test_input"].flatten(),  # (G * G,)
             "canvas": self._canvas.flatten(),  # (G * G,)
             "shapes": self._shapes.flatten(),  # (2 * (2K + 2),)
+            "submissions": np.array([self.max_submissions - self._submissions_left], np.int64),
         }
 
     def _info(self) -> dict[str, Any]:
