@@ -9,12 +9,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from fpr_agents.policy.arc_actions import ArcActionLayout, ArcState, rule_actions, rule_logits
+from fpr_agents.policy.arc_shape import ShapeHead
 from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
 from fpr_agents.reasoner.solve import Readout
 from fpr_agents.reasoner.training import truncated_unroll
 
 ACTION_LAYOUTS = ("move_at_agent", "symbol_per_cell")
+# The grids an ARC task lists extents for, which the shape head and the action rule read.
+ARC_GRIDS = ("demo_inputs", "demo_outputs", "test_input", "canvas")
 _Read = tuple[torch.Tensor, torch.Tensor]  # a readout's probabilities (A, K) and decided (A,)
 # Task-description fields the planner's weights depend on (the grid size is not among them).
 ARCHITECTURE_FIELDS = (
@@ -244,6 +248,16 @@ class PlannerNetwork(nn.Module):
             self.move_head = None
             n_global = len(self.task.get("global_actions", []))
             self.cell_head = CellSymbolHead(d_model, int(self.task["n_symbols"]), n_global)
+        # ARC: the answer's shape and the action rule that resizes, paints and submits
+        # (fpr_agents.policy.arc_actions); None for tasks without those actions
+        self.arc_actions = self._arc_layout(self.task)
+        self.shape_head: ShapeHead | None = None
+        if self.arc_actions is not None:
+            self.shape_head = ShapeHead(max(int(v) for v in self.task["grid_shape"]))
+        # whether the actions come from the ARC action rule; None: when the shape head is trained
+        # (otherwise the heads' logits, the shape head's log-probabilities added to the resize
+        # actions': a policy that learns to resize and submit, e.g. by PPO)
+        self.rule_actions: bool | None = None
         if value_at_agent is None:
             value_at_agent = self.layout == "move_at_agent"
         if value_at_agent and self.layout != "move_at_agent":
@@ -285,6 +299,21 @@ class PlannerNetwork(nn.Module):
                     f"{self.task.get(key)!r}, the env has {task_description.get(key)!r}"
                 )
         self.task["grid_shape"] = list(task_description["grid_shape"])
+        if "submissions_key" in task_description:
+            self.task["submissions_key"] = task_description["submissions_key"]
+        if self.arc_actions is not None:
+            self.arc_actions = self._arc_layout(self.task)
+
+    def _arc_layout(self, task: Mapping[str, Any]) -> ArcActionLayout | None:
+        """The action layout of an ARC task (resize, copy, submit, and its grids' extents), or
+        None for any other task.
+
+        :param task: a task description.
+        :return: the layout or None.
+        """
+        if not (self.shapes_key and set(ARC_GRIDS) <= set(task.get("shapes_grids") or ())):
+            return None
+        return ArcActionLayout.from_task(task)
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """Optimizer parameter groups: everything decayed but the reasoner's gates.
@@ -426,7 +455,106 @@ class PlannerNetwork(nn.Module):
         else:
             assert self.cell_head is not None
             logits = self.cell_head(z, mask)
+            if self.arc_actions is not None:
+                logits = self._arc_logits(logits, obs, (z.shape[1], z.shape[2]))
         return logits, self.value_head(z, mask, position)
+
+    def _arc_inputs(
+        self, obs: Mapping[str, torch.Tensor], sides: tuple[int, int]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """An ARC observation's grids, each (B, K, H, W), and their extents, (B, K, 2)."""
+        grids = {
+            key: (grid if key in self.stack_sizes else grid.unsqueeze(1)).round().long()
+            for key, grid in self.grids(obs).items()
+        }
+        order = [(key, self.stack_sizes.get(key, 1)) for key in self.task["shapes_grids"]]
+        assert self.shapes_key is not None
+        return grids, grid_extents(obs[self.shapes_key], sides, order)
+
+    def shape_logits(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The shape head's answer size for ARC observations (the canvas is not read).
+
+        :param obs: the observation batch.
+        :return: (B, 2, G): log p(height = n) at [b, 0, n - 1], of the width at [b, 1, n - 1].
+        """
+        if self.shape_head is None:
+            raise ValueError("shape_logits: this planner's task has no ARC shape head")
+        height, width = (int(v) for v in self.task["grid_shape"])
+        grids, extents = self._arc_inputs(obs, (height, width))
+        demos = (extents["demo_inputs"], extents["demo_outputs"])
+        test = extents["test_input"][:, 0]
+        return self.shape_head(grids["demo_inputs"], demos, grids["test_input"][:, 0], test)
+
+    def shape_loss(
+        self, obs: Mapping[str, torch.Tensor], answer_shape: torch.Tensor
+    ) -> torch.Tensor:
+        """The shape head's training loss (:meth:`ShapeHead.loss`) on ARC observations.
+
+        :param obs: the observation batch.
+        :param answer_shape: (B, 2) the answers' (height, width).
+        :return: the scalar loss.
+        """
+        if self.shape_head is None:
+            raise ValueError("shape_loss: this planner's task has no ARC shape head")
+        height, width = (int(v) for v in self.task["grid_shape"])
+        grids, extents = self._arc_inputs(obs, (height, width))
+        demos = (extents["demo_inputs"], extents["demo_outputs"])
+        return self.shape_head.loss(
+            grids["demo_inputs"], demos, grids["test_input"][:, 0],
+            extents["test_input"][:, 0], answer_shape,
+        )  # fmt: skip
+
+    @property
+    def acts_by_rule(self) -> bool:
+        """Whether the action logits are the ARC action rule's choice (``rule_actions``, or by
+        default whether the shape head is trained)."""
+        if self.shape_head is None or self.arc_actions is None:
+            return False
+        if self.rule_actions is not None:
+            return self.rule_actions
+        return bool(self.shape_head.trained)
+
+    def _arc_logits(
+        self, logits: torch.Tensor, obs: Mapping[str, torch.Tensor], sides: tuple[int, int]
+    ) -> torch.Tensor:
+        """The action logits of an ARC task: the action rule's choice
+        (``fpr_agents.policy.arc_actions``) when :attr:`acts_by_rule`, otherwise the heads'
+        logits with the shape head's log p(h, w) added to each resize action's.
+
+        :param logits: the cell head's logits, (B, H * W * S + n_global).
+        :param obs: the observation batch.
+        :param sides: the latent's (H, W).
+        :return: (B, n_actions).
+        """
+        assert self.arc_actions is not None and self.cell_head is not None
+        shape_logp = self.shape_logits(obs)  # (B, 2, G)
+        if not self.acts_by_rule:
+            joint = shape_logp[:, 0, :, None] + shape_logp[:, 1, None, :]  # (B, G, G)
+            resize = torch.tensor(self.arc_actions.resize, device=logits.device)
+            prior = torch.zeros_like(logits)
+            prior[:, resize] = (
+                joint[:, : self.arc_actions.height, : self.arc_actions.width]
+                .flatten(1)
+                .to(logits.dtype)
+            )
+            return logits + prior
+        grids, extents = self._arc_inputs(obs, sides)
+        batch, n_symbols = logits.shape[0], self.cell_head.n_symbols
+        key = self.task.get("submissions_key")
+        submissions = torch.zeros(batch, dtype=torch.long, device=logits.device)
+        if key is not None and key in obs:
+            submissions = obs[key].reshape(batch, -1)[:, 0].round().long().to(logits.device)
+        state = ArcState(
+            cell_logp=logits[:, : sides[0] * sides[1] * n_symbols].reshape(batch, *sides, -1),
+            shape_logp=shape_logp,
+            canvas=grids["canvas"][:, 0],
+            canvas_shape=extents["canvas"][:, 0],
+            test_input=grids["test_input"][:, 0],
+            input_shape=extents["test_input"][:, 0],
+            submissions=submissions,
+        )
+        actions = rule_actions(state, self.arc_actions)
+        return rule_logits(actions, logits.shape[1], logits.dtype)
 
     def decision_readout(
         self,
