@@ -554,16 +554,19 @@ class ArcConceptOracle(OracleSource):
     """Generated ARC concept tasks with the answer's colour at every cell of the answer.
 
     Only families whose answer keeps the test input's size are drawn by default (a rotation of a
-    non-square grid swaps its sides); the canvas is shown at the answer's shape, as after the
+    non-square grid swaps its sides); ``any_shape`` allows every family, as the shape head's
+    data (``train.arc_shape``) needs. The canvas is shown at the answer's shape, as after the
     oracle's resize, with a random share of its wrong cells already painted right. Resizing and
-    submitting are not learned here. Difficulty is the
-    concept difficulty (grid cells x composition depth).
+    submitting are not learned here: the shape head gives the size, the action rule
+    (``fpr_agents.policy.arc_actions``) the actions. Difficulty is the concept difficulty (grid
+    cells x composition depth).
 
     :param env_id: an ARC env id (for the task description, grid side and demo count).
     :param families: concept families to draw from (default: every same-shape family).
     :param max_depth: most transformations composed in one task.
     :param min_size: smallest input side.
     :param max_size: largest input side (at most the env's grid side).
+    :param any_shape: also allow the families that change the grid's shape.
     """
 
     family = "arc"
@@ -575,16 +578,18 @@ class ArcConceptOracle(OracleSource):
         max_depth: int = 1,
         min_size: int = 3,
         max_size: int | None = None,
+        any_shape: bool = False,
     ) -> None:
         super().__init__(env_id)
         self.side = int(self.task_description["grid_shape"][0])
         self.n_demos = self.stack_sizes.get("demo_inputs", 1)
         families = tuple(families or SAME_SHAPE_FAMILIES)
-        unknown = sorted(set(families) - set(SAME_SHAPE_FAMILIES))
+        allowed = CONCEPT_FAMILIES if any_shape else SAME_SHAPE_FAMILIES
+        unknown = sorted(set(families) - set(allowed))
         if unknown:
             raise ValueError(
                 f"families {unknown} change the grid's shape or are unknown; "
-                f"choose from {SAME_SHAPE_FAMILIES}"
+                f"choose from {allowed}"
             )
         self.config = ConceptConfig(
             min_size=min_size,
