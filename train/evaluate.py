@@ -152,6 +152,13 @@ class EvaluateArgs:
             "help": "planner checkpoint (train.pretrain or train.ppo); default: shipped maze_mixed"
         },
     )
+    env_kwargs: str = field(
+        default="",
+        metadata={
+            "help": "keyword arguments of the env as a JSON object, e.g. "
+            '\'{"families": ["flip"], "max_depth": 1}\' (ARC concept tasks)'
+        },
+    )
     episodes: int = field(default=32, metadata={"help": "episodes for the depth report"})
     parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
     n_buckets: int = field(default=5, metadata={"help": "difficulty buckets"})
@@ -165,7 +172,21 @@ class EvaluateArgs:
     solver: EvaluateSolverArgs = field(default_factory=EvaluateSolverArgs)
     sweeps: SweepArgs = field(default_factory=SweepArgs)
 
+    @property
+    def env_options(self) -> dict[str, Any]:
+        """``--env-kwargs`` as a dict (empty when not given)."""
+        return json.loads(self.env_kwargs) if self.env_kwargs else {}
+
     def __post_init__(self) -> None:
+        if self.env_kwargs:
+            try:
+                options = json.loads(self.env_kwargs)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"--env-kwargs is not JSON ({error.msg}): {self.env_kwargs}"
+                ) from None
+            if not isinstance(options, dict):
+                raise ValueError(f"--env-kwargs must be a JSON object, got {self.env_kwargs}")
         for name in ("episodes", "parallel", "n_buckets", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(
@@ -228,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.set_solver(readout_signal=args.solver.readout_signal)
     max_iters = args.solver.max_iters or planner.config.max_iters
     family = planner.task.get("family")
-    env_family = env_task_description(gym.make(args.env))["family"]
+    env_family = env_task_description(gym.make(args.env, **args.env_options))["family"]
     if env_family != family:
         raise ValueError(f"checkpoint plans for {family!r} tasks, but {args.env} is {env_family!r}")
     out = Path(args.out)
@@ -242,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
 
     def make() -> gym.Env:
-        return gym.make(args.env)
+        return gym.make(args.env, **args.env_options)
 
     main_result = _evaluate(planner, make, args.episodes, args, device, bar, max_iters=max_iters)
     depth = depth_report(main_result, args.n_buckets)
