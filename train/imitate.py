@@ -451,7 +451,7 @@ def build_planner(args: ImitateArgs, env: gym.Env, device: torch.device) -> Plan
     :param env: an env of the task.
     :param device: where to put it.
     :return: the planner, with the solver settings of ``--max-iters``, ``--tol``, ``--halting``.
-    :raises UserError: a pretrained planner of another task.
+    :raises UserError: a pretrained planner of another task, or one that acts by a rule.
     """
     task = env_task_description(env)
     solver: dict[str, Any] = {"max_iters": args.solver.max_iters, "tol": args.solver.tol}
@@ -466,6 +466,12 @@ def build_planner(args: ImitateArgs, env: gym.Env, device: torch.device) -> Plan
         planner.adapt_to(task)
     except ValueError as error:
         raise UserError(f"--pretrained {args.pretrained}: {error} ({args.env})") from None
+    if planner.acts_by_rule:
+        raise UserError(
+            f"--pretrained {args.pretrained}: this planner's actions come from the ARC action "
+            "rule, which has no gradient: imitation has nothing to train (start from scratch, "
+            "or from a planner whose shape head is not trained)"
+        )
     if args.solver.halting:
         solver["halting"] = args.solver.halting
     planner.set_solver(**solver)

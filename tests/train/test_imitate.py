@@ -127,6 +127,37 @@ def test_sudoku_learner_states_are_labelled_with_the_solution() -> None:
     env_list[0].close()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ["FPR/Maze-9x9-v0", "FPR/Sudoku-4x4-v0", "FPR/ARC-Concepts-v0"])
+def test_every_family_plays_labels_and_trains(env_id: str) -> None:
+    args = build(
+        imitate.ImitateArgs,
+        {"env": env_id, "d_model": 16, "n_heads": 2, "attention": True, "position_embedding": 30,
+         "max_iters": 3, "grad_iters": 1, "batch_size": 8, "epochs": 1},
+    )  # fmt: skip
+    env_list = [gym.make(env_id)]
+    cpu = torch.device("cpu")
+    planner = imitate.build_planner(args, env_list[0], cpu)
+    data = imitate.Demonstrations(list(env_list[0].observation_space.spaces))  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    imitate.collect(env_list, planner, [1], 0.5, rng, data, 0, cpu)
+    assert len(data) > 0 and all(data.masks[i][data.actions[i]] for i in range(len(data)))
+    before = [p.detach().clone() for p in planner.parameters()]
+    optimizer = torch.optim.AdamW(planner.parameters(), lr=1e-2)
+    step, fit = imitate.train_epochs(planner, optimizer, data, args, rng, cpu, None, 0)
+    assert step >= 1 and np.isfinite(fit["loss"])
+    assert any(not torch.equal(a, p) for a, p in zip(before, planner.parameters(), strict=True))
+    env_list[0].close()
+
+
+def test_a_planner_acting_by_rule_is_refused_as_pretrained(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(UserError, match="ARC action rule"):
+        imitate.main(["--env", "FPR/ARC-Concepts-v0", "--pretrained", "arc_concepts",
+                      "--out", str(out)])  # fmt: skip
+    assert not out.exists()
+
+
 def test_unknown_env_is_a_user_error_before_anything_is_written(tmp_path: Path) -> None:
     out = tmp_path / "run"
     with pytest.raises(UserError, match="FPR/Nope-v0"):
