@@ -39,6 +39,7 @@ from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS as REASONER_ARCHITECTURE_FIELDS
 from fpr_agents.reasoner.training import truncated_unroll
+from train.arc_data import ArcTaskOracle
 from train.common import (
     CONFIG_DIR,
     ModelArgs,
@@ -111,6 +112,16 @@ class DataArgs:
         default=(), metadata={"help": "arc: concept families (empty: all)"}
     )
     max_depth: int = field(default=1, metadata={"help": "arc: most transformations composed"})
+    arc_tasks: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "arc: real task splits or folders whose demonstrations to train on, each "
+            "held out in turn, augmented (empty: concept tasks only)"
+        },
+    )
+    concept_share: float = field(
+        default=0.25, metadata={"help": "arc, with --arc-tasks: share of concept tasks per batch"}
+    )
     curriculum: float = field(
         default=0.3, metadata={"help": "share of steps to reach full difficulty"}
     )
@@ -352,6 +363,13 @@ def make_source(args: PretrainArgs) -> OracleSource:
         )
     if family == "sudoku":
         return SudokuOracle(args.env, data.min_blanks, data.max_blanks, data.curriculum)
+    if family == "arc" and data.arc_tasks:
+        try:
+            return ArcTaskOracle(
+                args.env, data.arc_tasks, data.concept_share, data.families or None, data.max_depth
+            )
+        except ValueError as error:
+            raise UserError(f"--arc-tasks {','.join(data.arc_tasks)}: {error}") from None
     if family == "arc":
         return ArcConceptOracle(args.env, data.families or None, data.max_depth)
     raise ValueError(
