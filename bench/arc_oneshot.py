@@ -19,9 +19,27 @@ import torch
 from envs.arc_tasks import open_task_source
 from fpr_agents.arguments import parse_args
 from fpr_agents.checkpoints import shipped_checkpoint
+from fpr_agents.evaluation.metrics import spearman
 from fpr_agents.policy.planner import PlannerNetwork
 from train.common import load_planner
 from train.oracle_data import SAME_SHAPE_FAMILIES, ArcConceptOracle, OracleBatch, cell_correct
+
+
+def score_batch(
+    planner: PlannerNetwork, source: ArcConceptOracle, batch: OracleBatch
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which of the batch's tasks the planner reads whole, and the iterations each took.
+
+    :param planner: the planner network.
+    :param source: the data source (its readout).
+    :param batch: the tasks.
+    :return: (exact (B,) bool, iterations (B,) int).
+    """
+    with torch.no_grad():
+        x, mask = planner.embed(batch.obs)
+        result = planner.reasoner.solve(x, mask)
+        right = cell_correct(source.cell_logits(planner, result.z), batch.optimal) | ~batch.cells
+    return right.flatten(1).all(-1).cpu().numpy(), result.iterations.cpu().numpy()
 
 
 def exact_share(planner: PlannerNetwork, source: ArcConceptOracle, batch: OracleBatch) -> float:
@@ -32,11 +50,7 @@ def exact_share(planner: PlannerNetwork, source: ArcConceptOracle, batch: Oracle
     :param batch: the tasks.
     :return: the share in [0, 1].
     """
-    with torch.no_grad():
-        x, mask = planner.embed(batch.obs)
-        z = planner.reasoner.solve(x, mask).z
-        right = cell_correct(source.cell_logits(planner, z), batch.optimal) | ~batch.cells
-    return float(right.flatten(1).all(-1).float().mean())
+    return float(score_batch(planner, source, batch)[0].mean())
 
 
 @dataclass
@@ -56,25 +70,36 @@ class ArcOneshotArgs:
     )
     tasks: int = field(default=64, metadata={"help": "generated tasks per family"})
     split: str = field(default="arc-agi-1/evaluation", metadata={"help": "real split ('' to skip)"})
+    max_depth: int = field(
+        default=1, metadata={"help": "most transformations composed in a generated task"}
+    )
     seed: int = field(default=20_000, metadata={"help": "seed of the generated tasks"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-    """Print exactness per concept family and on a real split.
+    """Print exactness and iterations per concept family and on a real split, and how the
+    iterations follow the tasks' difficulty.
 
     :param argv: command-line arguments.
-    :return: name -> {"tasks": n, "exact": share}.
+    :return: name -> {"tasks": n, "exact": share, "iterations": mean, "spearman" (where
+        measured)}; "generated" holds every generated task's iterations and Spearman.
     """
     args = parse_args(ArcOneshotArgs, argv, (__doc__ or "").splitlines()[0])
     torch.set_num_threads(args.threads)
     planner = load_planner(args.checkpoint or shipped_checkpoint("arc_concepts"))
     results: dict[str, dict[str, float]] = {}
     rng = np.random.default_rng(args.seed)
+    iterations: list[np.ndarray] = []
+    difficulty: list[np.ndarray] = []
     for family in args.families:
-        source = ArcConceptOracle(args.env, (family,), max_depth=1)
+        source = ArcConceptOracle(args.env, (family,), max_depth=args.max_depth)
         batch = source.batch(args.tasks, rng, painted_share=0.0)
-        results[family] = {"tasks": args.tasks, "exact": exact_share(planner, source, batch)}
+        exact, iters = score_batch(planner, source, batch)
+        iterations.append(iters)
+        difficulty.append(batch.difficulty.numpy())
+        results[family] = {"tasks": args.tasks, "exact": float(exact.mean()),
+                           "iterations": float(iters.mean())}  # fmt: skip
     if args.split:
         source = ArcConceptOracle(args.env)
         tasks = open_task_source(args.split, max_grid=source.side)
@@ -82,14 +107,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
             ([(a, b) for a, b in task.train], task.test[0])
             for task in (tasks.get(task_id) for task_id in tasks.task_ids)
         ]
-        split_batch = source.batch_from_pairs(pairs, rng, painted_share=0.0) if pairs else None
-        exact = (
-            exact_share(planner, source, split_batch) if split_batch is not None else float("nan")
-        )
-        results[args.split] = {"tasks": len(pairs), "exact": exact}
-    print("| tasks | count | exact (one-shot) |\n|---|---|---|")
+        row = {"tasks": len(pairs), "exact": float("nan"), "iterations": float("nan")}
+        if pairs:
+            split_batch = source.batch_from_pairs(pairs, rng, painted_share=0.0)
+            exact, iters = score_batch(planner, source, split_batch)
+            row.update(exact=float(exact.mean()), iterations=float(iters.mean()))
+            row["spearman"] = spearman(iters, split_batch.difficulty.numpy())
+        results[args.split] = row
+    all_iters, all_difficulty = np.concatenate(iterations), np.concatenate(difficulty)
+    results["generated"] = {
+        "tasks": len(all_iters), "iterations": float(all_iters.mean()),
+        "spearman": spearman(all_iters, all_difficulty),
+    }  # fmt: skip
+    print("| tasks | count | exact (one-shot) | iterations |\n|---|---|---|---|")
     for name, row in results.items():
-        print(f"| {name} | {int(row['tasks'])} | {row['exact']:.1%} |")
+        exact_text = f"{row['exact']:.1%}" if "exact" in row else ""
+        print(f"| {name} | {int(row['tasks'])} | {exact_text} | {row['iterations']:.1f} |")
+    print(
+        f"\nSpearman(iterations, concept difficulty = answer cells x composed transformations) "
+        f"over the generated tasks: {results['generated']['spearman']:+.2f}"
+    )
+    if args.split and "spearman" in results[args.split]:
+        print(
+            f"Spearman(iterations, answer cells) on {args.split}: "
+            f"{results[args.split]['spearman']:+.2f}"
+        )
     return results
 
 
