@@ -79,13 +79,26 @@ class TaskAnswer:
     votes: tuple[int, ...]
     seconds: float
 
+    def solves_first(self, answer: np.ndarray) -> bool:
+        """Whether the most voted attempt is the answer (pass@1).
+
+        :param answer: the true (h, w) answer.
+        :return: True when it equals it exactly.
+        """
+        return _same(self.attempts[0], answer)
+
     def solves(self, answer: np.ndarray) -> bool:
         """Whether one of the attempts is the answer (pass@2).
 
         :param answer: the true (h, w) answer.
         :return: True when an attempt equals it exactly.
         """
-        return any(a.shape == answer.shape and bool((a == answer).all()) for a in self.attempts)
+        return any(_same(attempt, answer) for attempt in self.attempts)
+
+
+def _same(grid: np.ndarray, answer: np.ndarray) -> bool:
+    """Whether two grids are equal, shape included."""
+    return grid.shape == answer.shape and bool((grid == answer).all())
 
 
 def leave_one_out(task: ArcTask, n_demos: int) -> list[BatchTask]:

@@ -15,6 +15,7 @@ def test_arc_ttt_table_is_complete() -> None:
     for row in results.values():
         assert row["tasks"] == 2 and row["seconds_per_task"] > 0
         assert 0.0 <= row["pass@1"] <= row["pass@2"] <= 1.0
+        assert 0.0 <= row["episode success"] <= 1.0  # played from the observation alone
 
 
 def test_arc_ttt_refuses_a_split_with_nothing_to_answer(tmp_path) -> None:

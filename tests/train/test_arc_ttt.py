@@ -84,6 +84,9 @@ def test_answer_scores_pass_at_two_and_checks_its_config(planner_and_source) -> 
     assert answer.seconds > 0 and 1 <= len(answer.attempts) <= 2
     truth = task.test[0][1]
     assert TaskAnswer((truth.copy(),), (1,), 0.0).solves(truth)
+    assert TaskAnswer((truth.copy(),), (1,), 0.0).solves_first(truth)
+    second = TaskAnswer((truth[:1].copy(), truth.copy()), (2, 1), 0.0)
+    assert second.solves(truth) and not second.solves_first(truth)
     assert not TaskAnswer((truth[:1].copy(),), (1,), 0.0).solves(truth)
     with pytest.raises(ValueError, match="votes must be >= 1"):
         TaskTuningConfig(votes=0)
