@@ -8,13 +8,15 @@ f -> :meth:`FixedPointReasoner.step`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import torch
 from torch import nn
 from typing_extensions import Unpack
 
+from fpr_agents.reasoner.compiled import CompiledStep
 from fpr_agents.reasoner.config import ArchitectureConfig, ReasonerConfig
 from fpr_agents.reasoner.layers import (
     ConvSwiGLU,
@@ -81,6 +83,20 @@ class ReasonerBlock(nn.Module):
         return pairs
 
 
+def _eager_step(
+    reasoner: FixedPointReasoner, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """The step function that :meth:`FixedPointReasoner.compile_step` compiles.
+
+    :param reasoner: the reasoner.
+    :param z: latent, (B, H, W, d).
+    :param x: input embedding, (B, H, W, d).
+    :param mask: (B, H, W) bool or None.
+    :return: f(z; x), (B, H, W, d).
+    """
+    return reasoner.eager_step(z, x, mask)
+
+
 def _apply_sublayer(
     function: nn.Module, h: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
@@ -129,6 +145,7 @@ class FixedPointReasoner(nn.Module):
             self.gate_layer = Gate(dim, config.gate_init_layer)
             self.gate_iteration = Gate(dim, config.gate_init_iter)
         self.halt_head = nn.Linear(dim, 1)
+        self._compiled_step: CompiledStep | None = None
 
     @property
     def sublayers_per_step(self) -> int:
@@ -164,7 +181,72 @@ class FixedPointReasoner(nn.Module):
     def step(
         self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """One application of the map f.
+        """One application of the map f: :meth:`eager_step`, or its compiled form after
+        :meth:`compile_step`.
+
+        :param z: latent, (B, H, W, d).
+        :param x: input embedding, (B, H, W, d).
+        :param mask: (B, H, W) bool, True on real cells; None when all cells are real.
+        :return: f(z; x), (B, H, W, d), zero on padded cells.
+        """
+        compiled = self._compiled_step
+        if compiled is None:
+            return self.eager_step(z, x, mask)
+        return compiled(self, z, x, mask)
+
+    def compile_step(
+        self,
+        enabled: bool = True,
+        *,
+        mode: str | None = None,
+        backend: str | Callable[..., Any] = "inductor",
+        max_graphs: int = 32,
+    ) -> CompiledStep | None:
+        """Run :meth:`step` through ``torch.compile`` from now on (or, ``enabled=False``, eagerly
+        again); every solve and training unroll then uses the compiled step.
+
+        Compiling is a choice of the running process, like the device or the thread count, not a
+        configuration field: the compiled step computes the same f (to floating-point rounding),
+        so it changes neither what the weights mean (the architecture a checkpoint fixes) nor
+        how a solve runs (the solver settings a checkpoint records and a user may change). A
+        checkpoint saved from a compiled reasoner is the same checkpoint.
+
+        Graphs are compiled lazily, one per grid size (the batch is symbolic, so a solve whose
+        batch shrinks as samples halt does not recompile), mask presence, gradient mode and
+        autocast; the first call of each takes seconds to a minute on a CPU. When compiling
+        fails the step warns once and runs eagerly (see
+        :class:`~fpr_agents.reasoner.compiled.CompiledStep`).
+
+        :param enabled: True compiles (keeping graphs already compiled with the same options);
+            False goes back to the eager step.
+        :param mode: ``torch.compile``'s mode (None: its default).
+        :param backend: ``torch.compile``'s backend.
+        :param max_graphs: most graphs compiled; other shapes run eagerly.
+        :return: the compiled step's handle (its ``graphs``, ``compile_seconds``, ``failure``),
+            or None when disabled.
+        """
+        if not enabled:
+            self._compiled_step = None
+            return None
+        current = self._compiled_step
+        if current is not None and (current.mode, current.backend, current.max_graphs) == (
+            mode,
+            backend,
+            max_graphs,
+        ):
+            return current
+        self._compiled_step = CompiledStep(_eager_step, mode, backend, max_graphs)
+        return self._compiled_step
+
+    @property
+    def compiled_step(self) -> CompiledStep | None:
+        """The compiled step's handle after :meth:`compile_step`, else None."""
+        return self._compiled_step
+
+    def eager_step(
+        self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One application of the map f, run operator by operator (never compiled here).
 
         :param z: latent, (B, H, W, d).
         :param x: input embedding, (B, H, W, d).
