@@ -299,6 +299,13 @@ class PretrainArgs:
     seed: int = field(default=0, metadata={"help": "seed of everything"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads per process"})
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "run the reasoner's step through torch.compile (a graph per grid size, "
+            "compiled at its first batch; eager, with a warning, where compiling fails)"
+        },
+    )
     model: ModelArgs = field(default_factory=ModelArgs)
     solver: SolverArgs = field(default_factory=SolverArgs)
     data: DataArgs = field(default_factory=DataArgs)
@@ -583,6 +590,7 @@ def train(args: PretrainArgs) -> dict[str, Any]:
         # a checkpoint from before the option has the pooled value head
         value_at_agent=meta.get("value_at_agent", False) if log.resume else None,
     ).to(device)
+    compiled = planner.reasoner.compile_step() if args.compile else None
     optimizer = torch.optim.AdamW(
         planner.parameter_groups(), lr=optim.learning_rate, weight_decay=optim.weight_decay
     )
@@ -673,6 +681,8 @@ def train(args: PretrainArgs) -> dict[str, Any]:
                 writer.add_scalar("pretrain/loss", float(loss.detach()), step)
                 accuracy = cell_correct(logits.detach(), batch.optimal)[batch.cells].float().mean()
                 writer.add_scalar("pretrain/train_cell_accuracy", float(accuracy), step)
+                if compiled is not None:
+                    writer.add_scalar("pretrain/compile_seconds", compiled.compile_seconds, step)
             if step % log.eval_every == 0 or step >= optim.total_steps:
                 metrics = {
                     name: evaluate(planner, source, b, device)
@@ -686,6 +696,10 @@ def train(args: PretrainArgs) -> dict[str, Any]:
             if step >= optim.total_steps:
                 break
     progress.close()
+    if compiled is not None and rank == 0:
+        fallback = f"; ran eagerly: {compiled.failure}" if compiled.failure else ""
+        seconds = compiled.compile_seconds
+        print(f"compiled step: {compiled.graphs} graphs, {seconds:.1f} s compiling{fallback}")
     save()
     if writer is not None:
         writer.close()
