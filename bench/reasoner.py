@@ -18,6 +18,12 @@
    ``torch.autograd.graph.saved_tensors_hooks`` (every saved storage once; parameters excluded),
    which is exact and deterministic; on CUDA the peak allocated memory is reported too.
 
+3. **Compiled step** (``--compile``). The same step through
+   :meth:`~fpr_agents.reasoner.core.FixedPointReasoner.compile_step` (``torch.compile``), timed
+   in the same rounds as the eager one, with its solve. Compiling happens in a warm-up before
+   the timed rounds, and its seconds are reported apart (a graph per grid size and for batch 1;
+   larger batches share one, so most rows compile nothing).
+
 ``python -m bench.reasoner --help`` lists the options.
 """
 
@@ -304,11 +310,18 @@ def _speed_rows(
     device: torch.device,
     report: BenchReport,
     table: Table,
+    compiled_table: Table | None = None,
 ) -> None:
-    """Time step, matrix product and solve at every batch size; add rows, ratios and values."""
+    """Time step, matrix product and solve at every batch size; add rows, ratios and values.
+    With ``compiled_table``, the compiled step and solve take turns with them too."""
     config = reasoner.config
     name = _architecture_name(config)
     side = bench.side
+    handle = None
+    if compiled_table is not None:
+        handle = reasoner.compile_step()
+        assert handle is not None
+        handle.enabled = False  # on only inside the compiled workloads
     for batch in bench.batches:
         x, z = _inputs(config, batch, side, device, bench.seed + batch)
         rows, inner, cols = ceiling_gemm_shape(config, batch * side * side)
@@ -338,9 +351,30 @@ def _speed_rows(
             with autocast(device):
                 return reasoner.solve(x, None, z, max_iters=iters, halting="fixed_depth")
 
-        times = time_in_turns(
-            {"step": step, "gemm": gemm, "solve": solve}, device, bench.rounds, bench.min_seconds
-        )
+        calls: dict[str, Callable[[], object]] = {"step": step, "gemm": gemm, "solve": solve}
+        compile_seconds = graphs = 0.0
+        if handle is not None:
+
+            def compiled(call: Callable[[], object] = step) -> object:
+                assert handle is not None
+                handle.enabled = True
+                try:
+                    return call()
+                finally:
+                    handle.enabled = False
+
+            def solve_compiled(solve: Callable[[], object] = solve) -> object:
+                return compiled(solve)
+
+            calls["step_compiled"] = compiled
+            calls["solve_compiled"] = solve_compiled
+            # Compile outside the timed rounds (the warm-up of time_in_turns reuses the graphs).
+            before, graphs_before = handle.compile_seconds, handle.graphs
+            compiled(step)
+            compiled(solve)
+            compile_seconds = handle.compile_seconds - before
+            graphs = handle.graphs - graphs_before
+        times = time_in_turns(calls, device, bench.rounds, bench.min_seconds)
         flops = step_flops(config, side, side, batch).total
         gemm_flops = 2 * rows * inner * cols
         step_times = [t / iters for t in times["step"]]
@@ -385,6 +419,80 @@ def _speed_rows(
                 met=aim_at_least(ratio, GEMM_AIM) if aimed else None,
             )
         )
+        if compiled_table is not None and handle is not None:
+            _compiled_row(
+                report,
+                compiled_table,
+                name,
+                key,
+                batch,
+                flops,
+                times,
+                gemm_rates,
+                iters,
+                compile_seconds,
+                int(graphs),
+                handle.failure,
+            )
+
+
+def _compiled_row(
+    report: BenchReport,
+    table: Table,
+    name: str,
+    key: str,
+    batch: int,
+    flops: int,
+    times: dict[str, list[float]],
+    gemm_rates: list[float],
+    iters: int,
+    compile_seconds: float,
+    graphs: int,
+    failure: str | None,
+) -> None:
+    """Add the compiled step's row, values and speed-up ratio (eager time over compiled time,
+    paired within rounds)."""
+    eager = [t / iters for t in times["step"]]
+    ours = [t / iters for t in times["step_compiled"]]
+    speedup = paired_ratio(eager, ours)
+    solve_speedup = paired_ratio(times["solve"], times["solve_compiled"])
+    rates = [flops / t for t in ours]
+    versus_gemm = paired_ratio(rates, gemm_rates)
+    report.values.update(
+        {
+            f"{key}_compiled_ms_per_iter": 1e3 * median(ours),
+            f"{key}_compiled_gflops": median(rates) / 1e9,
+            f"{key}_compiled_ratio": versus_gemm,
+            f"{key}_compiled_speedup": speedup,
+            f"{key}_compiled_solve_ms_per_iter": 1e3 * median(times["solve_compiled"]) / iters,
+            f"{key}_compile_seconds": compile_seconds,
+        }
+    )
+    table.rows.append(
+        [
+            name,
+            str(batch),
+            format_seconds(median(eager)),
+            format_seconds(median(ours)),
+            f"{speedup:.2f}x",
+            f"{median(rates) / 1e9:.2f}",
+            f"{versus_gemm:.2f}",
+            format_seconds(median(times["solve"]) / iters),
+            format_seconds(median(times["solve_compiled"]) / iters),
+            f"{solve_speedup:.2f}x",
+            "eager fallback" if failure else f"{compile_seconds:.1f} s ({graphs})",
+        ]
+    )
+    report.ratios.append(
+        RatioRow(
+            label=f"{name}: compiled step speed-up at batch {batch}",
+            baseline="the eager step",
+            ours=format_seconds(median(ours)),
+            theirs=format_seconds(median(eager)),
+            value=speedup,
+            shown=f"{speedup:.2f}x",
+        )
+    )
 
 
 def _backprop_cost(
@@ -505,6 +613,8 @@ def run_benchmark(
     bench: ReasonerBenchConfig,
     device: torch.device,
     notes: Sequence[str] = (),
+    compile_step: bool = False,
+    memory: bool = True,
 ) -> BenchReport:
     """Measure the speed of every reasoner and the training memory of the first.
 
@@ -512,6 +622,8 @@ def run_benchmark(
     :param bench: sizes and repetitions.
     :param device: where to run.
     :param notes: lines for the report (where the weights came from).
+    :param compile_step: also time the compiled step and solve (a table of their own).
+    :param memory: measure the training memory (its table and ratios).
     :return: the report.
     """
     if not reasoners:
@@ -541,11 +653,37 @@ def run_benchmark(
             "ms/iter in solve",
         ],
     )
+    compiled = None
+    if compile_step:
+        compiled = Table(
+            f"Compiled step (torch.compile) against eager, {bench.side}x{bench.side} grid; "
+            "compile: seconds spent compiling before the timed rounds (graphs compiled)",
+            [
+                "architecture",
+                "batch",
+                "eager time/iter",
+                "compiled time/iter",
+                "speed-up",
+                "compiled GFLOP/s",
+                "compiled / matmul",
+                "eager ms/iter in solve",
+                "compiled ms/iter in solve",
+                "solve speed-up",
+                "compile",
+            ],
+        )
     for reasoner in reasoners:
         reasoner.eval()
-        _speed_rows(reasoner, bench, device, report, speed)
+        _speed_rows(reasoner, bench, device, report, speed, compiled)
+        failure = None if reasoner.compiled_step is None else reasoner.compiled_step.failure
+        if failure:
+            report.notes.append(f"{_architecture_name(reasoner.config)}: {failure}; eager")
+        reasoner.compile_step(False)
     report.tables.append(speed)
-    report.tables.append(_memory_rows(reasoners[0], bench, device, report))
+    if compiled is not None:
+        report.tables.append(compiled)
+    if memory:
+        report.tables.append(_memory_rows(reasoners[0], bench, device, report))
     return report
 
 
@@ -569,6 +707,21 @@ class ReasonerBenchArgs:
     side: int | None = field(default=None, metadata={"help": "grid side (none: the config's)"})
     threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     seed: int = field(default=0, metadata={"help": "seed of the inputs and random weights"})
+    batches: tuple[int, ...] = field(
+        default=(), metadata={"help": "batch sizes of the speed table (empty: the config's)"}
+    )
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "also time the step compiled with torch.compile beside the eager one "
+            "(compile time reported apart, outside the timed rounds)"
+        },
+    )
+    memory: bool = field(default=True, metadata={"help": "measure the training memory table"})
+    second_architecture: bool = field(
+        default=True,
+        metadata={"help": "also time the planner's architecture with attention switched"},
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
@@ -592,6 +745,7 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
         min_seconds=base.min_seconds if args.seconds is None else args.seconds,
         side=base.side if args.side is None else args.side,
         seed=args.seed,
+        batches=args.batches or base.batches,
     )
     with torch_threads(args.threads):
         random_fields = QUICK_RANDOM_REASONER if args.quick else maze_reasoner_fields()
@@ -609,10 +763,15 @@ def main(argv: Sequence[str] | None = None) -> BenchReport:
         torch.manual_seed(args.seed)
         other = FixedPointReasoner(other_config).to(device)
         notes = [
-            f"architecture 1: {loaded.origin} (weights do not change the cost of an iteration)",
-            f"architecture 2: the same with attention={other_config.attention}, random weights",
+            f"architecture 1: {loaded.origin} (weights do not change the cost of an iteration)"
         ]
-        report = run_benchmark([planner_reasoner, other], bench, device, notes)
+        reasoners = [planner_reasoner]
+        if args.second_architecture:
+            reasoners.append(other)
+            notes.append(
+                f"architecture 2: the same with attention={other_config.attention}, random weights"
+            )
+        report = run_benchmark(reasoners, bench, device, notes, args.compile, args.memory)
     print(format_report(report))
     return report
 
