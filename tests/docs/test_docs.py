@@ -391,7 +391,8 @@ def test_documented_flags_are_accepted() -> None:
 
 ENTRY_POINT_ARGS = {
     "train.pretrain": "PretrainArgs", "train.ppo": "PPOArgs", "train.evaluate": "EvaluateArgs",
-    "train.ship": "ShipArgs", "train.enjoy": "EnjoyArgs",
+    "train.ship": "ShipArgs", "train.enjoy": "EnjoyArgs", "train.imitate": "ImitateArgs",
+    "train.arc_shape": "ArcShapeArgs",
 }  # fmt: skip
 CHECKPOINTS_README = ROOT / "fpr_agents" / "checkpoints" / "README.md"
 
