@@ -2,7 +2,8 @@
 # GPU speed check of the reasoner's step, eager against compiled (torch.compile), in under 8
 # minutes on one GPU. Run from the repository root on a machine with CUDA:
 #
-#     bash bench/gpu_check.sh            # writes into runs/gpu_check/ (or into $OUT when set)
+#     bash bench/gpu_check.sh   # 5 text files in runs/gpu_check/ (or $OUT when set); runs in
+#                               # runs/gpu_check_runs/
 #
 # 1. bench.reasoner on the shipped maze planner (conv-only) and the same with attention, batch
 #    1, 64 and 256, eager and compiled (bf16 autocast; compile time reported apart);
@@ -14,7 +15,8 @@
 # with it; summary.txt lists each part's exit status and the pretraining throughputs.
 set -u
 OUT_DIR="${OUT:-runs/gpu_check}"
-mkdir -p "$OUT_DIR"
+RUN_DIR="runs/gpu_check_runs"  # the pretraining run folders (checkpoints), kept out of OUT_DIR
+mkdir -p "$OUT_DIR" "$RUN_DIR"
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT_DIR/summary.txt"; }
 
 log "start; $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1)"
@@ -38,11 +40,11 @@ run bench_sudoku9 90 python -m bench.reasoner --device cuda --batches 1,64,256 -
 PRETRAIN=(python -m train.pretrain --config maze.yaml --device cuda --total-steps 40
     --min-size 15 --max-size 15 --eval-batches 1 --eval-sizes 15 --max-iters 64
     --eval-every 1000 --checkpoint-every 1000 --no-progress)
-rm -rf "$OUT_DIR/pretrain_eager" "$OUT_DIR/pretrain_compiled"
-run pretrain_eager 60 "${PRETRAIN[@]}" --out "$OUT_DIR/pretrain_eager"
-run pretrain_compiled 170 "${PRETRAIN[@]}" --compile --out "$OUT_DIR/pretrain_compiled"
+rm -rf "$RUN_DIR/pretrain_eager" "$RUN_DIR/pretrain_compiled"
+run pretrain_eager 60 "${PRETRAIN[@]}" --out "$RUN_DIR/pretrain_eager"
+run pretrain_compiled 170 "${PRETRAIN[@]}" --compile --out "$RUN_DIR/pretrain_compiled"
 
-python - "$OUT_DIR" <<'EOF' 2>&1 | tee -a "$OUT_DIR/summary.txt"
+python - "$RUN_DIR" <<'EOF' 2>&1 | tee -a "$OUT_DIR/summary.txt"
 """Mazes per second between the first and the last logged step, compile seconds taken out."""
 import json
 import sys
