@@ -14,6 +14,7 @@ from typing import Any
 
 from fpr_agents.checkpoints import CHECKPOINT_DIR
 from fpr_agents.reasoner import ReasonerConfig
+from fpr_agents.reasoner.config import READOUT_SIGNALS
 from train.common import (
     CONFIG_DIR,
     check_solver_overrides,
@@ -50,6 +51,13 @@ class ShipArgs:
         default="",
         metadata={"help": "set the halting rule users get, e.g. readout ('': the checkpoint's)"},
     )
+    readout_signal: str = field(
+        default="",
+        metadata={
+            "help": "set what the readout rule watches ('': the checkpoint's)",
+            "choices": ("", *READOUT_SIGNALS),
+        },
+    )
 
     def __post_init__(self) -> None:
         if not self.checkpoint or not self.name:
@@ -81,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> Path:
     if not weights:
         raise ValueError(f"{args.checkpoint} holds no model weights")
     shipped_meta: dict[str, Any] = dict(meta)
-    given = (("patience", args.patience), ("tol", args.tol), ("halting", args.halting))
+    given = (
+        ("patience", args.patience), ("tol", args.tol), ("halting", args.halting),
+        ("readout_signal", args.readout_signal),
+    )  # fmt: skip
     solver = {k: v for k, v in given if v}
     if solver:
         if "reasoner" not in meta:

@@ -46,6 +46,13 @@ def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
     assert load_planner(loose).config.patience == planner.config.patience
     readout = ship.main(["--checkpoint", str(source), "--name", "tiny", "--halting", "readout"])
     assert load_planner(readout).config.halting == "readout"
+    choices = ship.main(
+        ["--checkpoint", str(source), "--name", "tiny", "--halting", "readout",
+         "--readout-signal", "choices"]
+    )  # fmt: skip
+    assert load_planner(choices).config.readout_signal == "choices"
+    with pytest.raises(SystemExit):  # not one of the choices
+        ship.main(["--checkpoint", str(source), "--name", "tiny", "--readout-signal", "digits"])
     with pytest.raises(ValueError, match="--halting must be one of"):
         ship.ShipArgs(checkpoint=str(source), name="tiny", halting="often")
     with pytest.raises(SystemExit):  # argparse's error: "--patience must be >= 0"
