@@ -568,6 +568,9 @@ def train(args: PretrainArgs) -> dict[str, Any]:
     )
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     device = resolve_device(args.device)
+    if distributed and device.type == "cuda":  # one GPU per process, as torchrun numbers them
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     rank = dist.get_rank() if distributed else 0
