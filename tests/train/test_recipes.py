@@ -22,7 +22,7 @@ RECIPES = CONFIG_DIR / "planners"
 # What a run was called and where it wrote: not part of the recipe.
 BOOKKEEPING = {
     "exp_name", "runs_dir", "resume", "out", "device", "threads", "eval_only", "progress",
-    "eval_every", "eval_batches", "eval_sizes", "checkpoint_every",
+    "eval_every", "eval_batches", "eval_sizes", "checkpoint_every", "compile",
 }  # fmt: skip
 # Flags that became named components: the old value that meant "off".
 COMPONENT_FLAGS = {
@@ -56,7 +56,8 @@ def recorded_differences(recorded: dict[str, Any], recipe: dict[str, Any]) -> li
         name = RENAMED.get(old_name, old_name)
         if name in BOOKKEEPING:
             continue
-        if name in COMPONENT_FLAGS:
+        # Records written before the components had names: the old value that meant "off".
+        if name in COMPONENT_FLAGS and COMPONENT_FLAGS[name][0] not in recorded:
             selector, component, off = COMPONENT_FLAGS[name]
             selected = recipe[selector]
             on = component in (selected if isinstance(selected, tuple) else (selected,))
@@ -89,7 +90,7 @@ def test_the_recipe_says_what_the_planner_was_trained_with(name: str) -> None:
             assert getattr(built, field) == meta["reasoner"][field], (name, field)
     ship = parse_args(ShipArgs, ["--config", f"planners/{name}.yaml", "--checkpoint", "x"], "t")
     assert ship.name == name
-    for key in ("patience", "halting"):
+    for key in ("patience", "halting", "readout_signal"):
         if getattr(ship, key):
             assert meta["reasoner"][key] == getattr(ship, key), (name, key)
 
