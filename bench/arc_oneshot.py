@@ -71,7 +71,8 @@ class ArcOneshotArgs:
     tasks: int = field(default=64, metadata={"help": "generated tasks per family"})
     split: str = field(default="arc-agi-1/evaluation", metadata={"help": "real split ('' to skip)"})
     max_depth: int = field(
-        default=1, metadata={"help": "most transformations composed in a generated task"}
+        default=1,
+        metadata={"help": "above 1: also a set of the families composed up to this depth"},
     )
     seed: int = field(default=20_000, metadata={"help": "seed of the generated tasks"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
@@ -92,14 +93,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     rng = np.random.default_rng(args.seed)
     iterations: list[np.ndarray] = []
     difficulty: list[np.ndarray] = []
-    for family in args.families:
-        source = ArcConceptOracle(args.env, (family,), max_depth=args.max_depth)
+    # One family per set (depth 1: a task composes different families), then, with
+    # --max-depth above 1, the families composed.
+    sets = [(family, (family,), 1) for family in args.families]
+    if args.max_depth > 1:
+        sets.append((f"composed, depth 1-{args.max_depth}", args.families, args.max_depth))
+    for name, families, depth in sets:
+        source = ArcConceptOracle(args.env, families, max_depth=depth)
         batch = source.batch(args.tasks, rng, painted_share=0.0)
         exact, iters = score_batch(planner, source, batch)
         iterations.append(iters)
         difficulty.append(batch.difficulty.numpy())
-        results[family] = {"tasks": args.tasks, "exact": float(exact.mean()),
-                           "iterations": float(iters.mean())}  # fmt: skip
+        results[name] = {"tasks": args.tasks, "exact": float(exact.mean()),
+                         "iterations": float(iters.mean())}  # fmt: skip
     if args.split:
         source = ArcConceptOracle(args.env)
         tasks = open_task_source(args.split, max_grid=source.side)
