@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     difficulty: list[np.ndarray] = []
     # One family per set (depth 1: a task composes different families), then, with
     # --max-depth above 1, the families composed.
-    sets = [(family, (family,), 1) for family in args.families]
+    sets: list[tuple[str, tuple[str, ...], int]] = [(f, (f,), 1) for f in args.families]
     if args.max_depth > 1:
         sets.append((f"composed, depth 1-{args.max_depth}", args.families, args.max_depth))
     for name, families, depth in sets:
