@@ -588,8 +588,7 @@ class ArcConceptOracle(OracleSource):
         unknown = sorted(set(families) - set(allowed))
         if unknown:
             raise ValueError(
-                f"families {unknown} change the grid's shape or are unknown; "
-                f"choose from {allowed}"
+                f"families {unknown} change the grid's shape or are unknown; choose from {allowed}"
             )
         self.config = ConceptConfig(
             min_size=min_size,
