@@ -137,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     """Print pass@1, pass@2 and seconds per task, without and with the fine-tune.
 
     :param argv: command-line arguments.
-    :return: "vote only" / "fine-tuned" -> {"tasks", "pass@1", "pass@2", "seconds_per_task"}.
+    :return: "vote only" / "fine-tuned, N steps" -> {"tasks", "pass@1", "pass@2",
+        "seconds_per_task", and with ``--episodes`` "episode success" (the action rule) and
+        "voted episode success" (the two voted answers submitted)}.
     """
     args = parse_args(ArcTttArgs, argv, (__doc__ or "").splitlines()[0])
     torch.set_num_threads(args.threads)
