@@ -11,12 +11,29 @@ answers still scored. A share of each batch may stay generated concept tasks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from envs.arc_augment import random_augmentations
+from envs.arc_augment import Augmentation, random_augmentations
 from envs.arc_concepts import generate_concept_task
-from envs.arc_tasks import ArcTask, open_task_source
+from envs.arc_tasks import ArcTask, GridPair, open_task_source
 from train.oracle_data import ArcConceptOracle, OracleBatch
+
+# A task as the oracle source batches it: its demonstration pairs and its test pair.
+BatchTask = tuple[list[GridPair], GridPair]
+
+
+def augmented(augmentation: Augmentation, demos: Sequence[GridPair], test: GridPair) -> BatchTask:
+    """One task's pairs, every grid changed by the same augmentation.
+
+    :param augmentation: the symmetry and colour permutation.
+    :param demos: the demonstration pairs shown.
+    :param test: the pair that plays the test pair.
+    :return: (augmented demonstrations, augmented test pair).
+    """
+    grid = augmentation.apply_grid
+    return [(grid(a), grid(b)) for a, b in demos], (grid(test[0]), grid(test[1]))
 
 
 class ArcTaskOracle(ArcConceptOracle):
@@ -69,13 +86,7 @@ class ArcTaskOracle(ArcConceptOracle):
             held = int(rng.integers(len(task.train)))
             demos = [p for j, p in enumerate(task.train) if j != held]
             order = rng.permutation(len(demos))[: self.n_demos]
-            grid = augmentation.apply_grid
-            pairs.append(
-                (
-                    [(grid(demos[j][0]), grid(demos[j][1])) for j in order],
-                    (grid(task.train[held][0]), grid(task.train[held][1])),
-                )
-            )
+            pairs.append(augmented(augmentation, [demos[j] for j in order], task.train[held]))
         for _ in range(n_concepts):
             concept = generate_concept_task(rng, self.config)
             pairs.append(

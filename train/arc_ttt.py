@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from envs.arc_augment import Augmentation, random_augmentations
-from envs.arc_tasks import ArcTask, GridPair
+from envs.arc_tasks import ArcTask
 from fpr_agents.policy.planner import PlannerNetwork
 from fpr_agents.reasoner.training import truncated_unroll
+from train.arc_data import BatchTask, augmented
 from train.oracle_data import ArcConceptOracle, set_loss
-
-# A task as the oracle source batches it: its demonstration pairs and its test pair.
-BatchTask = tuple[list[GridPair], GridPair]
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,7 @@ def fine_tune_on_task(
         tasks = []
         for augmentation in augmentations:
             demos, test = held_out[int(rng.integers(len(held_out)))]
-            tasks.append(_augmented(augmentation, demos, test))
+            tasks.append(augmented(augmentation, demos, test))
         batch = source.batch_from_pairs(tasks, rng, painted_share=None)
         x, mask = tuned.embed(batch.obs)  # (B, H, W, d)
         n_no_grad = int(rng.integers(0, config.n_no_grad_max + 1))
@@ -160,12 +158,6 @@ def fine_tune_on_task(
         torch.nn.utils.clip_grad_norm_(tuned.parameters(), 1.0)
         optimizer.step()
     return tuned.eval()
-
-
-def _augmented(augmentation: Augmentation, demos: Sequence[GridPair], test: GridPair) -> BatchTask:
-    """One task's pairs under an augmentation."""
-    grid = augmentation.apply_grid
-    return [(grid(a), grid(b)) for a, b in demos], (grid(test[0]), grid(test[1]))
 
 
 def vote(
@@ -192,7 +184,7 @@ def vote(
     demos = list(task.train)[: source.n_demos]
     augmentations = [Augmentation(), *random_augmentations(rng, n_votes)]
     augmentations = list(dict.fromkeys(augmentations))[:n_votes]  # identity once, first
-    tasks = [_augmented(a, demos, (test_in, blank_answer)) for a in augmentations]
+    tasks = [augmented(a, demos, (test_in, blank_answer)) for a in augmentations]
     batch = source.batch_from_pairs(tasks, rng, painted_share=0.0)
     with torch.no_grad():
         x, mask = planner.embed(batch.obs)
