@@ -28,7 +28,6 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch._dynamo
 
 StepFunction = Callable[[Any, torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 """``step(owner, z, x, mask) -> f(z)``: the eager step, with the module that owns the weights."""
@@ -132,6 +131,8 @@ class CompiledStep:
     ) -> torch.Tensor:
         """The compiled call: batch symbolic, grid sides static; a new shape class compiles
         under a raised recompile limit and is timed."""
+        import torch._dynamo  # here, not at module level: importing it takes seconds
+
         if self._compiled is None:
             self._compiled = torch.compile(self.step, mode=self.mode, backend=self.backend)
         tensors = (z, x) if mask is None else (z, x, mask)
