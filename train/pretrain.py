@@ -106,6 +106,10 @@ class DataArgs:
     generators: tuple[str, ...] = field(
         default=(), metadata={"help": "maze: generators (empty: the three perfect-maze ones)"}
     )
+    one_size_per_batch: bool = field(
+        default=False,
+        metadata={"help": "maze: one side per batch, so no maze is padded (fewer FLOPs)"},
+    )
     min_blanks: int = field(default=10, metadata={"help": "sudoku: fewest blanks"})
     max_blanks: int = field(default=45, metadata={"help": "sudoku: most blanks"})
     families: tuple[str, ...] = field(
@@ -367,6 +371,7 @@ def make_source(args: PretrainArgs) -> OracleSource:
             data.extra_openings,
             data.far_goals,
             data.generators or PERFECT_MAZE_GENERATORS,
+            data.one_size_per_batch,
         )
     if family == "sudoku":
         return SudokuOracle(args.env, data.min_blanks, data.max_blanks, data.curriculum)

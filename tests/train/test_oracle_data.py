@@ -157,6 +157,24 @@ def test_far_goals_sit_at_an_end_of_a_longest_path() -> None:
         MazeOracle(far_goals=1.5)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_one_size_per_batch_leaves_no_padding(seed: int) -> None:
+    source = MazeOracle(min_size=5, max_size=11, curriculum=0.0, one_size_per_batch=True)
+    rng = np.random.default_rng(seed)
+    sides = set()
+    for _ in range(12):
+        batch = source.sample(4, rng, progress=1.0)
+        grid = batch.obs["grid"].numpy()  # (B, side, side)
+        side = grid.shape[1]
+        sides.add(side)
+        # Every maze fills the whole grid: its last row and column hold floor somewhere.
+        for maze in grid:
+            assert (maze[side - 2] > 0).any() and (maze[:, side - 2] > 0).any()
+        assert batch.cells.shape == (4, side, side)
+    assert sides <= {5, 7, 9, 11} and len(sides) >= 2  # sides still vary between batches
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.sampled_from([5, 7, 9]))
 def test_moved_goals_keep_the_mazes_and_move_each_goal(seed: int, size: int) -> None:
