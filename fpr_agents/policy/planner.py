@@ -180,6 +180,46 @@ def _cell_choices(
     return padded.flatten(1), top.flatten(1).amin(dim=-1) >= threshold
 
 
+def _plan_readout(
+    move_head: MoveHead,
+    free: torch.Tensor,
+    position: torch.Tensor,
+    sides: tuple[int, int],
+    threshold: float,
+) -> Readout:
+    """The "plan" readout of a move layout: the most likely move of every free cell whose move
+    is decided (one-hot; zeros where it is not: a cell the plan has not reached, a pocket, a
+    tie between equally short moves), so the rule waits until no free cell's move changes any
+    more; decided when the agent's own move is. Walls are left out: no training target asks
+    anything of their moves, so they may flip at any iteration.
+
+    :param move_head: the planner's move head.
+    :param free: (B, H, W) bool, the real cells the agent could stand on.
+    :param position: (B, 2) long, the agent's [row, col].
+    :param sides: the batch's padded grid (H, W).
+    :param threshold: ``readout_decided``.
+    :return: the readout function ``(z, index) -> (one-hot moves (A, H * W * n_moves),
+        decided (A,))``.
+    """
+    height, width = sides
+
+    def read_plan(z: torch.Tensor, index: torch.Tensor) -> _Read:
+        probs = torch.softmax(move_head.forward_all(z).float(), dim=-1)  # (A, h, w, n_moves)
+        top = probs.amax(dim=-1)  # (A, h, w)
+        plan = torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).float()
+        plan = plan * (top >= threshold).unsqueeze(-1).float()
+        plan = plan * free[index][:, : z.shape[1], : z.shape[2]].unsqueeze(-1).float()
+        padded = torch.nn.functional.pad(
+            plan, (0, 0, 0, width - z.shape[2], 0, height - z.shape[1])
+        )  # (A, H, W, n_moves)
+        rows = torch.arange(z.shape[0], device=z.device)
+        agent = position[index]  # (A, 2)
+        decided = top[rows, agent[:, 0], agent[:, 1]] >= threshold
+        return padded.flatten(1), decided
+
+    return read_plan
+
+
 class PlannerNetwork(nn.Module):
     """Grid embedding + :class:`FixedPointReasoner` + readout heads chosen by the action layout.
 
@@ -356,6 +396,26 @@ class PlannerNetwork(nn.Module):
                 grid = grid.reshape(grid.shape[0], *shape)
             shaped[key] = grid
         return shaped
+
+    def free_cells(
+        self, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None, sides: tuple[int, int]
+    ) -> torch.Tensor:
+        """The cells of a move layout the agent could stand on: real cells whose symbol in the
+        first grid is not the task's ``wall_symbol`` (0 when the task names none, as the mazes
+        of ``envs`` write walls).
+
+        :param obs: the observation batch.
+        :param mask: (B, H, W) bool of real cells, or None.
+        :param sides: the batch's padded grid (H, W).
+        :return: (B, H, W) bool.
+        """
+        grid = next(iter(self.grids(obs).values())).round().long()  # (B, h, w)
+        height, width = sides
+        free = grid != int(self.task.get("wall_symbol", 0))
+        free = torch.nn.functional.pad(
+            free, (0, width - free.shape[2], 0, height - free.shape[1])
+        )  # (B, H, W)
+        return free if mask is None else free & mask.bool()
 
     def embed(self, obs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Embed the grid observations.
@@ -572,7 +632,9 @@ class PlannerNetwork(nn.Module):
         action) is that likely within its cell. With ``"choices"`` they read only which choice
         is most likely (one-hot: the move, or each open cell's symbol), decided when the move,
         or every open cell's symbol, is that likely; open cells are those with an allowed
-        action in ``action_mask`` (every cell without one).
+        action in ``action_mask`` (every cell without one). With ``"plan"`` move layouts read
+        the most likely move of every cell (:func:`_plan_readout`), decided when the agent's
+        move is; symbol layouts read as with ``"choices"``.
 
         :param obs: the observation batch (the agent's position for move layouts).
         :param mask: (B, H, W) bool of real cells, or None.
@@ -582,10 +644,13 @@ class PlannerNetwork(nn.Module):
         :return: the readout function ``(z, index) -> (probabilities (A, K), decided (A,))``.
         """
         threshold = self.config.readout_decided
-        choices = self.config.readout_signal == "choices"
+        choices = self.config.readout_signal in ("choices", "plan")
         move_head = self.move_head
         if move_head is not None:
             position = self.agent_position(obs, sides)  # (B, 2)
+            if self.config.readout_signal == "plan":
+                return _plan_readout(move_head, self.free_cells(obs, mask, sides), position,
+                                     sides, threshold)  # fmt: skip
 
             def read_move(z: torch.Tensor, index: torch.Tensor) -> _Read:
                 probs = torch.softmax(move_head(z, position[index]).float(), dim=-1)  # (A, 4)

@@ -10,7 +10,7 @@ from typing import Any
 
 BLOCK_STYLES: tuple[str, ...] = ("gated", "prenorm", "postnorm")
 HALTING_MODES: tuple[str, ...] = ("fixed_point", "readout", "fixed_depth", "learned")
-READOUT_SIGNALS: tuple[str, ...] = ("probabilities", "choices")
+READOUT_SIGNALS: tuple[str, ...] = ("probabilities", "choices", "plan")
 Z0_MODES: tuple[str, ...] = ("zeros", "random", "given")
 
 
@@ -232,10 +232,14 @@ class SolverConfig(_Checks):
         choice is at least this; below it the planner has not made up its mind ("no decision
         yet", as a maze cell the plan has not reached yet), and the rule waits.
     :param readout_signal: what the "readout" rule watches: "probabilities" (the readout's
-        probabilities, within ``readout_tol``) or "choices" (only which choice is most likely:
+        probabilities, within ``readout_tol``), "choices" (only which choice is most likely:
         the move at the agent's cell, or every open cell's most likely symbol; decided when every
-        open cell's is ``readout_decided`` likely). A greedy agent acts on choices, which settle
-        well before their probabilities stop drifting.
+        open cell's is ``readout_decided`` likely) or "plan" (move layouts: the most likely
+        move of every cell whose move is ``readout_decided`` likely, the whole plan rather than
+        the agent's cell, decided when the agent's move is; symbol layouts: as "choices", which
+        already reads every open cell). A greedy agent acts on choices, which settle well before
+        their probabilities stop drifting; a plan that an event changed far from the agent
+        settles only when the whole changed region has.
     :param hold_decided: a decision is taken from the kept plan without iterating (the world
         changed only as the last action said, ``PlannerNetwork.forward(hold=...)``) only where
         the action it gives is at least this likely: a plan that is merely decided can still be
@@ -278,7 +282,8 @@ class SolverConfig(_Checks):
     readout_decided: float = 0.5
     """'readout' rule: smallest top probability of a decided readout."""
     readout_signal: str = "probabilities"
-    """'readout' rule: 'probabilities' (within readout_tol) or 'choices' (most likely only)."""
+    """'readout' rule: 'probabilities' (within readout_tol), 'choices' (most likely only) or
+    'plan' (every cell's most likely move, on move layouts)."""
     hold_decided: float = 0.99
     """Smallest probability of the action a kept plan gives for it to be held (no iteration).
     At 0.5 the 9x9 Sudoku planner held plans that a fresh look would have corrected (81% of 48

@@ -221,3 +221,64 @@ def test_an_agent_outside_the_grid_is_named_not_wrapped(agent: list[float], name
         planner.readout(z, bad, mask)
     with pytest.raises(ValueError, match="sample 1"):
         planner.decision_readout(bad, mask, (9, 9))
+
+
+def test_the_plan_signal_reads_every_free_cells_decided_move() -> None:
+    planner = load_planner("maze_mixed")
+    planner.set_solver(readout_signal="plan")
+    batch = _batch("FPR/Maze-Dynamic-15x15-v0", [3])
+    free = batch["grid"].view(15, 15) > 0  # the mazes' walls are symbol 0
+    z = planner(batch).z
+    moves = torch.softmax(planner.move_head.forward_all(z)[0].float(), dim=-1)  # (15, 15, 4)
+    row, col = (int(v) for v in batch["agent"][0])
+    for threshold in (0.5, 0.999):
+        planner.set_solver(readout_decided=threshold)
+        probs, decided = planner.decision_readout(batch, None, (17, 17))(z, torch.tensor([0]))
+        plan = probs.view(17, 17, 4)  # padded to the batch's sides
+        assert not plan[15:].any() and not plan[:, 15:].any()
+        plan = plan[:15, :15]
+        sure = free & (moves.amax(-1) >= threshold)
+        assert 0 < int(sure.sum()) < int(free.sum()) or threshold == 0.5
+        assert not plan[~sure].any()  # walls and undecided cells read nothing
+        assert torch.equal(plan[sure].argmax(-1), moves[sure].argmax(-1))
+        assert torch.equal(plan[sure].sum(-1), torch.ones(int(sure.sum())))
+        assert bool(decided[0]) == bool(moves[row, col].amax() >= threshold)
+
+
+def test_free_cells_follow_the_tasks_wall_symbol() -> None:
+    planner = load_planner("maze_mixed")
+    batch = _batch("FPR/Maze-15x15-v0", [0])
+    grid = batch["grid"].view(1, 15, 15)
+    assert torch.equal(planner.free_cells(batch, None, (15, 15)), grid != 0)
+    planner.task["wall_symbol"] = 1
+    mask = torch.zeros(1, 16, 15, dtype=torch.bool)  # the batch's padded sides
+    mask[:, :8] = True
+    free = planner.free_cells(batch, mask, (16, 15))
+    assert free.shape == (1, 16, 15) and not free[:, 8:].any()
+    assert torch.equal(free[:, :8], grid[:, :8] != 1)
+
+
+def test_the_plan_signal_halts_no_earlier_than_the_agents_move() -> None:
+    planner = load_planner("maze_mixed")
+    batch = _batch("FPR/Maze-Dynamic-15x15-v0", list(range(6)))
+    planner.set_solver(readout_signal="choices")
+    agent_only = planner(batch)
+    planner.set_solver(readout_signal="plan")
+    whole = planner(batch)
+    assert whole.readout_stable is not None and whole.readout_stable.all()
+    assert bool((whole.iterations >= agent_only.iterations).all())
+    assert whole.iterations.sum() > agent_only.iterations.sum()
+    # the agent's move is decided and settled in both: the same greedy action
+    assert torch.equal(whole.logits.argmax(-1), agent_only.logits.argmax(-1))
+
+
+def test_the_plan_signal_of_a_symbol_layout_reads_its_choices() -> None:
+    planner = load_planner("sudoku4")
+    batch = _batch("FPR/Sudoku-4x4-v0", [0, 1])
+    allowed = (batch["board"] == 0).repeat_interleave(4, dim=1)  # (2, 16 * 4)
+    z = planner(batch).z
+    reads = []
+    for signal in ("choices", "plan"):
+        planner.set_solver(readout_signal=signal)
+        reads.append(planner.decision_readout(batch, None, (4, 4), allowed)(z, torch.arange(2)))
+    assert torch.equal(reads[0][0], reads[1][0]) and torch.equal(reads[0][1], reads[1][1])

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fpr_agents.reasoner import ArchitectureConfig, ReasonerConfig, SolverConfig
-from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS, SOLVER_FIELDS
+from fpr_agents.reasoner.config import ARCHITECTURE_FIELDS, READOUT_SIGNALS, SOLVER_FIELDS
 
 BAD_VALUES: list[tuple[str, Any]] = [
     ("d_model", 0),
@@ -85,6 +85,14 @@ def test_bad_value_raises_naming_the_field(field: str, value: Any) -> None:
         return
     with pytest.raises(ValueError, match=f"ReasonerConfig.{field}"):
         ReasonerConfig(**{field: value})
+
+
+@pytest.mark.parametrize("signal", READOUT_SIGNALS)
+def test_every_readout_signal_is_a_valid_solver_setting(signal: str) -> None:
+    assert "plan" in READOUT_SIGNALS
+    config = ReasonerConfig().with_solver(readout_signal=signal)
+    assert config.readout_signal == signal
+    assert SolverConfig(readout_signal=signal).readout_signal == signal
 
 
 def test_head_width_not_checked_without_attention() -> None:
