@@ -37,6 +37,7 @@ from fpr_agents.arguments import flat_values
 from fpr_agents.policy import (
     CriticWarmupCallback,
     FixedPointPlannerPolicy,
+    FrozenReasonerCallback,
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
     PlanningStateCallback,
@@ -107,6 +108,9 @@ class VecEnvArgs:
             raise ValueError(f"--n-envs must be >= 1, got {self.n_envs}")
 
 
+REASONER_UPDATES: tuple[str, ...] = ("auto", "train", "freeze")
+
+
 @dataclass
 class AlgorithmArgs:
     """PPO's own settings (SB3's names)."""
@@ -130,12 +134,25 @@ class AlgorithmArgs:
             "with --pretrained, none without)"
         },
     )
+    reasoner_updates: str = field(
+        default="auto",
+        metadata={
+            "help": "whether the updates train the reasoner and its input embedding (freeze: "
+            "only the heads learn; auto: freeze with --pretrained, train without)",
+            "choices": ("auto", "train", "freeze"),
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.ent_coef < 0 and self.ent_coef != -1:
             raise ValueError(f"--ent-coef must be >= 0 or -1 (auto), got {self.ent_coef}")
         if self.critic_warmup < -1:
             raise ValueError(f"--critic-warmup must be >= -1, got {self.critic_warmup}")
+        if self.reasoner_updates not in REASONER_UPDATES:
+            raise ValueError(
+                f"--reasoner-updates must be one of {REASONER_UPDATES}, "
+                f"got {self.reasoner_updates!r}"
+            )
         if not self.learning_rate > 0:
             raise ValueError(f"--learning-rate must be > 0, got {self.learning_rate}")
         for name in ("total_timesteps", "n_steps", "batch_size", "n_epochs"):
@@ -226,6 +243,23 @@ class PPOArgs:
         if self.algorithm.critic_warmup >= 0:
             return self.algorithm.critic_warmup
         return 2 * self.envs.n_envs * self.algorithm.n_steps if self.pretrained else 0
+
+    def freezes_reasoner(self) -> bool:
+        """Whether the updates leave the reasoner and its input embedding as they are
+        (``--reasoner-updates``, with auto resolved).
+
+        PPO's update back-propagates through a few iterations from each decision's fixed point
+        and never sees the long solves after the world changes, which pretraining taught
+        (:class:`FrozenReasonerCallback`); a pretrained planner keeps its plan and tunes its
+        heads.
+
+        :return: True to freeze; always False for the default policy.
+        """
+        if self.policy != "planner":
+            return False
+        if self.algorithm.reasoner_updates == "auto":
+            return self.pretrained is not None
+        return self.algorithm.reasoner_updates == "freeze"
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -450,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     callbacks = [checkpoint, evaluation]
     if args.policy == "planner":
         callbacks[:0] = [PlanningStateCallback(), PlanningDepthCallback()]
+        if args.freezes_reasoner():  # after the warm-up's release, before each update
+            callbacks.insert(0, FrozenReasonerCallback())
         if args.warmup_steps() > 0:
             callbacks.insert(0, CriticWarmupCallback(args.warmup_steps()))
     remaining = max(0, args.algorithm.total_timesteps - model.num_timesteps)

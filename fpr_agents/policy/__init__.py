@@ -3,6 +3,7 @@ models from trained planners (:func:`planner_model`)."""
 
 from fpr_agents.policy.callbacks import (
     CriticWarmupCallback,
+    FrozenReasonerCallback,
     PlanningDepthCallback,
     PlanningStateCallback,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "CellSymbolHead",
     "CriticWarmupCallback",
     "FixedPointPlannerPolicy",
+    "FrozenReasonerCallback",
     "MaskableFixedPointPlannerPolicy",
     "MoveHead",
     "PlannerNetwork",

@@ -208,3 +208,47 @@ class CriticWarmupCallback(BaseCallback):
     def _on_training_end(self) -> None:
         if self.frozen:
             self._set_frozen(False)
+
+
+class FrozenReasonerCallback(BaseCallback):
+    """Keeps a planner's reasoner and input embeddings out of PPO's updates: only its heads
+    (moves or symbols, value) learn.
+
+    PPO's update back-propagates through a few iterations from each decision's fixed point
+    (truncated back-propagation), so it reshapes f where the latent has already settled, and
+    nothing in its loss sees the long solves after the world changes (a closed door's news
+    travelling across a maze) that pretraining taught. A pretrained planner's plan is kept so,
+    while its heads follow the rewards. Frozen parameters get no gradient, so Adam leaves them
+    as they are; the freeze is renewed before each update (after :class:`CriticWarmupCallback`
+    releases its own) and released when training ends.
+
+    :param verbose: SB3 verbosity level.
+    """
+
+    def _frozen_parameters(self) -> list[torch.nn.Parameter]:
+        planner = getattr(self.model.policy, "planner", None)
+        if planner is None:
+            raise ValueError("FrozenReasonerCallback needs a planner policy (policy.planner)")
+        heads = {
+            id(p)
+            for name in ("move_head", "cell_head", "value_head", "shape_head")
+            if getattr(planner, name, None) is not None
+            for p in getattr(planner, name).parameters()
+        }
+        return [p for p in planner.parameters() if id(p) not in heads]
+
+    def _set_frozen(self, frozen: bool) -> None:
+        for param in self._frozen_parameters():
+            param.requires_grad_(not frozen)
+
+    def _on_training_start(self) -> None:
+        self._set_frozen(True)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self._set_frozen(True)
+
+    def _on_training_end(self) -> None:
+        self._set_frozen(False)

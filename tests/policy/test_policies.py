@@ -14,6 +14,7 @@ import envs  # noqa: F401
 from fpr_agents.policy import (
     CriticWarmupCallback,
     FixedPointPlannerPolicy,
+    FrozenReasonerCallback,
     MaskableFixedPointPlannerPolicy,
     PlanningDepthCallback,
     PlanningStateCallback,
@@ -156,6 +157,19 @@ def test_critic_warmup_trains_only_the_value_head_then_everything() -> None:
     assert any(k.startswith("move_head.") for k in moved)
     with pytest.raises(ValueError, match="steps"):
         CriticWarmupCallback(-1)
+
+
+def test_a_frozen_reasoner_leaves_the_plan_and_trains_the_heads() -> None:
+    model = _model(PPO, "FPR/Maze-9x9-v0")  # 2 envs x 8 steps = 16 env steps per rollout
+    planner = model.policy.planner
+    before = {k: v.clone() for k, v in planner.state_dict().items()}
+    chain = [CriticWarmupCallback(16), FrozenReasonerCallback()]  # the order train.ppo uses
+    model.learn(48, callback=chain)  # a value-only update, then two of the heads
+    moved = {k for k in before if not torch.equal(before[k], planner.state_dict()[k])}
+    assert any(k.startswith("move_head.") for k in moved)
+    assert any(k.startswith("value_head.") for k in moved)
+    assert all(k.startswith(("move_head.", "value_head.")) for k in moved)
+    assert all(p.requires_grad for p in planner.parameters())  # released at the end
 
 
 def test_arc_extent_options_learn_and_reload(tmp_path) -> None:

@@ -277,6 +277,19 @@ def test_ppo_critic_warmup_resolves_and_rejects_bad_values() -> None:
         build(ppo.PPOArgs, {"latent_cache": -1})
 
 
+def test_ppo_freezes_a_pretrained_planners_reasoner_unless_asked() -> None:
+    assert build(ppo.PPOArgs, {"pretrained": "p.safetensors"}).freezes_reasoner()
+    assert not build(ppo.PPOArgs, {"pretrained": None}).freezes_reasoner()
+    train = {"pretrained": "p.safetensors", "reasoner_updates": "train"}
+    assert not build(ppo.PPOArgs, train).freezes_reasoner()
+    assert build(ppo.PPOArgs, {"reasoner_updates": "freeze"}).freezes_reasoner()
+    assert not build(
+        ppo.PPOArgs, {"policy": "default", "reasoner_updates": "freeze"}
+    ).freezes_reasoner()
+    with pytest.raises(ValueError, match="--reasoner-updates must be one of"):
+        build(ppo.PPOArgs, {"reasoner_updates": "thaw"})
+
+
 def test_ppo_entropy_bonus_is_off_for_a_pretrained_planner_unless_asked() -> None:
     assert build(ppo.PPOArgs, {"pretrained": "p.safetensors"}).entropy_coefficient() == 0.0
     assert build(ppo.PPOArgs, {"pretrained": None}).entropy_coefficient() == 0.01
