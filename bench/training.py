@@ -399,7 +399,9 @@ def _report(
 
 
 # The flags that override the bench config's field of the same name when given.
-OPTION_FIELDS = ("env", "chunks", "n_envs", "d_model", "mlp_kernel", "eval_episodes")
+OPTION_FIELDS = (
+    "env", "chunks", "n_envs", "d_model", "mlp_kernel", "eval_episodes", "grad_iters",
+)  # fmt: skip
 
 
 @dataclass
@@ -436,6 +438,10 @@ class TrainingBenchArgs:
     mlp_kernel: int | None = field(
         default=None,
         metadata={"help": "its MLP kernel (1: token-wise, 3: convs; none: the config's)"},
+    )
+    grad_iters: int | None = field(
+        default=None,
+        metadata={"help": "planner iterations with gradient in each update (none: the config's)"},
     )
     threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     seed: int = field(default=0, metadata={"help": "seed of both models and envs"})

@@ -58,10 +58,12 @@ def test_bad_budgets_raise_value_errors() -> None:
 
 
 def test_only_the_flags_given_override_the_bench_config() -> None:
-    args = parse_args(TrainingBenchArgs, ["--chunks", "3", "--d-model", "32"], "")
-    assert given_options(args, OPTION_FIELDS) == {"chunks": 3, "d_model": 32}
+    args = parse_args(
+        TrainingBenchArgs, ["--chunks", "3", "--d-model", "32", "--grad-iters", "1"], ""
+    )
+    assert given_options(args, OPTION_FIELDS) == {"chunks": 3, "d_model": 32, "grad_iters": 1}
     assert given_options(parse_args(TrainingBenchArgs, [], ""), OPTION_FIELDS) == {}
-    assert args.bench_config() == replace(TrainingBenchConfig(), chunks=3, d_model=32)
+    assert args.bench_config() == replace(TrainingBenchConfig(), chunks=3, d_model=32, grad_iters=1)
     with pytest.raises(SystemExit) as refused, contextlib.redirect_stderr(io.StringIO()):
         parse_args(TrainingBenchArgs, ["--chunks", "0"], "")  # the config refuses it
     assert refused.value.code == 2
