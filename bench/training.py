@@ -48,8 +48,7 @@ from bench.common import (
     torch_threads,
 )
 from fpr_agents.arguments import build, parse_args
-from fpr_agents.policy import CriticWarmupCallback, PlanningStateCallback
-from train.ppo import PPOArgs, build_model, make_envs
+from train.ppo import PPOArgs, build_model, make_envs, planner_callbacks
 
 __all__ = [
     "OPTION_FIELDS",
@@ -262,11 +261,9 @@ def run_benchmark(
         vec_envs.append(vec_env)
         models[policy] = build_model(args, vec_env, None)
         timers[policy] = RolloutTimer()
-        chain: list[BaseCallback] = [timers[policy]]
-        if policy == "planner":  # as train.ppo does: episode-aware warm start
-            chain.insert(0, PlanningStateCallback())
-        if args.warmup_steps() > 0:  # as train.ppo does: value-only updates first
-            chain.insert(0, CriticWarmupCallback(args.warmup_steps()))
+        # As train.ppo does (value-only updates first, a pretrained reasoner frozen, warm starts
+        # within episodes), without its TensorBoard scalars.
+        chain = [*planner_callbacks(args, log_depth=False), timers[policy]]
         callbacks[policy] = CallbackList(chain)
     runs = {policy: PolicyRun(policy, [], []) for policy in POLICIES}
     for chunk in range(bench.chunks):

@@ -421,6 +421,27 @@ class SafetensorsCheckpointCallback(BaseCallback):
         save_model_zip(self.model, self.path.with_suffix(".zip"))
 
 
+def planner_callbacks(args: PPOArgs, log_depth: bool = True) -> list[BaseCallback]:
+    """The callbacks a planner policy trains with, in the order they must run: the value head's
+    warm-up, the frozen reasoner (after the warm-up's release, before each update), the
+    episode-aware planning state and, with ``log_depth``, the planning-depth scalars.
+
+    :param args: the run's arguments.
+    :param log_depth: add :class:`PlanningDepthCallback`.
+    :return: the callbacks; none for SB3's default policy.
+    """
+    if args.policy != "planner":
+        return []
+    callbacks: list[BaseCallback] = [PlanningStateCallback()]
+    if log_depth:
+        callbacks.append(PlanningDepthCallback())
+    if args.freezes_reasoner():
+        callbacks.insert(0, FrozenReasonerCallback())
+    if args.warmup_steps() > 0:
+        callbacks.insert(0, CriticWarmupCallback(args.warmup_steps()))
+    return callbacks
+
+
 def restore(model: BaseAlgorithm, path: str) -> None:
     """Load a checkpoint written by :class:`SafetensorsCheckpointCallback` into ``model``.
 
@@ -481,13 +502,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     checkpoint = SafetensorsCheckpointCallback(
         run_dir / "checkpoint.safetensors", args.logging.checkpoint_every, args
     )
-    callbacks = [checkpoint, evaluation]
-    if args.policy == "planner":
-        callbacks[:0] = [PlanningStateCallback(), PlanningDepthCallback()]
-        if args.freezes_reasoner():  # after the warm-up's release, before each update
-            callbacks.insert(0, FrozenReasonerCallback())
-        if args.warmup_steps() > 0:
-            callbacks.insert(0, CriticWarmupCallback(args.warmup_steps()))
+    callbacks = [*planner_callbacks(args), checkpoint, evaluation]
     remaining = max(0, args.algorithm.total_timesteps - model.num_timesteps)
     model.learn(
         remaining,

@@ -290,6 +290,21 @@ def test_ppo_freezes_a_pretrained_planners_reasoner_unless_asked() -> None:
         build(ppo.PPOArgs, {"reasoner_updates": "thaw"})
 
 
+def test_ppo_planner_callbacks_run_warmup_then_freeze_then_planning_state() -> None:
+    pretrained = build(ppo.PPOArgs, {"pretrained": "p.safetensors"})
+    names = [type(c).__name__ for c in ppo.planner_callbacks(pretrained)]
+    assert names == [
+        "CriticWarmupCallback",
+        "FrozenReasonerCallback",
+        "PlanningStateCallback",
+        "PlanningDepthCallback",
+    ]
+    scratch = build(ppo.PPOArgs, {"pretrained": None})
+    names = [type(c).__name__ for c in ppo.planner_callbacks(scratch, log_depth=False)]
+    assert names == ["PlanningStateCallback"]
+    assert ppo.planner_callbacks(build(ppo.PPOArgs, {"policy": "default"})) == []
+
+
 def test_ppo_entropy_bonus_is_off_for_a_pretrained_planner_unless_asked() -> None:
     assert build(ppo.PPOArgs, {"pretrained": "p.safetensors"}).entropy_coefficient() == 0.0
     assert build(ppo.PPOArgs, {"pretrained": None}).entropy_coefficient() == 0.01
