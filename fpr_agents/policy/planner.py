@@ -724,7 +724,8 @@ class PlannerNetwork(nn.Module):
         :param solve: with ``grad_iters > 0`` and a ``z0``, False skips the solve without
             gradient and unrolls the ``grad_iters`` from ``z0`` itself (PPO's update starting
             from the rollout's fixed points, which the weights of the update's first steps
-            still hold).
+            still hold); with the reasoner and the embedding frozen (no parameter of theirs
+            requires a gradient) the heads read ``z0`` as it is.
         :return: logits, values, the fixed point and the solve statistics.
         """
         mode = self.config.halting if halting is None else halting
@@ -736,10 +737,16 @@ class PlannerNetwork(nn.Module):
                 return self._hold(obs, z0, kept, held, max_iters, halting, embedded, action_mask)
         x, mask = embedded if embedded is not None else self.embed(obs)
         if not solve and z0 is not None and grad_iters > 0:
-            # the update of a policy whose rollouts reached these fixed points: start from them
-            z = truncated_unroll(
-                self.reasoner, x, mask, z0.detach(), n_no_grad=0, k_grad=grad_iters
-            )
+            # The update of a policy whose rollouts reached these fixed points: start from them.
+            # A frozen reasoner and embedding (nothing the unroll could train) would only
+            # repeat their own fixed point, so the heads read z0 itself: the rollout's
+            # decision, at no iteration's cost.
+            if x.requires_grad or any(p.requires_grad for p in self.reasoner.parameters()):
+                z = truncated_unroll(
+                    self.reasoner, x, mask, z0.detach(), n_no_grad=0, k_grad=grad_iters
+                )
+            else:
+                z = z0.detach()
             logits, values = self.readout(z, obs, mask)
             none = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
             return PlannerOutput(

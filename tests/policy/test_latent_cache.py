@@ -103,3 +103,35 @@ def test_update_starts_from_the_rollouts_fixed_points(
         np.testing.assert_array_equal(solved[0], rollout_iterations)
     policy.set_training_mode(False)  # the next rollout: the weights moved, the cache empties
     assert len(policy._latents) == 0
+
+
+def test_a_frozen_reasoner_reads_the_rollouts_fixed_points_without_an_iteration() -> None:
+    policy, batch = _policy(16384)
+    policy.set_training_mode(False)  # a rollout
+    with torch.no_grad():
+        actions, values, log_probs = policy(obs_as_tensor(batch, "cpu"))
+    policy.set_training_mode(True)
+    stored = {key: torch.as_tensor(value, dtype=torch.float32) for key, value in batch.items()}
+    steps = []
+    original = policy.planner.reasoner.step
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        steps.append(1)
+        return original(*args, **kwargs)
+
+    policy.planner.reasoner.step = counting  # type: ignore[method-assign]
+    policy.evaluate_actions(stored, actions)
+    assert len(steps) == policy.grad_iters  # a trainable reasoner unrolls its iterations
+    steps.clear()
+    for param in policy.planner.reasoner.parameters():
+        param.requires_grad_(False)
+    policy.evaluate_actions(stored, actions)
+    assert len(steps) == policy.grad_iters  # the embedding still trains through the unroll
+    steps.clear()
+    for param in policy.planner.embedding.parameters():
+        param.requires_grad_(False)
+    update_values, update_log_probs, _ = policy.evaluate_actions(stored, actions)
+    assert steps == []  # frozen: the heads read the rollout's fixed points as they are
+    torch.testing.assert_close(update_log_probs, log_probs, atol=1e-6, rtol=0)
+    torch.testing.assert_close(update_values, values, atol=1e-6, rtol=0)
+    assert update_log_probs.requires_grad  # the heads still learn
