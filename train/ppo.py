@@ -139,7 +139,7 @@ class AlgorithmArgs:
         metadata={
             "help": "whether the updates train the reasoner and its input embedding (freeze: "
             "only the heads learn; auto: freeze with --pretrained, train without)",
-            "choices": ("auto", "train", "freeze"),
+            "choices": REASONER_UPDATES,
         },
     )
 
