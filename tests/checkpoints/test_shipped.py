@@ -31,7 +31,11 @@ FLOORS = {
 
 # ARC planners are scored one-shot (the answer read from the fixed point), per trained family:
 # name -> [(family, tasks, exact floor), ...]
-ONE_SHOT_FLOORS = {"arc_concepts": [("denoise", 16, 0.8), ("flip", 16, 0.5)]}
+ONE_SHOT_FLOORS = {
+    "arc_concepts": [("denoise", 16, 0.8), ("flip", 16, 0.5)],
+    # trained on to real tasks: it keeps most of its concepts (0.81 and 0.75 when set)
+    "arc_real": [("denoise", 16, 0.6), ("flip", 16, 0.5)],
+}
 
 
 def test_every_shipped_checkpoint_has_a_floor() -> None:
