@@ -110,20 +110,23 @@ def play_voted(
     """
     env = _OneTask(gym.make(env_id, tasks=split), task.task_id)
     try:
+        layout = planner.arc_actions  # the action layout of the env it was built for
+        if layout is None:
+            raise ValueError(f"{env_id}: no resize, copy and submit actions to play an ARC task")
         obs, _ = env.reset(seed=0)
-        side = int(np.sqrt(obs["canvas"].size))  # the canvas is G x G, flattened
         batch = {key: torch.as_tensor(value[None]) for key, value in obs.items()}
         with torch.no_grad():
             h, w = (int(n) + 1 for n in planner.shape_logits(batch)[0].argmax(-1))
         attempts, _ = vote(planner, source, task, votes, rng, lambda _: (h, w))
-        resize, submit = side * side * 10 + (h - 1) * side + (w - 1), side * side * 11 + 1
+        resize = layout.resize[(h - 1) * layout.width + (w - 1)]
         for attempt in attempts:
             if tuple(obs["shapes"].reshape(-1, 2)[-1]) != (h, w):
                 obs, *_ = env.step(resize)
-            canvas = obs["canvas"].reshape(side, side)[:h, :w]
+            canvas = obs["canvas"].reshape(layout.height, layout.width)[:h, :w]
             for row, col in zip(*np.nonzero(canvas != attempt), strict=True):
-                obs, *_ = env.step((int(row) * side + int(col)) * 10 + int(attempt[row, col]))
-            obs, _, terminated, truncated, info = env.step(submit)
+                cell = int(row) * layout.width + int(col)
+                obs, *_ = env.step(cell * layout.n_symbols + int(attempt[row, col]))
+            obs, _, terminated, truncated, info = env.step(layout.submit)
             if info["is_success"]:
                 return True
             if terminated or truncated:
