@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 
 from fpr_agents.evaluation.metrics import WARN_SHARES, spearman
@@ -161,6 +162,29 @@ class PlanningDepthCallback(BaseCallback):
             self.logger.record("planner/spearman_iterations_difficulty", rho)
 
 
+def _freeze_all_but(model: BaseAlgorithm, keep: tuple[str, ...], frozen: bool, caller: str) -> None:
+    """Set ``requires_grad`` of every planner parameter outside the ``keep`` heads.
+
+    :param model: the SB3 model whose policy holds the planner.
+    :param keep: names of the planner's heads that always learn (absent ones are skipped).
+    :param frozen: freeze (True) or release (False) the others.
+    :param caller: the callback's name, for the error.
+    :raises ValueError: the policy holds no planner.
+    """
+    planner = getattr(model.policy, "planner", None)
+    if planner is None:
+        raise ValueError(f"{caller} needs a planner policy (policy.planner)")
+    kept = {
+        id(p)
+        for name in keep
+        if getattr(planner, name, None) is not None
+        for p in getattr(planner, name).parameters()
+    }
+    for param in planner.parameters():
+        if id(param) not in kept:
+            param.requires_grad_(not frozen)
+
+
 class CriticWarmupCallback(BaseCallback):
     """Trains only the value head for the first ``steps`` env steps, then the whole planner.
 
@@ -182,13 +206,7 @@ class CriticWarmupCallback(BaseCallback):
         self.frozen = False
 
     def _set_frozen(self, frozen: bool) -> None:
-        planner = getattr(self.model.policy, "planner", None)
-        if planner is None:
-            raise ValueError("CriticWarmupCallback needs a planner policy (policy.planner)")
-        value_params = {id(p) for p in planner.value_head.parameters()}
-        for param in planner.parameters():
-            if id(param) not in value_params:
-                param.requires_grad_(not frozen)
+        _freeze_all_but(self.model, ("value_head",), frozen, "CriticWarmupCallback")
         self.frozen = frozen
 
     def _on_training_start(self) -> None:
@@ -225,21 +243,10 @@ class FrozenReasonerCallback(BaseCallback):
     :param verbose: SB3 verbosity level.
     """
 
-    def _frozen_parameters(self) -> list[torch.nn.Parameter]:
-        planner = getattr(self.model.policy, "planner", None)
-        if planner is None:
-            raise ValueError("FrozenReasonerCallback needs a planner policy (policy.planner)")
-        heads = {
-            id(p)
-            for name in ("move_head", "cell_head", "value_head", "shape_head")
-            if getattr(planner, name, None) is not None
-            for p in getattr(planner, name).parameters()
-        }
-        return [p for p in planner.parameters() if id(p) not in heads]
+    HEADS = ("move_head", "cell_head", "value_head", "shape_head")
 
     def _set_frozen(self, frozen: bool) -> None:
-        for param in self._frozen_parameters():
-            param.requires_grad_(not frozen)
+        _freeze_all_but(self.model, self.HEADS, frozen, "FrozenReasonerCallback")
 
     def _on_training_start(self) -> None:
         self._set_frozen(True)
