@@ -37,6 +37,10 @@ class MoveHead(nn.Module):
         if not moves:
             raise ValueError("MoveHead: 'moves' must list at least one move")
         self.moves = [(int(dr), int(dc)) for dr, dc in moves]
+        # the cell itself, then one move away along each move: (1 + n_moves, 2)
+        offsets = torch.tensor([(0, 0), *self.moves], dtype=torch.long)
+        self.offsets: torch.Tensor
+        self.register_buffer("offsets", offsets, persistent=False)
         self.net = nn.Sequential(
             nn.Linear((1 + len(self.moves)) * d_model, hidden),
             nn.SiLU(),
@@ -77,16 +81,16 @@ class MoveHead(nn.Module):
         :param position: (B, 2) long, [row, col] of the agent.
         :return: logits, (B, n_moves).
         """
-        batch, height, width, _ = z.shape
-        index = torch.arange(batch, device=z.device)
-        rows, cols = position[:, 0].long(), position[:, 1].long()
-        parts = [z[index, rows, cols]]  # (B, d)
-        for drow, dcol in self.moves:
-            r, c = rows + drow, cols + dcol
-            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-            gathered = z[index, r.clamp(0, height - 1), c.clamp(0, width - 1)]
-            parts.append(gathered * inside.unsqueeze(-1).to(z.dtype))
-        return self.net(torch.cat(parts, dim=-1))
+        batch, height, width, dim = z.shape
+        # one gather for the cell and its neighbours (a batch-1 solve reads this every iteration)
+        cells = position.long().unsqueeze(1) + self.offsets.to(z.device)  # (B, 1 + n_moves, 2)
+        last = torch.tensor([height - 1, width - 1], device=z.device)
+        clamped = torch.minimum(cells.clamp_min(0), last)  # the nearest cell on the grid
+        inside = (clamped == cells).all(dim=-1, keepdim=True)  # (B, 1 + n_moves, 1)
+        index = torch.arange(batch, device=z.device).unsqueeze(1)  # (B, 1)
+        gathered = z[index, clamped[..., 0], clamped[..., 1]]  # (B, 1 + n_moves, d)
+        gathered = gathered * inside.to(z.dtype)  # zeros off the grid
+        return self.net(gathered.reshape(batch, (1 + len(self.moves)) * dim))
 
 
 class CellSymbolHead(nn.Module):
