@@ -39,6 +39,7 @@ from fpr_agents.policy import (
     FixedPointPlannerPolicy,
     FrozenReasonerCallback,
     MaskableFixedPointPlannerPolicy,
+    PlannerNetwork,
     PlanningDepthCallback,
     PlanningStateCallback,
 )
@@ -87,6 +88,13 @@ class PPOSolverArgs:
     latent_cache: int = field(
         default=16384,
         metadata={"help": "rollout fixed points kept for the update to start from (0: none)"},
+    )
+    compile: bool = field(
+        default=False,
+        metadata={
+            "help": "run the reasoner's step through torch.compile (a graph per grid size, "
+            "compiled during the first rollouts; eager if compiling fails)"
+        },
     )
 
     def __post_init__(self) -> None:
@@ -359,7 +367,8 @@ def build_model(
     }
     if args.pretrained is not None:
         solver = {"max_iters": args.solver.max_iters, "tol": args.solver.tol}
-        return planner_model(args.pretrained, env, args.algo, solver, planner_kwargs, **common)
+        tuned = planner_model(args.pretrained, env, args.algo, solver, planner_kwargs, **common)
+        return _compiled(tuned, args.solver.compile)
     config = ReasonerConfig(
         **args.model.reasoner_fields(), max_iters=args.solver.max_iters, tol=args.solver.tol
     )
@@ -370,10 +379,27 @@ def build_model(
     }
     # One call per algorithm: each takes only its own policy class.
     if args.algo == "maskable_ppo":
-        return MaskablePPO(
+        model: BaseAlgorithm = MaskablePPO(
             MaskableFixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common
         )
-    return PPO(FixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common)
+    else:
+        model = PPO(FixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common)
+    return _compiled(model, args.solver.compile)
+
+
+def _compiled(model: BaseAlgorithm, compile_step: bool) -> BaseAlgorithm:
+    """The model, its planner's reasoner step run through ``torch.compile`` if asked
+    (``--compile``; :meth:`~fpr_agents.reasoner.core.FixedPointReasoner.compile_step`).
+
+    :param model: a model with the planner policy.
+    :param compile_step: compile the step.
+    :return: the same model.
+    """
+    if compile_step:
+        planner = model.policy.planner
+        assert isinstance(planner, PlannerNetwork)
+        planner.reasoner.compile_step()
+    return model
 
 
 class SafetensorsCheckpointCallback(BaseCallback):

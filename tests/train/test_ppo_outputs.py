@@ -16,6 +16,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 
 import envs  # noqa: F401  (registers the FPR ids)
+from fpr_agents.arguments import parse_args
 from tests.policy.test_models import planner_actions
 from tests.train.test_entry_points import TINY_PPO
 from train import ppo, pretrain
@@ -63,3 +64,17 @@ def test_progress_bars_are_on_by_default_and_installed() -> None:
     assert pretrain.PretrainArgs().logging.progress is True
     # SB3's progress bar needs both
     assert importlib.util.find_spec("tqdm") and importlib.util.find_spec("rich")
+
+
+@pytest.mark.parametrize("pretrained", [[], ["--pretrained", "maze_large"]])
+def test_compile_runs_the_planners_step_through_torch_compile(pretrained: list[str]) -> None:
+    for flag, compiled in (([], False), (["--compile"], True)):
+        args = parse_args(ppo.PPOArgs, [*TINY_PPO, *pretrained, *flag], "train.ppo")
+        env = ppo.make_envs(args, 2, 0)
+        model = ppo.build_model(args, env, None)
+        assert (model.policy.planner.reasoner.compiled_step is not None) == compiled
+        env.close()
+    default = parse_args(ppo.PPOArgs, [*TINY_PPO, "--policy", "default", "--compile"], "x")
+    env = ppo.make_envs(default, 2, 0)
+    assert not hasattr(ppo.build_model(default, env, None).policy, "planner")  # nothing to compile
+    env.close()
