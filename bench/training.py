@@ -35,7 +35,6 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 import envs  # noqa: F401  (registers the FPR ids)
 from bench.common import (
-    DEFAULT_CHECKPOINT,
     DEVICE_CHOICES,
     BenchReport,
     RatioRow,
@@ -52,6 +51,7 @@ from train.ppo import PPOArgs, build_model, make_envs, planner_callbacks
 
 __all__ = [
     "OPTION_FIELDS",
+    "TRAINING_CHECKPOINT",
     "PolicyRun",
     "RolloutTimer",
     "TrainingBenchArgs",
@@ -60,6 +60,10 @@ __all__ = [
     "main",
     "run_benchmark",
 ]
+
+# The planner users fine-tune with PPO (the README's SB3 example): the shipped maze planner that
+# halts on its readout.
+TRAINING_CHECKPOINT = "fpr_agents/checkpoints/maze_large.safetensors"
 
 POLICIES = ("planner", "default")
 POLICY_LABELS = {"planner": "planner policy (FPR)", "default": "SB3 MultiInputPolicy"}
@@ -103,6 +107,8 @@ class TrainingBenchConfig:
     :param d_model: width of a planner built without checkpoint.
     :param n_heads: its attention heads (used only when attention is on).
     :param mlp_kernel: its MLP kernel (1: token-wise SwiGLU, 3: ConvSwiGLU).
+    :param compile: run the planner's reasoner step through ``torch.compile`` (``train.ppo
+        --compile``); the graphs compile in the first chunk, which the rates leave out.
     :param seed: seed of both models and envs.
     """
 
@@ -119,6 +125,7 @@ class TrainingBenchConfig:
     d_model: int = 48
     n_heads: int = 4
     mlp_kernel: int = 1
+    compile: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -190,6 +197,7 @@ def _ppo_args(
             mlp_kernel=bench.mlp_kernel,
             max_iters=bench.max_iters,
             grad_iters=bench.grad_iters,
+            compile=bench.compile and policy == "planner",
         ),
     )
 
@@ -407,7 +415,7 @@ class TrainingBenchArgs:
     keep the bench config's value."""
 
     checkpoint: str = field(
-        default=DEFAULT_CHECKPOINT, metadata={"help": "planner checkpoint to start from"}
+        default=TRAINING_CHECKPOINT, metadata={"help": "planner checkpoint to start from"}
     )
     random_weights: bool = field(
         default=False, metadata={"help": "start the planner from random weights"}
@@ -440,6 +448,10 @@ class TrainingBenchArgs:
         default=None,
         metadata={"help": "planner iterations with gradient in each update (none: the config's)"},
     )
+    compile: bool = field(
+        default=False,
+        metadata={"help": "compile the planner's reasoner step (torch.compile)"},
+    )
     threads: int = field(default=1, metadata={"help": "torch CPU threads"})
     seed: int = field(default=0, metadata={"help": "seed of both models and envs"})
 
@@ -453,7 +465,8 @@ class TrainingBenchArgs:
         :raises ValueError: a value the config refuses.
         """
         bench = QUICK_CONFIG if self.quick else TrainingBenchConfig()
-        return replace(bench, seed=self.seed, **given_options(self, OPTION_FIELDS))
+        options = given_options(self, OPTION_FIELDS)
+        return replace(bench, seed=self.seed, compile=self.compile, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> BenchReport:
