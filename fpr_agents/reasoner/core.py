@@ -8,7 +8,8 @@ f -> :meth:`FixedPointReasoner.step`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -146,6 +147,8 @@ class FixedPointReasoner(nn.Module):
             self.gate_iteration = Gate(dim, config.gate_init_iter)
         self.halt_head = nn.Linear(dim, 1)
         self._compiled_step: CompiledStep | None = None
+        # the gates and the mixing kernel, computed once per solve (:meth:`parameters_held`)
+        self._held: tuple[GateValues | None, torch.Tensor] | None = None
 
     @property
     def sublayers_per_step(self) -> int:
@@ -170,6 +173,26 @@ class FixedPointReasoner(nn.Module):
         input_scale = 1.0 - iteration * layer_power
         block_scale = input_scale * (1.0 - layer) / (1.0 - layer_power)
         return GateValues(layer, iteration, block_scale, input_scale)
+
+    @contextmanager
+    def parameters_held(self) -> Iterator[None]:
+        """Within the block, without gradient, the eager step reads the gates and the mixing
+        kernel (functions of the parameters alone) computed once on entry, not at every
+        iteration: about a tenth of a batch-1 step on a small grid. With gradient enabled (a
+        training unroll) it changes nothing. The parameters must not change inside the block.
+
+        :return: a context manager.
+        """
+        if torch.is_grad_enabled():
+            yield
+            return
+        before = self._held
+        gates = self.gates() if self.gate_layer is not None else None
+        self._held = (gates, self.local_mixing.kernel())
+        try:
+            yield
+        finally:
+            self._held = before
 
     def no_weight_decay_parameters(self) -> list[nn.Parameter]:
         """Parameters to exclude from weight decay: the gate parameters.
@@ -256,12 +279,14 @@ class FixedPointReasoner(nn.Module):
         valid = None if mask is None else mask.unsqueeze(-1).to(z.dtype)  # (B, H, W, 1)
         if valid is not None:
             z = z * valid
-        z = self.local_mixing(z)  # (B, H, W, d)
+        # a compiled step computes its gates in its own graph (and never reads the held values)
+        held = None if torch.compiler.is_compiling() else self._held
+        z = self.local_mixing(z, kernel=None if held is None else held[1])  # (B, H, W, d)
         blocks = cast(list[ReasonerBlock], list(self.blocks))
         sublayers = [pair for block in blocks for pair in block.sublayers()]
         style = self.config.block_style
         if style == "gated":
-            gate = self.gates()
+            gate = self.gates() if held is None or held[0] is None else held[0]
             h = gate.iteration * z + gate.input_scale * x
             for norm, function in sublayers:
                 update = _apply_sublayer(function, norm(h), mask)
@@ -325,4 +350,5 @@ class FixedPointReasoner(nn.Module):
         """
         # The solver takes any width; this reasoner needs its own (the solver checks the rest).
         check_grid_inputs(x, None, self.config.d_model, "solve")
-        return solve_fixed_point(self, x, mask, z0, **options)
+        with self.parameters_held():
+            return solve_fixed_point(self, x, mask, z0, **options)

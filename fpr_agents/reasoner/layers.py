@@ -300,15 +300,18 @@ class GridConv(nn.Module):
         l1 = self.weight.abs().sum(dim=(1, 2, 3), keepdim=True)  # (d, 1, 1, 1)
         return self.weight / l1.clamp_min(1.0)
 
-    def forward(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, mask: torch.Tensor | None = None, kernel: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Mix each cell with its neighbours, channel by channel.
 
         :param z: latent, (B, H, W, d); must be zero on padded cells.
         :param mask: (B, H, W) bool, True on real cells, or None.
+        :param kernel: :meth:`kernel` computed beforehand (a solve computes it once), or None.
         :return: mixed latent, (B, H, W, d), zero on padded cells.
         """
         channels_first = z.permute(0, 3, 1, 2)  # (B, d, H, W), channels-last in memory
-        kernel = self.kernel().to(z.dtype)
+        kernel = (self.kernel() if kernel is None else kernel).to(z.dtype)
         mixed = F.conv2d(
             channels_first, kernel, padding=self.kernel_size // 2, groups=kernel.shape[0]
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -144,3 +146,33 @@ def test_halt_logit_uses_valid_cells_only(generator: torch.Generator) -> None:
         alone = reasoner.halt_logit(z[:, :2])
     assert logits.shape == (2,)
     assert torch.allclose(logits, alone, atol=1e-6)
+
+
+@pytest.mark.parametrize("block_style", ["gated", "prenorm"])
+def test_a_solve_computes_its_parameter_values_once(
+    block_style: str, generator: torch.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reasoner = small_reasoner(block_style=block_style, mlp_kernel=3)
+    _, x, mask = _padded_batch([(4, 4), (5, 3)], 16, generator)
+    with torch.no_grad():
+        reference = reasoner.solve(x, mask, max_iters=6, halting="fixed_depth").z
+    calls = {"gates": 0, "kernel": 0}
+    gates, kernel = reasoner.gates, reasoner.local_mixing.kernel
+
+    def counted(name: str, function: Callable[[], object]) -> Callable[[], object]:
+        def call() -> object:
+            calls[name] += 1
+            return function()
+
+        return call
+
+    monkeypatch.setattr(reasoner, "gates", counted("gates", gates))
+    monkeypatch.setattr(reasoner.local_mixing, "kernel", counted("kernel", kernel))
+    with torch.no_grad():
+        held = reasoner.solve(x, mask, max_iters=6, halting="fixed_depth").z
+    assert torch.equal(held, reference)  # the same iterates
+    assert calls == {"gates": int(block_style == "gated"), "kernel": 1}  # once, not per step
+    z = torch.zeros_like(x)
+    with reasoner.parameters_held():  # with gradient: nothing held, every step computes them
+        reasoner.step(reasoner.step(z, x, mask), x, mask)
+    assert calls == {"gates": int(block_style == "gated") * 3, "kernel": 3}
