@@ -484,19 +484,16 @@ class PlannerNetwork(nn.Module):
             raise ValueError(f"observation '{key}' must hold [row, col], got {raw.shape[1]} values")
         height, width = sides
         cell = raw.round()
-        outside = (
-            ~torch.isfinite(raw)
-            | ((raw - cell).abs() > 1e-3)
-            | (cell < 0)
-            | (cell >= torch.tensor([height, width], device=raw.device))
-        ).any(-1)  # (B,)
-        if bool(outside.any()):
-            sample = int(outside.nonzero()[0, 0])
+        limits = torch.tensor([height, width], dtype=raw.dtype, device=raw.device)
+        # a whole cell on the grid; NaN and infinities fail every comparison
+        inside = ((raw - cell).abs() <= 1e-3) & (cell >= 0) & (cell < limits)  # (B, 2)
+        if not bool(inside.all()):
+            sample = int((~inside.all(dim=-1)).nonzero()[0, 0])
             raise ValueError(
                 f"observation '{key}' of sample {sample} is {raw[sample].tolist()}: not a cell "
                 f"of the {height} x {width} grid"
             )
-        return raw.round().long()
+        return cell.long()
 
     def readout(
         self, z: torch.Tensor, obs: Mapping[str, torch.Tensor], mask: torch.Tensor | None

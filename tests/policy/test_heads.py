@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead, masked_mean
+from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead, masked_mean, mlp
 
 MOVES = [[-1, 0], [0, 1], [1, 0], [0, -1]]
 
@@ -71,3 +71,10 @@ def test_value_head_at_agent_reads_the_agents_cell() -> None:
     assert not torch.equal(values_here[1], values_there[1])  # the pooled part alone is equal
     with pytest.raises(ValueError, match="position"):
         head(z)
+
+
+def test_the_heads_mlp_is_their_sequential() -> None:
+    torch.manual_seed(0)
+    for head in (MoveHead(8, MOVES, hidden=16), ValueHead(8, hidden=16, at_agent=True)):
+        features = torch.randn(5, head.net[0].in_features)
+        torch.testing.assert_close(mlp(head.net, features), head.net(features), rtol=0, atol=0)

@@ -205,6 +205,7 @@ def test_readout_waits_while_the_decision_is_undecided() -> None:
         ([-1.0, 0.0], r"\[-1\.0, 0\.0\]"),  # would wrap around to the last row
         ([1.5, 2.0], r"\[1\.5, 2\.0\]"),
         ([float("nan"), 2.0], r"\[nan, 2\.0\]"),
+        ([2.0, float("inf")], r"\[2\.0, inf\]"),
     ],
 )
 def test_an_agent_outside_the_grid_is_named_not_wrapped(agent: list[float], named: str) -> None:
