@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +36,22 @@ def mlp(net: nn.Sequential, features: torch.Tensor) -> torch.Tensor:
     assert isinstance(first, nn.Linear) and isinstance(last, nn.Linear)
     hidden = F.silu(F.linear(features, first.weight, first.bias))
     return F.linear(hidden, last.weight, last.bias)
+
+
+class CellsRead(NamedTuple):
+    """The cells a :class:`MoveHead` reads: sample ``samples[b]``'s latent at ``(rows[b, j],
+    cols[b, j])`` for its cell (j = 0) and each move's neighbour, weighted 0 off the grid.
+
+    :param samples: (B, 1) long.
+    :param rows: (B, 1 + n_moves) long.
+    :param cols: (B, 1 + n_moves) long.
+    :param inside: (B, 1 + n_moves, 1) bool.
+    """
+
+    samples: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+    inside: torch.Tensor
 
 
 class MoveHead(nn.Module):
@@ -97,16 +114,34 @@ class MoveHead(nn.Module):
         :param position: (B, 2) long, [row, col] of the agent.
         :return: logits, (B, n_moves).
         """
-        batch, height, width, dim = z.shape
-        # one gather for the cell and its neighbours (a batch-1 solve reads this every iteration)
-        cells = position.long().unsqueeze(1) + self.offsets.to(z.device)  # (B, 1 + n_moves, 2)
-        last = torch.tensor([height - 1, width - 1], device=z.device)
+        return self.read(z, self.cells_read(position, (z.shape[1], z.shape[2])))
+
+    def cells_read(self, position: torch.Tensor, sides: tuple[int, int]) -> CellsRead:
+        """Where :meth:`read` gathers from: each sample's cell and its neighbours on an
+        ``H x W`` grid. A solve that reads the same cells at every iteration computes this once.
+
+        :param position: (B, 2) long, [row, col] of the agent.
+        :param sides: the latent's (H, W).
+        :return: the gather's indices and its on-grid weights.
+        """
+        cells = position.long().unsqueeze(1) + self.offsets.to(position.device)  # (B, 1 + n, 2)
+        last = torch.tensor([sides[0] - 1, sides[1] - 1], device=position.device)
         clamped = torch.minimum(cells.clamp_min(0), last)  # the nearest cell on the grid
-        inside = (clamped == cells).all(dim=-1, keepdim=True)  # (B, 1 + n_moves, 1)
-        index = torch.arange(batch, device=z.device).unsqueeze(1)  # (B, 1)
-        gathered = z[index, clamped[..., 0], clamped[..., 1]]  # (B, 1 + n_moves, d)
-        gathered = gathered * inside.to(z.dtype)  # zeros off the grid
-        return mlp(self.net, gathered.reshape(batch, (1 + len(self.moves)) * dim))
+        inside = (clamped == cells).all(dim=-1, keepdim=True)  # (B, 1 + n, 1)
+        samples = torch.arange(position.shape[0], device=position.device).unsqueeze(1)  # (B, 1)
+        return CellsRead(samples, clamped[..., 0], clamped[..., 1], inside)
+
+    def read(self, z: torch.Tensor, where: CellsRead) -> torch.Tensor:
+        """Move logits from the cells :meth:`cells_read` chose (one gather; a batch-1 solve
+        reads this at every iteration).
+
+        :param z: latent, (B, H, W, d), of the grid ``where`` was made for.
+        :param where: from :meth:`cells_read`.
+        :return: logits, (B, n_moves).
+        """
+        gathered = z[where.samples, where.rows, where.cols]  # (B, 1 + n_moves, d)
+        gathered = gathered * where.inside.to(z.dtype)  # zeros off the grid
+        return mlp(self.net, gathered.flatten(1))
 
 
 class CellSymbolHead(nn.Module):

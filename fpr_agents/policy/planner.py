@@ -11,7 +11,7 @@ from torch import nn
 
 from fpr_agents.policy.arc_actions import ArcActionLayout, ArcState, rule_actions, rule_logits
 from fpr_agents.policy.arc_shape import ShapeHead
-from fpr_agents.policy.heads import CellSymbolHead, MoveHead, ValueHead
+from fpr_agents.policy.heads import CellsRead, CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
 from fpr_agents.reasoner.solve import Readout
 from fpr_agents.reasoner.training import truncated_unroll
@@ -649,8 +649,16 @@ class PlannerNetwork(nn.Module):
                 return _plan_readout(move_head, self.free_cells(obs, mask, sides), position,
                                      sides, threshold)  # fmt: skip
 
+            # the cells read stay the same until the solver compacts or crops its batch
+            where: list[tuple[torch.Tensor, tuple[int, int], CellsRead]] = []
+
             def read_move(z: torch.Tensor, index: torch.Tensor) -> _Read:
-                probs = torch.softmax(move_head(z, position[index]).float(), dim=-1)  # (A, 4)
+                sides_now = (z.shape[1], z.shape[2])
+                if not where or where[0][0] is not index or where[0][1] != sides_now:
+                    cells = move_head.cells_read(position[index], sides_now)
+                    where[:] = [(index, sides_now, cells)]
+                logits = move_head.read(z, where[0][2])  # (A, n_moves)
+                probs = torch.softmax(logits.float(), dim=-1)  # (A, n_moves)
                 if choices:
                     onehot = torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1])
                     return onehot.float(), probs.amax(dim=-1) >= threshold

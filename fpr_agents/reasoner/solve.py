@@ -119,13 +119,13 @@ def measure_cells(
     :return: per-cell change (B, H, W); residual (B,) (inf when diverged); diverged (B,) bool
         (f(z) not finite or beyond ``config.divergence_limit`` in max-norm); converged (B,) bool.
     """
+    # Few operators on purpose: a batch-1 solve is bound by their count, not their arithmetic.
     f_z32 = f_z.float()
     size = f_z32.abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
     change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + config.residual_eps).view(-1, 1, 1)
     diverged = ~(size <= config.divergence_limit)
-    residual = change.amax(dim=(1, 2))
-    residual = torch.where(diverged, torch.full_like(residual, float("inf")), residual)
-    return change, residual, diverged, (residual < tol) & ~diverged
+    residual = change.amax(dim=(1, 2)).masked_fill(diverged, float("inf"))
+    return change, residual, diverged, residual < tol  # inf (diverged) never converges
 
 
 def measure_step(
@@ -420,11 +420,11 @@ class _Progress:
         settled_cells = change < tol
         if mask is not None:
             settled_cells = settled_cells & mask
-        settled = settled_cells.flatten(1).sum(dim=1)  # (A,)
+        settled = settled_cells.sum(dim=(1, 2))  # (A,)
         progress = (settled > self.settled) | (residual < 0.5 * self.anchor)
         self.settled = torch.maximum(settled, self.settled)
         self.anchor = torch.where(progress, residual, self.anchor)
-        self.idle = torch.where(progress, torch.zeros_like(self.idle), self.idle + 1)
+        self.idle = (self.idle + 1).masked_fill_(progress, 0)
         return self.idle
 
     def keep(self, rows: torch.Tensor) -> None:
@@ -498,8 +498,8 @@ def _iterate(
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
         change, residual, diverged, converged = measure_cells(f_z, z, config, tol)  # (A, H, W)
-        stuck = torch.zeros_like(converged)
-        read_done = torch.zeros_like(converged)
+        stuck: torch.Tensor | None = None  # None: no sample is stuck (fewer operators)
+        read_done: torch.Tensor | None = None
         if damped:
             step_size = eta.view(-1, 1, 1, 1).to(z.dtype)
             z_next = z + step_size * (f_z - z)
@@ -511,6 +511,7 @@ def _iterate(
             halt = converged if readout is not None else torch.zeros_like(converged)
             if halting == "learned":
                 halt = torch.sigmoid(reasoner.halt_logit(z_next, mask).float()) > 0.5
+            # a diverged sample halts (below) and keeps its last finite latent
         if readout is not None:
             assert previous is not None and steady is not None and arrived is not None
             probs, decided = readout(z_next, active)
@@ -523,26 +524,31 @@ def _iterate(
             read_done = (steady >= config.readout_patience) & trusted
             halt = halt | read_done
         if guarded:
-            stuck = stuck | (progress.update(change, residual, mask, tol) >= config.stall_patience)
+            idle_out = progress.update(change, residual, mask, tol) >= config.stall_patience
+            stuck = idle_out if stuck is None else stuck | idle_out
             halt = halt | stuck
-        halt = halt | diverged | (iteration == max_iters)
-        z_next = torch.where(diverged.view(-1, 1, 1, 1), z, z_next)
+        halt = halt | diverged
+        if iteration == max_iters:
+            halt = torch.ones_like(halt)
         if trace is not None:
             for sample, value in zip(active_list, residual.tolist(), strict=True):
                 trace[sample].append(value)
         if not bool(halt.any()):
-            z = z_next
+            z = z_next  # no sample diverged: every diverged one halts
             continue
         rows = halt.nonzero().flatten()
         targets = active[rows]
         height, width = z.shape[1], z.shape[2]
-        out_z[targets, :height, :width] = z_next[rows]
+        gone = diverged[rows]
+        out_z[targets, :height, :width] = torch.where(gone.view(-1, 1, 1, 1), z[rows], z_next[rows])
         out_iterations[targets] = iteration
         out_residual[targets] = residual[rows]
         out_converged[targets] = converged[rows]
-        out_diverged[targets] = diverged[rows]
-        out_stalled[targets] = (stuck & ~converged & ~diverged)[rows]
-        out_readout[targets] = (read_done & ~diverged)[rows]
+        out_diverged[targets] = gone
+        if stuck is not None:
+            out_stalled[targets] = (stuck & ~converged & ~diverged)[rows]
+        if read_done is not None:
+            out_readout[targets] = (read_done & ~diverged)[rows]
         keep = (~halt).nonzero().flatten()
         if keep.numel() == 0:
             break
