@@ -125,11 +125,11 @@ class MoveHead(nn.Module):
         :return: the gather's indices and its on-grid weights.
         """
         cells = position.long().unsqueeze(1) + self.offsets.to(position.device)  # (B, 1 + n, 2)
-        last = torch.tensor([sides[0] - 1, sides[1] - 1], device=position.device)
-        clamped = torch.minimum(cells.clamp_min(0), last)  # the nearest cell on the grid
-        inside = (clamped == cells).all(dim=-1, keepdim=True)  # (B, 1 + n, 1)
+        rows = cells[..., 0].clamp(0, sides[0] - 1)  # the nearest cell on the grid: (B, 1 + n)
+        cols = cells[..., 1].clamp(0, sides[1] - 1)
+        inside = ((rows == cells[..., 0]) & (cols == cells[..., 1])).unsqueeze(-1)
         samples = torch.arange(position.shape[0], device=position.device).unsqueeze(1)  # (B, 1)
-        return CellsRead(samples, clamped[..., 0], clamped[..., 1], inside)
+        return CellsRead(samples, rows, cols, inside)
 
     def read(self, z: torch.Tensor, where: CellsRead) -> torch.Tensor:
         """Move logits from the cells :meth:`cells_read` chose (one gather; a batch-1 solve
@@ -139,8 +139,25 @@ class MoveHead(nn.Module):
         :param where: from :meth:`cells_read`.
         :return: logits, (B, n_moves).
         """
+        return self.logits(self.gather(z, where))
+
+    def gather(self, z: torch.Tensor, where: CellsRead) -> torch.Tensor:
+        """The latents :meth:`read` reads: each sample's cell, then one move away along each
+        move (zeros off the grid).
+
+        :param z: latent, (B, H, W, d), of the grid ``where`` was made for.
+        :param where: from :meth:`cells_read`.
+        :return: (B, 1 + n_moves, d); ``[:, 0]`` is the latent at each sample's own cell.
+        """
         gathered = z[where.samples, where.rows, where.cols]  # (B, 1 + n_moves, d)
-        gathered = gathered * where.inside.to(z.dtype)  # zeros off the grid
+        return gathered * where.inside.to(z.dtype)  # zeros off the grid
+
+    def logits(self, gathered: torch.Tensor) -> torch.Tensor:
+        """Move logits from :meth:`gather`'s latents.
+
+        :param gathered: (B, 1 + n_moves, d).
+        :return: (B, n_moves).
+        """
         return mlp(self.net, gathered.flatten(1))
 
 
@@ -210,11 +227,15 @@ class ValueHead(nn.Module):
         z: torch.Tensor,
         mask: torch.Tensor | None = None,
         position: torch.Tensor | None = None,
+        at_cell: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """
         :param z: latent, (B, H, W, d).
         :param mask: (B, H, W) bool of real cells; None means all.
-        :param position: (B, 2) long, [row, col] of the agent; required with ``at_agent``.
+        :param position: (B, 2) long, [row, col] of the agent; with ``at_agent``, this or
+            ``at_cell`` is required.
+        :param at_cell: (B, d) the latent at the agent's cell, when the caller has gathered it
+            (the move head reads it too); it replaces ``position``.
         :return: values, (B, 1).
         """
         if mask is None:
@@ -223,8 +244,10 @@ class ValueHead(nn.Module):
             peak = z.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=(1, 2))
         parts = [masked_mean(z, mask), peak]
         if self.at_agent:
-            if position is None:
-                raise ValueError("ValueHead(at_agent=True) needs the agent's position")
-            index = torch.arange(z.shape[0], device=z.device)
-            parts.append(z[index, position[:, 0].long(), position[:, 1].long()])  # (B, d)
+            if at_cell is None:
+                if position is None:
+                    raise ValueError("ValueHead(at_agent=True) needs the agent's position")
+                index = torch.arange(z.shape[0], device=z.device)
+                at_cell = z[index, position[:, 0].long(), position[:, 1].long()]  # (B, d)
+            parts.append(at_cell)
         return mlp(self.net, torch.cat(parts, dim=-1))

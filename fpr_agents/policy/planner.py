@@ -505,16 +505,19 @@ class PlannerNetwork(nn.Module):
         :param mask: (B, H, W) bool or None.
         :return: logits (B, n_actions) and values (B, 1).
         """
-        position = None
         if self.move_head is not None:
             position = self.agent_position(obs, (z.shape[1], z.shape[2]))  # (B, 2)
-            logits = self.move_head(z, position)
-        else:
-            assert self.cell_head is not None
-            logits = self.cell_head(z, mask)
-            if self.arc_actions is not None:
-                logits = self._arc_logits(logits, obs, (z.shape[1], z.shape[2]))
-        return logits, self.value_head(z, mask, position)
+            # one gather for the move head and the value head's agent cell
+            cells = self.move_head.gather(
+                z, self.move_head.cells_read(position, (z.shape[1], z.shape[2]))
+            )  # (B, 1 + n_moves, d)
+            values = self.value_head(z, mask, position, at_cell=cells[:, 0])
+            return self.move_head.logits(cells), values
+        assert self.cell_head is not None
+        logits = self.cell_head(z, mask)
+        if self.arc_actions is not None:
+            logits = self._arc_logits(logits, obs, (z.shape[1], z.shape[2]))
+        return logits, self.value_head(z, mask)
 
     def _arc_inputs(
         self, obs: Mapping[str, torch.Tensor], sides: tuple[int, int]

@@ -78,3 +78,20 @@ def test_the_heads_mlp_is_their_sequential() -> None:
     for head in (MoveHead(8, MOVES, hidden=16), ValueHead(8, hidden=16, at_agent=True)):
         features = torch.randn(5, head.net[0].in_features)
         torch.testing.assert_close(mlp(head.net, features), head.net(features), rtol=0, atol=0)
+
+
+def test_move_head_gather_plan_matches_its_forward_and_shares_the_agents_cell() -> None:
+    torch.manual_seed(0)
+    head = MoveHead(6, MOVES, hidden=8)
+    value = ValueHead(6, hidden=8, at_agent=True)
+    z = torch.randn(3, 4, 5, 6)
+    positions = torch.tensor([[0, 0], [3, 4], [2, 1]])  # corners read zeros off the grid
+    where = head.cells_read(positions, (4, 5))
+    gathered = head.gather(z, where)  # (3, 5, 6)
+    assert torch.equal(gathered[:, 0], z[torch.arange(3), positions[:, 0], positions[:, 1]])
+    assert torch.equal(gathered[0, 1], torch.zeros(6))  # up from the top row: off the grid
+    torch.testing.assert_close(head.read(z, where), head(z, positions), rtol=0, atol=0)
+    torch.testing.assert_close(head.logits(gathered), head(z, positions), rtol=0, atol=0)
+    torch.testing.assert_close(
+        value(z, None, at_cell=gathered[:, 0]), value(z, None, positions), rtol=0, atol=0
+    )
