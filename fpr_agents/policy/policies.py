@@ -9,7 +9,8 @@ its task description, passed as ``policy_kwargs={"task_description": ...}``: the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -112,6 +113,17 @@ def _batch_size(observation: np.ndarray | dict[str, np.ndarray], space: spaces.S
         return 1 if single else int(value.shape[0])
     value = np.asarray(observation)
     return 1 if value.shape == space.shape else int(value.shape[0])
+
+
+@contextmanager
+def _arguments_unchecked() -> Iterator[None]:
+    """Distributions made inside skip torch's argument validation (restored after)."""
+    before = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(before)
 
 
 def _rows(obs: PyTorchObs) -> int:
@@ -493,9 +505,13 @@ class MaskableFixedPointPlannerPolicy(_PlannerPolicyMixin, MaskableActorCriticPo
     def _masked(
         self, logits: torch.Tensor, action_masks: np.ndarray | torch.Tensor | None
     ) -> MaskableDistribution:
-        distribution = self.action_dist.proba_distribution(action_logits=logits)
-        if action_masks is not None:
-            distribution.apply_masking(action_masks)
+        # The planner's logits are finite (a diverged solve keeps its last finite latent), so
+        # torch's argument checks, run twice here (once more for the mask) and a fifth of a
+        # rollout decision's time outside the solve, are skipped.
+        with _arguments_unchecked():
+            distribution = self.action_dist.proba_distribution(action_logits=logits)
+            if action_masks is not None:
+                distribution.apply_masking(action_masks)
         return distribution
 
     def forward(

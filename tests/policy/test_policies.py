@@ -224,3 +224,19 @@ def test_depth_callback_logs_iterations_after_events_and_halting_shares() -> Non
         model.learn(64, callback=[PlanningStateCallback(), PlanningDepthCallback()])
     for key in ("iterations_after_event", "iterations_quiet", "capped_share", "stalled_share"):
         assert f"planner/{key}" in capture.keys, key
+
+
+def test_masked_distribution_skips_checks_and_restores_them() -> None:
+    model = _model(MaskablePPO, "FPR/Maze-9x9-v0")
+    policy = model.policy
+    before = torch.distributions.Distribution._validate_args
+    logits = torch.tensor([[0.0, 1.0, 2.0, 3.0]])
+    masks = np.array([[True, False, True, False]])
+    distribution = policy._masked(logits, masks)
+    assert torch.distributions.Distribution._validate_args == before  # restored
+    probs = distribution.distribution.probs
+    assert probs[0, 1] == 0 and probs[0, 3] == 0  # the mask still applies
+    torch.testing.assert_close(probs[0, 2] / probs[0, 0], torch.tensor(np.e**2, dtype=probs.dtype))
+    with pytest.raises(RuntimeError):  # a bad mask still fails, and the setting comes back
+        policy._masked(logits, np.array([[True, False]]))
+    assert torch.distributions.Distribution._validate_args == before
