@@ -448,11 +448,15 @@ class GridEmbedding(nn.Module):
                 raise ValueError(f"GridEmbedding: grid '{key}' holds non-integer symbol ids")
             grid = rounded
         ids = grid.long()
-        if ids.numel() > 0 and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
-            raise ValueError(
-                f"GridEmbedding: grid '{key}' has symbol ids outside [0, {vocab - 1}]: "
-                f"min {int(ids.min())}, max {int(ids.max())}"
-            )
+        if ids.numel() > 0:
+            low, high = (int(v) for v in torch.aminmax(ids))  # one pass (a solve's fixed cost)
+            if low < 0 or high >= vocab:
+                raise ValueError(
+                    f"GridEmbedding: grid '{key}' has symbol ids outside [0, {vocab - 1}]: "
+                    f"min {low}, max {high}"
+                )
+        if depth == 1:
+            return ids
         offsets = torch.arange(depth, device=ids.device).view(1, depth, 1, 1) * vocab
         return ids + offsets
 
@@ -535,7 +539,8 @@ class GridEmbedding(nn.Module):
                     f"GridEmbedding: grid '{key}' has (B, H, W) = {shape}, others {grid_shape}"
                 )
             grid_shape = shape
-            channel = table(rows).sum(dim=1)  # (B, H, W, d)
+            # (B, H, W, d): the sum over the stack, or its one grid
+            channel = table(rows[:, 0]) if rows.shape[1] == 1 else table(rows).sum(dim=1)
             embedded = channel if embedded is None else embedded + channel
         assert embedded is not None
         if self.rows is not None and self.cols is not None:
