@@ -140,8 +140,14 @@ def measure_step(
     :param tol: residual tolerance.
     :return: residual (B,) float32 (inf when diverged), diverged (B,) bool, converged (B,) bool.
     """
-    _, residual, diverged, converged = measure_cells(f_z, z, config, tol)
-    return residual, diverged, converged
+    f_z32 = f_z.float()
+    size = f_z32.abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
+    diverged = ~(size <= config.divergence_limit)
+    # the largest cell change over the scale: measure_cells' residual, bit for bit (division by
+    # one positive number keeps the order), without the per-cell tensor
+    change = (f_z32 - z.float()).abs().amax(dim=(1, 2, 3))
+    residual = (change / (size + config.residual_eps)).masked_fill(diverged, float("inf"))
+    return residual, diverged, residual < tol
 
 
 def fpopt_update(
@@ -471,20 +477,22 @@ def _iterate(
     out_z = torch.zeros_like(z)
     out_iterations = torch.zeros(batch, dtype=torch.long, device=device)
     out_residual = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
-    out_converged = torch.zeros(batch, dtype=torch.bool, device=device)
-    out_diverged = torch.zeros(batch, dtype=torch.bool, device=device)
-    out_stalled = torch.zeros(batch, dtype=torch.bool, device=device)
-    out_readout = torch.zeros(batch, dtype=torch.bool, device=device)
+    # the four flags as rows of one tensor: one allocation (a batch-1 solve counts operators)
+    out_converged, out_diverged, out_stalled, out_readout = torch.zeros(
+        4, batch, dtype=torch.bool, device=device
+    ).unbind(0)
     trace: list[list[float]] | None = [[] for _ in range(batch)] if return_trace else None
 
     damped = halting == "fixed_point"
     guarded = halting != "fixed_depth" and config.stall_patience > 0
     active = torch.arange(batch, device=device)  # global index of each active row
     active_list = list(range(batch))
-    eta = torch.full((batch,), config.eta0 if damped else 1.0, dtype=torch.float32, device=device)
-    best = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
-    stalled = torch.zeros(batch, dtype=torch.long, device=device)
-    progress = _Progress.start(batch, device)
+    eta = best = stalled = torch.empty(0)  # FPOPT's step sizes: only for the damped iteration
+    if damped:
+        eta = torch.full((batch,), config.eta0, dtype=torch.float32, device=device)
+        best = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
+        stalled = torch.zeros(batch, dtype=torch.long, device=device)
+    progress = _Progress.start(batch, device) if guarded else None
     z, x, mask = _crop_to_valid(z, x, mask)
     previous, steady, arrived = None, None, None
     if readout is not None:
@@ -497,7 +505,11 @@ def _iterate(
 
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
-        change, residual, diverged, converged = measure_cells(f_z, z, config, tol)  # (A, H, W)
+        change = None  # per-cell changes (A, H, W): only the stall guard reads them
+        if progress is not None:
+            change, residual, diverged, converged = measure_cells(f_z, z, config, tol)
+        else:
+            residual, diverged, converged = measure_step(f_z, z, config, tol)
         stuck: torch.Tensor | None = None  # None: no sample is stuck (fewer operators)
         read_done: torch.Tensor | None = None
         if damped:
@@ -508,7 +520,7 @@ def _iterate(
             halt = converged | stuck
         else:
             z_next = f_z
-            halt = converged if readout is not None else torch.zeros_like(converged)
+            halt = converged if readout is not None else diverged  # diverged ones halt anyway
             if halting == "learned":
                 halt = torch.sigmoid(reasoner.halt_logit(z_next, mask).float()) > 0.5
             # a diverged sample halts (below) and keeps its last finite latent
@@ -523,7 +535,8 @@ def _iterate(
             trusted = arrived | (residual < config.readout_fresh_tol)
             read_done = (steady >= config.readout_patience) & trusted
             halt = halt | read_done
-        if guarded:
+        if progress is not None:
+            assert change is not None
             idle_out = progress.update(change, residual, mask, tol) >= config.stall_patience
             stuck = idle_out if stuck is None else stuck | idle_out
             halt = halt | stuck
@@ -552,8 +565,11 @@ def _iterate(
         keep = (~halt).nonzero().flatten()
         if keep.numel() == 0:
             break
-        active, eta, best, stalled = active[keep], eta[keep], best[keep], stalled[keep]
-        progress.keep(keep)
+        active = active[keep]
+        if damped:
+            eta, best, stalled = eta[keep], best[keep], stalled[keep]
+        if progress is not None:
+            progress.keep(keep)
         if previous is not None and steady is not None and arrived is not None:
             previous, steady, arrived = previous[keep], steady[keep], arrived[keep]
         active_list = active.tolist()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fpr_agents.reasoner import (
     FixedPointReasoner,
@@ -12,6 +14,7 @@ from fpr_agents.reasoner import (
     relative_residual,
     solve_fixed_point,
 )
+from fpr_agents.reasoner.solve import measure_cells, measure_step
 from tests.reasoner.factories import small_config, small_reasoner
 
 SIZES = [(3, 4), (5, 5), (4, 6), (2, 3), (5, 2)]
@@ -262,3 +265,25 @@ def test_solve_options_are_checked_by_name() -> None:
     assert reasoner.solve(x, max_iters=2, halting="fixed_depth").iterations.tolist() == [2, 2]
     with pytest.raises(TypeError, match=r"unknown options \['max_iter'\]"):
         reasoner.solve(x, max_iter=2)  # type: ignore[call-arg]
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([1e-3, 1.0, 1e3, 1e9]),
+    spoiled=st.sampled_from([None, float("nan"), float("inf")]),
+)
+@settings(max_examples=40, deadline=None)
+def test_measure_step_is_measure_cells_without_the_cells(
+    seed: int, scale: float, spoiled: float | None
+) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(3, 4, 5, 6, generator=generator) * scale
+    f_z = z + torch.randn(3, 4, 5, 6, generator=generator) * scale * 0.01
+    if spoiled is not None:
+        f_z[1, 2, 3, 4] = spoiled  # a non-finite sample diverges
+    config = SolverConfig()
+    _, residual, diverged, converged = measure_cells(f_z, z, config, 1e-3)
+    lean = measure_step(f_z, z, config, 1e-3)
+    assert torch.equal(lean[0], residual)  # bit for bit, inf where diverged
+    assert torch.equal(lean[1], diverged) and torch.equal(lean[2], converged)
+    assert bool(diverged[1]) == (spoiled is not None or scale == 1e9)  # 1e9: past the limit
