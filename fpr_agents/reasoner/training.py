@@ -65,7 +65,8 @@ def truncated_unroll(
     if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
         raise ValueError(f"truncated_unroll: noise must be a number >= 0, got {noise!r}")
     z = z.detach()
-    with torch.no_grad():
+    # without gradient the gates and mixing kernel are computed once for the whole phase
+    with torch.no_grad(), reasoner.parameters_held():
         for _ in range(n_no_grad):
             z = _perturb(reasoner.step(z, x, mask), mask, noise, generator)
     for _ in range(k_grad):

@@ -133,3 +133,25 @@ def test_truncated_unroll_rejects_bad_arguments(kwargs: dict[str, object], messa
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         truncated_unroll(reasoner, x, mask, **arguments)  # type: ignore[arg-type]
+
+
+def test_truncated_unroll_holds_parameter_values_without_gradient_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reasoner = small_reasoner()
+    x, mask = _inputs()
+    z = torch.zeros_like(x)
+    reference = truncated_unroll(reasoner, x, mask, z, n_no_grad=5, k_grad=2)
+    calls = {"kernel": 0}
+    kernel = reasoner.local_mixing.kernel
+
+    def counted() -> torch.Tensor:
+        calls["kernel"] += 1
+        return kernel()
+
+    monkeypatch.setattr(reasoner.local_mixing, "kernel", counted)
+    out = truncated_unroll(reasoner, x, mask, z, n_no_grad=5, k_grad=2)
+    assert torch.equal(out, reference)  # the same iterates
+    assert calls["kernel"] == 1 + 2  # once for the 5 without gradient, then at each of the 2
+    out.sum().backward()
+    assert reasoner.local_mixing.weight.grad is not None  # the gradient still reaches it
