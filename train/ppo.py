@@ -365,10 +365,25 @@ def build_model(
         "hold_plans": args.solver.hold_plans,
         "update_resolves": args.solver.update_resolves,
     }
+    model = _planner_ppo(args, env, planner_kwargs, common)
+    return _compiled(model, args.solver.compile)
+
+
+def _planner_ppo(
+    args: PPOArgs, env: VecEnv, planner_kwargs: dict[str, Any], common: dict[str, Any]
+) -> BaseAlgorithm:
+    """The model with the planner policy: from ``--pretrained`` if given, else built from the
+    model flags.
+
+    :param args: the arguments.
+    :param env: the training envs.
+    :param planner_kwargs: the planner policy's solver options.
+    :param common: the algorithm's keyword arguments.
+    :return: the model.
+    """
     if args.pretrained is not None:
         solver = {"max_iters": args.solver.max_iters, "tol": args.solver.tol}
-        tuned = planner_model(args.pretrained, env, args.algo, solver, planner_kwargs, **common)
-        return _compiled(tuned, args.solver.compile)
+        return planner_model(args.pretrained, env, args.algo, solver, planner_kwargs, **common)
     config = ReasonerConfig(
         **args.model.reasoner_fields(), max_iters=args.solver.max_iters, tol=args.solver.tol
     )
@@ -379,12 +394,10 @@ def build_model(
     }
     # One call per algorithm: each takes only its own policy class.
     if args.algo == "maskable_ppo":
-        model: BaseAlgorithm = MaskablePPO(
+        return MaskablePPO(
             MaskableFixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common
         )
-    else:
-        model = PPO(FixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common)
-    return _compiled(model, args.solver.compile)
+    return PPO(FixedPointPlannerPolicy, env, policy_kwargs=policy_kwargs, **common)
 
 
 def _compiled(model: BaseAlgorithm, compile_step: bool) -> BaseAlgorithm:
