@@ -88,6 +88,20 @@ class EvaluateSolverArgs:
             "choices": ("", *READOUT_SIGNALS),
         },
     )
+    readout_fresh_tol: float = field(
+        default=-1.0,
+        metadata={
+            "help": "residual below which the readout rule trusts a warm start's old decision "
+            "(negative: the checkpoint's)"
+        },
+    )
+    readout_warm_check: bool | None = field(
+        default=None,
+        metadata={
+            "help": "check every warm start that began decided against the fresh tolerance, "
+            "even when its decision came back during the solve (none: the checkpoint's)"
+        },
+    )
     replan_on_repeat: bool = field(
         default=True,
         metadata={
@@ -247,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.set_solver(readout_tol=args.solver.readout_tol)
     if args.solver.readout_signal:
         planner.set_solver(readout_signal=args.solver.readout_signal)
+    if args.solver.readout_fresh_tol >= 0:
+        planner.set_solver(readout_fresh_tol=args.solver.readout_fresh_tol)
+    if args.solver.readout_warm_check is not None:
+        planner.set_solver(readout_warm_check=args.solver.readout_warm_check)
     max_iters = args.solver.max_iters or planner.config.max_iters
     family = planner.task.get("family")
     env_family = env_task_description(gym.make(args.env, **args.env_options))["family"]
@@ -315,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "patience": planner.config.patience,
             "readout_tol": planner.config.readout_tol,
             "readout_signal": planner.config.readout_signal,
+            "readout_fresh_tol": planner.config.readout_fresh_tol,
+            "readout_warm_check": planner.config.readout_warm_check,
             "hold_plans": args.solver.hold_plans,
             "replan_on_repeat": args.solver.replan_on_repeat,
             "readout_patience": planner.config.readout_patience,

@@ -59,6 +59,21 @@ class ShipArgs:
         },
     )
 
+    readout_fresh_tol: float = field(
+        default=-1.0,
+        metadata={
+            "help": "set the residual below which the readout rule trusts a warm start's old "
+            "decision (negative: keep the checkpoint's)"
+        },
+    )
+    readout_warm_check: bool | None = field(
+        default=None,
+        metadata={
+            "help": "set whether that check covers every warm start that began decided "
+            "(none: keep the checkpoint's)"
+        },
+    )
+
     def __post_init__(self) -> None:
         if not self.checkpoint or not self.name:
             raise ValueError("--checkpoint and --name are both required")
@@ -93,10 +108,14 @@ def main(argv: Sequence[str] | None = None) -> Path:
         ("patience", args.patience), ("tol", args.tol), ("halting", args.halting),
         ("readout_signal", args.readout_signal),
     )  # fmt: skip
-    solver = {k: v for k, v in given if v}
+    solver: dict[str, Any] = {k: v for k, v in given if v}
+    if args.readout_fresh_tol >= 0:
+        solver["readout_fresh_tol"] = args.readout_fresh_tol
+    if args.readout_warm_check is not None:
+        solver["readout_warm_check"] = args.readout_warm_check
     if solver:
         if "reasoner" not in meta:
-            flags = ", ".join(f"--{k}" for k in solver)
+            flags = ", ".join(f"--{k.replace('_', '-')}" for k in solver)
             raise ValueError(f"{args.checkpoint} has no reasoner config to set {flags} in")
         reasoner = dict(meta["reasoner"], **solver)
         ReasonerConfig(**reasoner)  # still valid

@@ -248,7 +248,13 @@ class SolverConfig(_Checks):
         old decision) is trusted by the "readout" rule only once the whole-latent residual is
         below this: a change far from the read cell (a door closing across the maze) needs
         iterations to reach it, during which the old decision holds still. A readout that was
-        undecided at some point of the solve needs no such check (its decision arrived).
+        undecided at some point of the solve needs no such check (its decision arrived),
+        unless ``readout_warm_check`` is set.
+    :param readout_warm_check: the ``readout_fresh_tol`` check applies to every solve whose
+        readout was decided when it began (a warm start's old decision), even when the decision
+        went undecided and came back during the solve: the news that unsettled it reached the
+        read cell first and may still be crossing the rest of the plan. A solve that began
+        undecided (a cold start) is never checked.
     :param stall_patience: stall guard of every rule but "fixed_depth": a sample that makes no
         progress for this many iterations halts, flagged ``stalled`` (0 turns the guard off).
         Progress is a new cell settling (its change below ``tol``) or the residual halving since
@@ -290,6 +296,9 @@ class SolverConfig(_Checks):
     episodes solved, 94% when every decision is solved); at 0.99, 94%."""
     readout_fresh_tol: float = 0.05
     """'readout' rule: residual below which a decision held since the start is trusted."""
+    readout_warm_check: bool = False
+    """'readout' rule: check every solve that began decided against readout_fresh_tol, not
+    only those whose decision never went undecided."""
     stall_patience: int = 256
     """Iterations without progress after which a sample halts as stalled (0: off). On 33x33
     mazes the shipped wave planner went 64 iterations without a new cell settling while its
@@ -338,6 +347,8 @@ class SolverConfig(_Checks):
             self._fail("hold_decided", "must be a real number in [0, 1]")
         if not _is_real(self.readout_fresh_tol) or self.readout_fresh_tol < 0:
             self._fail("readout_fresh_tol", "must be a finite real number >= 0")
+        if not isinstance(self.readout_warm_check, bool):
+            self._fail("readout_warm_check", "must be true or false")
         if not _is_int(self.stall_patience) or self.stall_patience < 0:
             self._fail("stall_patience", "must be an integer >= 0")
         if not _is_real(self.eta0) or not 0.0 < self.eta0 <= 1.0:

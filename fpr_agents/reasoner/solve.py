@@ -315,9 +315,10 @@ def solve_fixed_point(
     - "readout": when ``readout`` of the new latent has changed by less than ``readout_tol``
       (max-norm of its probabilities) and been decided for ``readout_patience`` consecutive
       iterations, counting from the starting latent's readout (readout_stable), provided the
-      decision arrived during the solve (the readout was undecided at some point) or
-      ``r < readout_fresh_tol`` (a decision held since a warm start is trusted only once the
-      rest of the latent has nearly settled: news from far away may still be coming); when
+      decision arrived during the solve (the readout was undecided at some point; with
+      ``readout_warm_check``, undecided at the start) or ``r < readout_fresh_tol`` (a decision
+      held since a warm start is trusted only once the rest of the latent has nearly settled:
+      news from far away may still be coming); when
       ``r < tol`` (converged); or at ``max_iters``;
     - "fixed_depth": after exactly ``max_iters`` (default ``config.fixed_depth``) iterations;
     - "learned": when the halting head's probability exceeds 0.5, or at ``max_iters``;
@@ -531,7 +532,8 @@ def _iterate(
             moved = (probs - previous).abs().amax(dim=-1)  # (A,)
             steady = torch.where((moved < config.readout_tol) & decided, steady + 1, 0)
             previous = probs
-            arrived = arrived | ~decided
+            if not config.readout_warm_check:
+                arrived = arrived | ~decided
             trusted = arrived | (residual < config.readout_fresh_tol)
             read_done = (steady >= config.readout_patience) & trusted
             halt = halt | read_done

@@ -1,5 +1,6 @@
 """Halting rules and the stall guard on constructed maps: a contraction, a 2-cycle, a slow drift,
-a map whose readout settles while far cells never do, and one whose readout stays undecided."""
+a map whose readout settles while far cells never do, one whose readout stays undecided, and
+one whose decision goes undecided for one iteration while far cells never settle."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from torch import nn
 from fpr_agents.reasoner import ReasonerConfig
 from fpr_agents.reasoner.solve import solve_fixed_point
 
-CONTRACTION, CYCLE, DRIFT, FAR_CYCLE, UNDECIDED = range(5)
+CONTRACTION, CYCLE, DRIFT, FAR_CYCLE, UNDECIDED, FLICKER = range(6)
 
 
 class MapReasoner(nn.Module):
@@ -20,7 +21,9 @@ class MapReasoner(nn.Module):
     - CYCLE: ``f(z) = 1 - z`` (from zeros: 0, 1, 0, 1, ... a 2-cycle);
     - DRIFT: ``f(z) = z + 0.01`` (every cell creeps on for ever);
     - FAR_CYCLE: cell (0, 0) contracts, every other cell cycles;
-    - UNDECIDED: cell (0, 0) holds still at 0, every other cell cycles.
+    - UNDECIDED: cell (0, 0) holds still at 0, every other cell cycles;
+    - FLICKER: cell (0, 0) counts its first two iterations in channel 1 and reads 0
+      (undecided) at the first, 3 (decided) after it; every other cell cycles.
     """
 
     def __init__(self, **solver: object) -> None:
@@ -38,6 +41,11 @@ class MapReasoner(nn.Module):
         f = torch.where(kind == DRIFT, drift, f)
         f = torch.where(kind == FAR_CYCLE, far_cycle, f)
         f = torch.where(kind == UNDECIDED, undecided, f)
+        count = (z[:, 0, 0, 1] + 1).clamp(max=2)  # (B,): 1 at the first iteration, then 2
+        flicker = cycle.clone()
+        flicker[:, 0, 0, 0] = torch.where(count == 1, 0.0, 3.0)
+        flicker[:, 0, 0, 1] = count
+        f = torch.where(kind == FLICKER, flicker, f)
         if mask is not None:
             f = f * mask.unsqueeze(-1).to(f.dtype)
         return f
@@ -147,9 +155,35 @@ def test_a_decision_held_since_a_warm_start_waits_for_the_rest_to_settle() -> No
     assert int(trusting.iterations[0]) == 1 and bool(trusting.readout_stable[0])
 
 
+def test_warm_check_waits_for_the_rest_after_a_decision_comes_back() -> None:
+    # A warm start decided at the start goes undecided for one iteration, then decides again
+    # while the far cells still cycle: by default its decision "arrived" and is trusted; with
+    # the warm check it is not (the news that unsettled it may still be travelling).
+    z0 = torch.zeros(1, 3, 3, 4)
+    z0[:, 0, 0, 0] = 3.0  # decided: softmax(3, 0) > 0.6
+    runs = {}
+    for check in (False, True):
+        reasoner = MapReasoner(
+            stall_patience=16, max_iters=200, readout_patience=1, readout_warm_check=check
+        )
+        runs[check] = solve_fixed_point(
+            reasoner, _inputs([FLICKER]), z0=z0, halting="readout", readout=corner_readout
+        )
+    assert int(runs[False].iterations[0]) == 3 and bool(runs[False].readout_stable[0])
+    assert not bool(runs[True].readout_stable[0]) and bool(runs[True].stalled[0])
+
+
+@pytest.mark.parametrize("kind", [CONTRACTION, FAR_CYCLE, FLICKER])
+def test_warm_check_leaves_cold_solves_alone(kind: int) -> None:
+    plain = _solve([kind], "readout")
+    checked = _solve([kind], "readout", readout_warm_check=True)
+    assert int(checked.iterations[0]) == int(plain.iterations[0])
+    assert bool(checked.readout_stable[0]) == bool(plain.readout_stable[0])
+
+
 @pytest.mark.parametrize("halting", ["fixed_point", "readout", "fixed_depth", "learned"])
 def test_batch_mates_do_not_change_a_result(halting: str) -> None:
-    kinds = [CONTRACTION, CYCLE, DRIFT, FAR_CYCLE, UNDECIDED]
+    kinds = [CONTRACTION, CYCLE, DRIFT, FAR_CYCLE, UNDECIDED, FLICKER]
     alone = [_solve([kind], halting, max_iters=120) for kind in kinds]
     for order in (kinds, list(reversed(kinds)), [FAR_CYCLE, FAR_CYCLE, CYCLE]):
         batch = _solve(order, halting, max_iters=120)

@@ -51,6 +51,13 @@ def test_ship_writes_weights_and_provenance(tmp_path, monkeypatch) -> None:
          "--readout-signal", "choices"]
     )  # fmt: skip
     assert load_planner(choices).config.readout_signal == "choices"
+    checked = ship.main(
+        ["--checkpoint", str(source), "--name", "tiny", "--readout-fresh-tol", "0.1",
+         "--readout-warm-check", "true"]
+    )  # fmt: skip
+    config = load_planner(checked).config
+    assert (config.readout_fresh_tol, config.readout_warm_check) == (0.1, True)
+    assert config.readout_signal == planner.config.readout_signal  # the others kept
     with pytest.raises(SystemExit):  # not one of the choices
         ship.main(["--checkpoint", str(source), "--name", "tiny", "--readout-signal", "digits"])
     with pytest.raises(ValueError, match="--halting must be one of"):
