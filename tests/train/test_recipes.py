@@ -93,6 +93,10 @@ def test_the_recipe_says_what_the_planner_was_trained_with(name: str) -> None:
     for key in ("patience", "halting", "readout_signal"):
         if getattr(ship, key):
             assert meta["reasoner"][key] == getattr(ship, key), (name, key)
+    if ship.readout_fresh_tol >= 0:
+        assert meta["reasoner"]["readout_fresh_tol"] == ship.readout_fresh_tol, name
+    if ship.readout_warm_check is not None:
+        assert meta["reasoner"]["readout_warm_check"] == ship.readout_warm_check, name
 
 
 def test_the_difference_check_can_fail() -> None:
