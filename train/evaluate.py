@@ -176,6 +176,13 @@ class EvaluateArgs:
     episodes: int = field(default=32, metadata={"help": "episodes for the depth report"})
     parallel: int = field(default=16, metadata={"help": "envs stepped together (one batch)"})
     n_buckets: int = field(default=5, metadata={"help": "difficulty buckets"})
+    difficulty_key: str = field(
+        default="difficulty",
+        metadata={
+            "help": "info key of each state's difficulty, e.g. propagation_rounds or "
+            "search_nodes on Sudoku (default: the env's difficulty)"
+        },
+    )
     seed: int = field(default=12345, metadata={"help": "first episode seed (unseen by training)"})
     device: str = field(default="auto", metadata={"help": "auto (CUDA if present), cpu or cuda"})
     threads: int = field(default=2, metadata={"help": "torch CPU threads"})
@@ -221,6 +228,7 @@ def _evaluate(
     seeds = [args.seed + i for i in range(episodes)]
     solve.setdefault("hold_plans", args.solver.hold_plans)
     solve.setdefault("replan_on_repeat", args.solver.replan_on_repeat)
+    solve.setdefault("difficulty_key", args.difficulty_key)
     result = run_episodes(planner, envs, seeds, device=device, progress=bar, **solve)
     for env in envs:
         env.close()
@@ -390,6 +398,8 @@ def _write_markdown(path: Path, report: dict[str, Any], args: EvaluateArgs) -> N
         f"{report['seconds']:.0f} s in all.",
         "",
         f"Solver: `{report['solver']['halting']}` halting, cap {report['solver']['max_iters']}.",
+        "",
+        f"Difficulty: the env's `info[{args.difficulty_key!r}]` of each state.",
         "",
         "## Iterations against the difficulty of the state (warm start within episodes)",
         "",

@@ -139,6 +139,7 @@ def run_episodes(
     replan_on_repeat: bool = True,
     device: torch.device | str = "cpu",
     progress: Any = None,
+    difficulty_key: str = "difficulty",
 ) -> RolloutResult:
     """Play one greedy episode per seed, the envs stepping in lockstep so that the planner solves
     all active states as one batch (per-sample halting keeps each result its own).
@@ -165,7 +166,10 @@ def run_episodes(
         policy acts on the observation alone, so in a deterministic env it is in a loop).
     :param device: where the planner runs.
     :param progress: an object with ``update(n)`` (e.g. tqdm) told of each finished episode.
+    :param difficulty_key: the info key each decision's difficulty is read from (e.g. a Sudoku
+        env's ``"propagation_rounds"``); the env's ``"difficulty"`` by default.
     :return: all decisions and episodes.
+    :raises ValueError: a ``difficulty_key`` other than the default that the env's infos lack.
     """
     device = torch.device(device)
     planner.eval()
@@ -177,6 +181,14 @@ def run_episodes(
     slots: list[dict[str, Any] | None] = [None] * len(envs)
     planning = PlanningState(len(envs))
 
+    def read_difficulty(info: dict[str, Any]) -> float:
+        if difficulty_key != "difficulty" and difficulty_key not in info:
+            raise ValueError(
+                f"difficulty_key {difficulty_key!r}: the env's info has no such key "
+                f"(it has {sorted(info)})"
+            )
+        return float(info.get(difficulty_key, np.nan))
+
     def start(slot: int) -> None:
         if not pending:
             slots[slot] = None
@@ -184,7 +196,7 @@ def run_episodes(
         episode, seed = pending.pop(0)
         planning.set_row(slot, None)  # a new episode starts cold
         obs, info = envs[slot].reset(seed=int(seed))
-        difficulty = float(info.get("difficulty", np.nan))
+        difficulty = read_difficulty(info)
         slots[slot] = {
             "episode": episode, "seed": int(seed), "obs": obs, "step": 0, "return": 0.0,
             "difficulty": difficulty, "initial": difficulty, "seen": {_key(obs): 1},
@@ -244,7 +256,7 @@ def run_episodes(
             obs_k, reward, terminated, truncated, info = envs[slot].step(int(actions[k]))
             state["obs"], state["step"] = obs_k, state["step"] + 1
             state["return"] += float(reward)
-            state["difficulty"] = float(info.get("difficulty", np.nan))
+            state["difficulty"] = read_difficulty(info)
             state["event"] = str(info.get("event", "none"))
             state["replan"] = int(info.get("replan_cells", 0))
             cut = max_steps is not None and state["step"] >= max_steps
