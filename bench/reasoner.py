@@ -10,8 +10,11 @@
    attention's two products, as ``torch.utils.flop_counter`` counts them; not elementwise work).
    Two architectures: the planner's (from the checkpoint, or ``train/configs/maze.yaml``) and
    the same with grid attention switched (on when the planner is conv-only, off otherwise).
-   ``ms/iter in solve`` also times ``solve(halting="fixed_depth")``, which adds the residual,
-   halting and bookkeeping to each iteration.
+   ``ms/iter in solve`` also times ``solve(halting="fixed_depth")`` (the solve loop around the
+   step; a fixed depth measures the residual at its last iteration only) and ``ms/iter,
+   adaptive solve`` ``solve(halting="fixed_point", tol=0)``: FPRM's rule at a tolerance no
+   sample reaches, so every iteration pays what an adaptive rule does (the residual, FPOPT's
+   bookkeeping, the stall guard's per-cell progress, the halting test) for all ``iters``.
 2. **Training memory.** Bytes of the activations that autograd saves for the backward pass of
    ``truncated_unroll`` (``n - k`` iterations without gradient, then ``k`` with it) against full
    back-propagation through all ``n`` iterations, as ``n`` grows. Counted with
@@ -351,7 +354,13 @@ def _speed_rows(
             with autocast(device):
                 return reasoner.solve(x, None, z, max_iters=iters, halting="fixed_depth")
 
-        calls: dict[str, Callable[[], object]] = {"step": step, "gemm": gemm, "solve": solve}
+        def adaptive(z: torch.Tensor = z, x: torch.Tensor = x, iters: int = iters) -> object:
+            with autocast(device):
+                return reasoner.solve(x, None, z, max_iters=iters, halting="fixed_point", tol=0.0)
+
+        calls: dict[str, Callable[[], object]] = {
+            "step": step, "gemm": gemm, "solve": solve, "adaptive": adaptive,
+        }  # fmt: skip
         compile_seconds = graphs = 0.0
         if handle is not None:
 
@@ -382,6 +391,7 @@ def _speed_rows(
         gemm_rates = [gemm_flops / t for t in times["gemm"]]
         ratio = paired_ratio(step_rates, gemm_rates)
         solve_per_iter = median(times["solve"]) / iters
+        adaptive_per_iter = median(times["adaptive"]) / iters
         key = f"{'attention' if config.attention else 'conv'}_b{batch}"
         report.values.update(
             {
@@ -390,6 +400,7 @@ def _speed_rows(
                 f"{key}_gflops": median(step_rates) / 1e9,
                 f"{key}_gemm_gflops": median(gemm_rates) / 1e9,
                 f"{key}_solve_ms_per_iter": 1e3 * solve_per_iter,
+                f"{key}_adaptive_solve_ms_per_iter": 1e3 * adaptive_per_iter,
                 f"{key}_ratio": ratio,
             }
         )
@@ -404,6 +415,7 @@ def _speed_rows(
                 f"{median(gemm_rates) / 1e9:.2f}",
                 f"{ratio:.2f}",
                 format_seconds(solve_per_iter),
+                format_seconds(adaptive_per_iter),
             ]
         )
         aimed = batch == GEMM_AIM_BATCH
@@ -651,6 +663,7 @@ def run_benchmark(
             "matmul GFLOP/s",
             "step / matmul",
             "ms/iter in solve",
+            "ms/iter, adaptive solve",
         ],
     )
     compiled = None

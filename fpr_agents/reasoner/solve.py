@@ -121,11 +121,22 @@ def measure_cells(
     """
     # Few operators on purpose: a batch-1 solve is bound by their count, not their arithmetic.
     f_z32 = f_z.float()
-    size = f_z32.abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
+    size, diverged = measure_size(f_z32, config)
     change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + config.residual_eps).view(-1, 1, 1)
-    diverged = ~(size <= config.divergence_limit)
     residual = change.amax(dim=(1, 2)).masked_fill(diverged, float("inf"))
     return change, residual, diverged, residual < tol  # inf (diverged) never converges
+
+
+def measure_size(f_z: torch.Tensor, config: SolverConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scale of ``f(z)`` and whether it diverged, per sample: the part of
+    :func:`measure_step` that a fixed-depth iteration needs.
+
+    :param f_z: f(z), (B, H, W, d).
+    :param config: the solver's settings (divergence_limit).
+    :return: max-norm (B,) float32 (NaN when not finite), and diverged (B,) bool.
+    """
+    size = f_z.float().abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
+    return size, ~(size <= config.divergence_limit)
 
 
 def measure_step(
@@ -141,8 +152,7 @@ def measure_step(
     :return: residual (B,) float32 (inf when diverged), diverged (B,) bool, converged (B,) bool.
     """
     f_z32 = f_z.float()
-    size = f_z32.abs().amax(dim=(1, 2, 3))  # (B,), NaN when not finite
-    diverged = ~(size <= config.divergence_limit)
+    size, diverged = measure_size(f_z32, config)
     # the largest cell change over the scale: measure_cells' residual, bit for bit (division by
     # one positive number keeps the order), without the per-cell tensor
     change = (f_z32 - z.float()).abs().amax(dim=(1, 2, 3))
@@ -504,8 +514,14 @@ def _iterate(
             ~start_decided
         )  # (A,): undecided at some point, so its decision came in this solve
 
+    # fixed depth: before the last iteration only a diverged sample halts, and nothing else
+    # reads the residual, so it is measured then (or when one diverged) and not every time
+    lean = halting == "fixed_depth" and readout is None and progress is None and trace is None
     for iteration in range(1, max_iters + 1):
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
+        if lean and iteration < max_iters and not bool(measure_size(f_z, config)[1].any()):
+            z = f_z
+            continue
         change = None  # per-cell changes (A, H, W): only the stall guard reads them
         if progress is not None:
             change, residual, diverged, converged = measure_cells(f_z, z, config, tol)

@@ -150,6 +150,24 @@ def test_non_finite_and_exploding_samples_are_isolated() -> None:
     assert torch.allclose(result.z[0], reference.z[0], atol=1e-6)
 
 
+def test_fixed_depth_measures_the_residual_only_where_it_is_read() -> None:
+    # A fixed depth without a trace skips the residual of its inner iterations; with a trace it
+    # measures every one. Both must give the same result, diverged samples included.
+    reasoner = small_reasoner(divergence_limit=1e3)
+    x, mask = _pad(_grids(seed=4)[:3])
+    z0 = torch.zeros_like(x)
+    z0[1, 0, 0, 0] = float("nan")
+    x[2] *= 1e6  # beyond the divergence limit
+    lean = reasoner.solve(x, mask, z0=z0, halting="fixed_depth", max_iters=6)
+    traced = reasoner.solve(x, mask, z0=z0, halting="fixed_depth", max_iters=6, return_trace=True)
+    assert lean.diverged.tolist() == [False, True, True]
+    for field in ("iterations", "residual", "converged", "diverged", "stalled", "z"):
+        # exact; the NaN start of sample 1 stays in its kept latent
+        torch.testing.assert_close(
+            getattr(lean, field), getattr(traced, field), rtol=0, atol=0, equal_nan=True
+        )
+
+
 def test_fixed_depth_runs_exactly_the_depth() -> None:
     reasoner = small_reasoner(halting="fixed_depth", fixed_depth=7)
     x, mask = _pad(_grids(seed=5))
