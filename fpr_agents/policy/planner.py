@@ -13,7 +13,7 @@ from fpr_agents.policy.arc_actions import ArcActionLayout, ArcState, rule_action
 from fpr_agents.policy.arc_shape import ShapeHead
 from fpr_agents.policy.heads import CellsRead, CellSymbolHead, MoveHead, ValueHead
 from fpr_agents.reasoner import FixedPointReasoner, GridEmbedding, ReasonerConfig
-from fpr_agents.reasoner.solve import Readout
+from fpr_agents.reasoner.stepped import Readout
 from fpr_agents.reasoner.training import truncated_unroll
 
 ACTION_LAYOUTS = ("move_at_agent", "symbol_per_cell")

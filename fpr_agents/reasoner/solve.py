@@ -11,44 +11,14 @@ batch-mates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 from typing_extensions import TypedDict, Unpack
 
 from fpr_agents.reasoner.config import HALTING_MODES, SolverConfig
-
-
-class SteppedMap(Protocol):
-    """What the solver iterates: a configured map ``z -> f(z; x)``. The solver knows nothing else
-    of the model (:class:`~fpr_agents.reasoner.core.FixedPointReasoner` is one).
-
-    ``config`` gives the solver's settings (a :class:`SolverConfig`; a ``ReasonerConfig`` is
-    one); ``step(z, x, mask)`` is one application of f on (A, H, W, d) latents;
-    ``halt_logit(z, mask)`` is the learned halting head's (A,) logits (used by the "learned" rule
-    only).
-    """
-
-    @property
-    def config(self) -> SolverConfig: ...
-
-    def step(
-        self, z: torch.Tensor, x: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor: ...
-
-    def halt_logit(self, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor: ...
-
-
-Readout = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
-"""What a decision reads from a latent, for the "readout" halting rule.
-
-Called as ``readout(z, index)`` with the active samples' latents z, (A, H', W', d) (cropped to
-the padding they need), and their indices in the solve's batch, (A,) long. Returns the readout's
-probabilities, (A, K) with K fixed for the solve (e.g. the move distribution at the agent's cell),
-and whether each is decided, (A,) bool. A readout must depend on its own sample only.
-"""
+from fpr_agents.reasoner.lone import LoneRules, LoneState, iterate_lone
+from fpr_agents.reasoner.stepped import Readout, SteppedMap
 
 
 @dataclass
@@ -467,6 +437,7 @@ def _iterate(
     halting: str,
     return_trace: bool,
     readout: Readout | None = None,
+    lone: bool = True,
 ) -> SolveResult:
     """The solve loop with per-sample halting and compaction (inputs already validated).
 
@@ -479,6 +450,8 @@ def _iterate(
     :param halting: halting mode.
     :param return_trace: record residual traces.
     :param readout: the decision's readout ("readout" mode), else None.
+    :param lone: once one sample is left, iterate it with :func:`iterate_lone` (the same result
+        with fewer operators); False keeps the batched loop to the end (the tests compare them).
     :return: the per-sample result.
     """
     config = reasoner.config
@@ -517,7 +490,34 @@ def _iterate(
     # fixed depth: before the last iteration only a diverged sample halts, and nothing else
     # reads the residual, so it is measured then (or when one diverged) and not every time
     lean = halting == "fixed_depth" and readout is None and progress is None and trace is None
+    rules = LoneRules(config, tol, halting, guarded, readout is not None)
     for iteration in range(1, max_iters + 1):
+        if lone and not lean and len(active_list) == 1:
+            # one sample left: its bookkeeping on Python numbers (the same result, fewer operators)
+            state = LoneState()
+            if damped:
+                state.eta, state.best, state.stalled = eta.item(), best.item(), int(stalled.item())
+            if progress is not None:
+                state.settled, state.anchor = int(progress.settled.item()), progress.anchor.item()
+                state.idle = int(progress.idle.item())
+            if readout is not None:
+                assert steady is not None and arrived is not None
+                state.previous = previous
+                state.steady, state.arrived = int(steady.item()), bool(arrived.item())
+            outcome = iterate_lone(
+                reasoner, x, mask, z, state, rules,
+                first=iteration, max_iters=max_iters, index=active, readout=readout,
+                trace=None if trace is None else trace[active_list[0]],
+            )  # fmt: skip
+            target = active_list[0]
+            out_z[target, : z.shape[1], : z.shape[2]] = outcome.z[0]
+            out_iterations[target] = outcome.iterations
+            out_residual[target] = outcome.residual
+            out_converged[target] = outcome.converged
+            out_diverged[target] = outcome.diverged
+            out_stalled[target] = outcome.stalled
+            out_readout[target] = outcome.readout_stable
+            break
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
         if lean and iteration < max_iters and not bool(measure_size(f_z, config)[1].any()):
             z = f_z
