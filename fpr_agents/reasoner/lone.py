@@ -79,6 +79,11 @@ class LoneOutcome:
     stalled: bool
     readout_stable: bool
 
+    @property
+    def flags(self) -> tuple[bool, bool, bool, bool]:
+        """converged, diverged, stalled and readout_stable, in the order of the result."""
+        return self.converged, self.diverged, self.stalled, self.readout_stable
+
 
 @dataclass(frozen=True)
 class LoneRules:
@@ -103,50 +108,72 @@ class LoneRules:
         return self.halting == "fixed_point"
 
 
-def _step_size(eta: float, dtype: torch.dtype) -> float:
-    """FPOPT's step size as the batched loop applies it: eta cast to the latent's dtype.
+def _step_size(eta: float, like: torch.Tensor) -> torch.Tensor:
+    """FPOPT's step size as the batched loop applies it: eta cast to the latent's dtype, a
+    tensor (a Python number would be wrapped and cast at every multiplication).
 
     :param eta: the step size (a float32 value).
-    :param dtype: the latent's dtype.
-    :return: eta rounded to ``dtype``.
+    :param like: the latent, whose dtype and device the step size takes.
+    :return: eta, () in ``like``'s dtype.
     """
-    return float(torch.tensor(eta, dtype=torch.float32).to(dtype))
+    return torch.tensor(eta, dtype=torch.float32, device=like.device).to(like.dtype)
 
 
-def _measure(
-    f_z: torch.Tensor,
-    z: torch.Tensor,
-    mask: torch.Tensor | None,
-    rules: LoneRules,
-    extra: list[torch.Tensor],
-) -> list[float]:
-    """Scale, residual and settled cells of one application ``z -> f(z)``, with ``extra``
-    one-element values, read in one transfer; the formulas of the batched loop's
-    ``measure_cells`` / ``measure_step``, so the numbers are the same.
+class _Meter:
+    """Scale, residual and settled cells of one application ``z -> f(z)`` of a lone sample, by
+    the formulas of the batched loop's ``measure_cells`` / ``measure_step``, so the numbers are
+    the same. Its constants are float32 tensors made once (a Python number in an operator is
+    wrapped and cast anew each time), and its numbers are read one by one on the CPU, where a
+    read is free, or in one transfer on an accelerator.
 
-    :param f_z: f(z), (1, H, W, d).
-    :param z: z, (1, H, W, d).
-    :param mask: (1, H, W) bool or None.
     :param rules: the rules (the stall guard needs the settled cells).
-    :param extra: further one-element float32 tensors to read in the same transfer.
-    :return: [scale (NaN when not finite), residual (not yet inf for a diverged sample), settled
-        cells (0 without the stall guard), *extra].
+    :param device: where the latents live.
     """
-    config = rules.config
-    f_z32 = f_z.float()
-    size = f_z32.abs().amax()  # () float32, NaN when not finite
-    if rules.guarded:
-        change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + config.residual_eps)  # (1, H, W)
-        residual = change.amax()
-        settled_cells = change < rules.tol
+
+    def __init__(self, rules: LoneRules, device: torch.device) -> None:
+        self.guarded = rules.guarded
+        self.eps = torch.tensor(rules.config.residual_eps, dtype=torch.float32, device=device)
+        self.tol = torch.tensor(rules.tol, dtype=torch.float32, device=device)
+        self.on_cpu = device.type == "cpu"
+
+    def read(self, values: list[torch.Tensor]) -> list[float]:
+        """One-element tensors as Python numbers.
+
+        :param values: one-element tensors.
+        :return: their values, as floats.
+        """
+        if self.on_cpu:
+            return [float(value.item()) for value in values]
+        return torch.stack([value.float().reshape(()) for value in values]).tolist()
+
+    def __call__(
+        self,
+        f_z: torch.Tensor,
+        z: torch.Tensor,
+        mask: torch.Tensor | None,
+        extra: list[torch.Tensor],
+    ) -> list[float]:
+        """Measure one application, with ``extra`` one-element values read at the same time.
+
+        :param f_z: f(z), (1, H, W, d).
+        :param z: z, (1, H, W, d).
+        :param mask: (1, H, W) bool or None.
+        :param extra: further one-element tensors to read.
+        :return: [scale (NaN when not finite), residual (not yet inf for a diverged sample),
+            settled cells (0 without the stall guard), *extra].
+        """
+        f_z32 = f_z.float()
+        size = f_z32.abs().amax()  # () float32, NaN when not finite
+        if not self.guarded:
+            residual = (f_z32 - z.float()).abs().amax() / (size + self.eps)
+            size_value, residual_value, *rest = self.read([size, residual, *extra])
+            return [size_value, residual_value, 0.0, *rest]
+        change = (f_z32 - z.float()).abs().amax(dim=-1) / (size + self.eps)  # (1, H, W)
+        settled_cells = change < self.tol
         if mask is not None:
             settled_cells = settled_cells & mask
-        settled = settled_cells.sum().float()
-    else:
-        residual = (f_z32 - z.float()).abs().amax() / (size + config.residual_eps)
-        settled = torch.zeros((), dtype=torch.float32, device=f_z.device)
-    values = [size, residual, settled, *(value.float().reshape(()) for value in extra)]
-    return torch.stack(values).tolist()
+        settled = settled_cells.sum(dtype=torch.float32)
+        return self.read([size, change.amax(), settled, *extra])
 
 
 def iterate_lone(
@@ -184,8 +211,9 @@ def iterate_lone(
     limit = as_float32(config.divergence_limit)
     eta_min, gamma = as_float32(config.eta_min), np.float32(config.gamma)
     readout_tol, fresh_tol = as_float32(config.readout_tol), as_float32(config.readout_fresh_tol)
+    measure = _Meter(rules, x.device)
     iteration = first
-    step_size = _step_size(state.eta, z.dtype)
+    step_size = _step_size(state.eta, z)
     while True:
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (1, H, W, d)
         z_next = z + step_size * (f_z - z) if rules.damped else f_z
@@ -198,7 +226,7 @@ def iterate_lone(
             extra += [(probs - state.previous).abs().amax(), decided.reshape(())]
         if rules.halting == "learned":
             extra.append(torch.sigmoid(reasoner.halt_logit(z_next, mask).float()).reshape(()))
-        size, residual, settled, *read = _measure(f_z, z, mask, rules, extra)
+        size, residual, settled, *read = measure(f_z, z, mask, extra)
         diverged = not size <= limit
         if diverged:
             residual = math.inf
@@ -213,7 +241,7 @@ def iterate_lone(
             if state.stalled >= config.patience:
                 state.eta = float(np.float32(state.eta) * gamma)
                 state.stalled = 0
-                step_size = _step_size(state.eta, z.dtype)
+                step_size = _step_size(state.eta, z)
             stuck = state.eta < eta_min
             halt = converged or stuck
         elif rules.halting == "learned":

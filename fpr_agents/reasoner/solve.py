@@ -17,7 +17,7 @@ import torch
 from typing_extensions import TypedDict, Unpack
 
 from fpr_agents.reasoner.config import HALTING_MODES, SolverConfig
-from fpr_agents.reasoner.lone import LoneRules, LoneState, iterate_lone
+from fpr_agents.reasoner.lone import LoneRules, LoneState, as_float32, iterate_lone
 from fpr_agents.reasoner.stepped import Readout, SteppedMap
 
 
@@ -426,6 +426,59 @@ class _Progress:
         )
 
 
+def _solve_lone(
+    reasoner: SteppedMap,
+    x: torch.Tensor,
+    mask: torch.Tensor | None,
+    z: torch.Tensor,
+    rules: LoneRules,
+    max_iters: int,
+    readout: Readout | None,
+    return_trace: bool,
+) -> SolveResult:
+    """A solve of one sample, on :func:`iterate_lone` from its first iteration (none of the
+    batched loop's per-sample tensors are made).
+
+    :param reasoner: the reasoner whose ``step`` is f.
+    :param x: input embedding, (1, H, W, d), zero on padded cells.
+    :param mask: (1, H, W) bool or None.
+    :param z: initial latent, (1, H, W, d), zero on padded cells.
+    :param rules: the rules that apply.
+    :param max_iters: most iterations.
+    :param readout: the decision's readout ("readout" mode), else None.
+    :param return_trace: record the residual trace.
+    :return: the result.
+    """
+    start, device = z, x.device
+    index = torch.zeros(1, dtype=torch.long, device=device)
+    z, x, mask = _crop_to_valid(z, x, mask)
+    state = LoneState(eta=as_float32(rules.config.eta0))
+    if readout is not None:
+        probs, decided = readout(z, index)  # the starting latent's readout
+        state.previous, state.arrived = probs.float(), not bool(decided.item())
+    trace: list[float] | None = [] if return_trace else None
+    outcome = iterate_lone(
+        reasoner, x, mask, z, state, rules,
+        first=1, max_iters=max_iters, index=index, readout=readout, trace=trace,
+    )  # fmt: skip
+    if outcome.z.shape == start.shape:
+        out_z = outcome.z.clone() if outcome.z is start else outcome.z
+    else:
+        out_z = torch.zeros_like(start)
+        out_z[0, : outcome.z.shape[1], : outcome.z.shape[2]] = outcome.z[0]
+    flags = torch.tensor(outcome.flags, dtype=torch.bool, device=device).view(4, 1)
+    return SolveResult(
+        z=out_z,
+        iterations=torch.tensor([outcome.iterations], dtype=torch.long, device=device),
+        residual=torch.tensor([outcome.residual], dtype=torch.float32, device=device),
+        converged=flags[0],
+        diverged=flags[1],
+        trace=None if trace is None else [trace],
+        stalled=flags[2],
+        readout_stable=flags[3],
+    )
+
+
 def _iterate(
     reasoner: SteppedMap,
     x: torch.Tensor,
@@ -458,6 +511,15 @@ def _iterate(
     batch, device = x.shape[0], x.device
     if mask is not None:
         x = x * mask.unsqueeze(-1).to(x.dtype)
+    damped = halting == "fixed_point"
+    guarded = halting != "fixed_depth" and config.stall_patience > 0
+    rules = LoneRules(config, tol, halting, guarded, readout is not None)
+    # fixed depth: before the last iteration only a diverged sample halts, and nothing else
+    # reads the residual, so it is measured then (or when one diverged) and not every time
+    lean = halting == "fixed_depth" and readout is None and not guarded and not return_trace
+    limit = as_float32(config.divergence_limit)  # what torch compares a float32 tensor with
+    if lone and batch == 1 and not lean:
+        return _solve_lone(reasoner, x, mask, z, rules, max_iters, readout, return_trace)
     out_z = torch.zeros_like(z)
     out_iterations = torch.zeros(batch, dtype=torch.long, device=device)
     out_residual = torch.full((batch,), float("inf"), dtype=torch.float32, device=device)
@@ -467,8 +529,6 @@ def _iterate(
     ).unbind(0)
     trace: list[list[float]] | None = [[] for _ in range(batch)] if return_trace else None
 
-    damped = halting == "fixed_point"
-    guarded = halting != "fixed_depth" and config.stall_patience > 0
     active = torch.arange(batch, device=device)  # global index of each active row
     active_list = list(range(batch))
     eta = best = stalled = torch.empty(0)  # FPOPT's step sizes: only for the damped iteration
@@ -487,10 +547,6 @@ def _iterate(
             ~start_decided
         )  # (A,): undecided at some point, so its decision came in this solve
 
-    # fixed depth: before the last iteration only a diverged sample halts, and nothing else
-    # reads the residual, so it is measured then (or when one diverged) and not every time
-    lean = halting == "fixed_depth" and readout is None and progress is None and trace is None
-    rules = LoneRules(config, tol, halting, guarded, readout is not None)
     for iteration in range(1, max_iters + 1):
         if lone and not lean and len(active_list) == 1:
             # one sample left: its bookkeeping on Python numbers (the same result, fewer operators)
@@ -513,13 +569,14 @@ def _iterate(
             out_z[target, : z.shape[1], : z.shape[2]] = outcome.z[0]
             out_iterations[target] = outcome.iterations
             out_residual[target] = outcome.residual
-            out_converged[target] = outcome.converged
-            out_diverged[target] = outcome.diverged
-            out_stalled[target] = outcome.stalled
-            out_readout[target] = outcome.readout_stable
+            for flag, value in zip(
+                (out_converged, out_diverged, out_stalled, out_readout), outcome.flags, strict=True
+            ):
+                flag[target] = value
             break
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (A, H, W, d)
-        if lean and iteration < max_iters and not bool(measure_size(f_z, config)[1].any()):
+        # no sample diverged: the largest entry of the batch within the limit (NaN is not)
+        if lean and iteration < max_iters and float(f_z.abs().amax()) <= limit:
             z = f_z
             continue
         change = None  # per-cell changes (A, H, W): only the stall guard reads them

@@ -48,12 +48,19 @@ def test_quick_mode_gives_a_complete_finite_table(capsys: pytest.CaptureFixture)
     assert len(memory.rows) == 2  # the quick iteration counts (3, 6)
 
     labels = [row.label for row in report.ratios]
-    assert len(labels) == 2 * len(batches) + 2
+    # per architecture and batch: the step rate, and a solve iteration against the bare step
+    # at fixed depth and under an adaptive rule; then the two memory rows
+    assert len(labels) == 3 * 2 * len(batches) + 2
     for row in report.ratios:
         assert math.isfinite(row.value) and row.value > 0, row.label
         assert (row.met is None) == (row.aim == "-"), row.label
     aimed = [row for row in report.ratios if row.met is not None]
-    assert [row.label.rsplit(" ", 1)[-1] for row in aimed[:2]] == ["64", "64"]
+    rates = [row for row in aimed if "step rate" in row.label]
+    assert [row.label.rsplit(" ", 1)[-1] for row in rates] == ["64", "64"]
+    overheads = [row for row in aimed if "solve iteration" in row.label]
+    assert len(overheads) == 2 * 2 * len(batches)
+    assert all(row.baseline == "bare step" for row in overheads)
+    assert report.values["conv_b1_adaptive_over_step"] == overheads[1].value
     for value in report.values.values():
         assert math.isfinite(value)
 
