@@ -87,20 +87,18 @@ class LoneOutcome:
 
 @dataclass(frozen=True)
 class LoneRules:
-    """Which rules a lone solve applies, and its thresholds rounded to float32.
+    """Which rules a lone solve applies (the readout rule runs when a readout is passed).
 
     :param config: the solver's settings.
     :param tol: residual tolerance.
     :param halting: the halting mode.
     :param guarded: whether the stall guard runs.
-    :param has_readout: whether the readout rule runs.
     """
 
     config: SolverConfig
     tol: float
     halting: str
     guarded: bool
-    has_readout: bool
 
     @property
     def damped(self) -> bool:

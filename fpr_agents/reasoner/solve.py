@@ -513,7 +513,7 @@ def _iterate(
         x = x * mask.unsqueeze(-1).to(x.dtype)
     damped = halting == "fixed_point"
     guarded = halting != "fixed_depth" and config.stall_patience > 0
-    rules = LoneRules(config, tol, halting, guarded, readout is not None)
+    rules = LoneRules(config, tol, halting, guarded)
     # fixed depth: before the last iteration only a diverged sample halts, and nothing else
     # reads the residual, so it is measured then (or when one diverged) and not every time
     lean = halting == "fixed_depth" and readout is None and not guarded and not return_trace
