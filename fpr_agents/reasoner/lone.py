@@ -4,10 +4,11 @@ Once one sample is left in a solve (a batch-1 decision, or the slowest sample of
 batched loop's bookkeeping costs more than its arithmetic: FPOPT's step size, the stall guard's
 progress and the readout rule's count are thirty-odd operators on one-element tensors an
 iteration, each with a fixed cost of several microseconds. Here the same rules run on Python
-numbers, read from the latents in one transfer an iteration (the synchronisation the batched
-loop's halting test already makes). Every comparison is made in float32, against thresholds
-rounded to float32, as torch makes it, and the step-size arithmetic is float32 too, so a
-sample's result is the same bit for bit whether it solved alone or among batch-mates.
+numbers, read from the latents once an iteration (one transfer on an accelerator, the
+synchronisation the batched loop's halting test already makes). Every comparison is made in
+float32, against thresholds rounded to float32, as torch makes it, and the step-size
+arithmetic is float32 too, so a sample's result is the same bit for bit whether it solved
+alone or among batch-mates.
 """
 
 from __future__ import annotations
