@@ -393,8 +393,8 @@ def _speed_rows(
         step_rates = [flops / t for t in step_times]
         gemm_rates = [gemm_flops / t for t in times["gemm"]]
         ratio = paired_ratio(step_rates, gemm_rates)
-        solve_per_iter = median(times["solve"]) / iters
-        adaptive_per_iter = median(times["adaptive"]) / iters
+        per_iter = {workload: median(times[workload]) / iters for workload in ("solve", "adaptive")}
+        solve_per_iter, adaptive_per_iter = per_iter["solve"], per_iter["adaptive"]
         key = f"{'attention' if config.attention else 'conv'}_b{batch}"
         report.values.update(
             {
@@ -441,7 +441,7 @@ def _speed_rows(
                 RatioRow(
                     label=f"{name}: solve iteration, {rule}, at batch {batch}",
                     baseline="bare step",
-                    ours=format_seconds(median(times[workload]) / iters),
+                    ours=format_seconds(per_iter[workload]),
                     theirs=format_seconds(median(step_times)),
                     value=overhead,
                     shown=f"{overhead:.2f}x",

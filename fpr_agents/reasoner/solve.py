@@ -98,8 +98,8 @@ def measure_cells(
 
 
 def measure_size(f_z: torch.Tensor, config: SolverConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The scale of ``f(z)`` and whether it diverged, per sample: the part of
-    :func:`measure_step` that a fixed-depth iteration needs.
+    """The scale of ``f(z)`` and whether it diverged, per sample (shared by
+    :func:`measure_cells` and :func:`measure_step`).
 
     :param f_z: f(z), (B, H, W, d).
     :param config: the solver's settings (divergence_limit).
