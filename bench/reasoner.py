@@ -1,22 +1,23 @@
 """Reasoner speed and memory benchmark.
 
 1. **Speed of one iteration.** Milliseconds per application of f (``FixedPointReasoner.step``,
-   chained ``z <- f(z)`` as in a solve) and the achieved GFLOP/s at batch 1, 16, 64 and 256 on
-   a square grid, against a plain matrix product timed in the same rounds: ``torch.matmul`` of
-   the step's largest GEMM at the same number of tokens, ``(B * H * W, K) @ (K, N)`` (a ``k x k``
-   convolution of the MLP as the product it lowers to, ``K = k^2 * in``), into a preallocated
-   output, the ceiling of what the machine does with matrices of that size. Each iteration's
-   FLOPs are counted analytically (:func:`step_flops`: matrix products, convolutions and
-   attention's two products, as ``torch.utils.flop_counter`` counts them; not elementwise work).
-   Two architectures: the planner's (from the checkpoint, or ``train/configs/maze.yaml``) and
-   the same with grid attention switched (on when the planner is conv-only, off otherwise).
-   ``ms/iter in solve`` also times ``solve(halting="fixed_depth")`` (the solve loop around the
-   step; a fixed depth measures the residual at its last iteration only) and ``ms/iter,
-   adaptive solve`` ``solve(halting="fixed_point", tol=0)``: FPRM's rule at a tolerance no
-   sample reaches, so every iteration pays what an adaptive rule does (the residual, FPOPT's
-   bookkeeping, the stall guard's per-cell progress, the halting test) for all ``iters``.
-   The ratio table sets each solve iteration against the bare step of the same round (median
-   over rounds), with the aim of at most 1.15x.
+   chained ``z <- f(z)`` as in a solve, its parameter values held as a solve holds them) and the
+   achieved GFLOP/s at batch 1, 16, 64 and 256 on a square grid, against a plain matrix product
+   timed in the same rounds: ``torch.matmul`` of the step's largest GEMM at the same number of
+   tokens, ``(B * H * W, K) @ (K, N)`` (a ``k x k`` convolution of the MLP as the product it
+   lowers to, ``K = k^2 * in``), into a preallocated output, the ceiling of what the machine does
+   with matrices of that size. Each iteration's FLOPs are counted analytically
+   (:func:`step_flops`: matrix products, convolutions and attention's two products, as
+   ``torch.utils.flop_counter`` counts them; not elementwise work). Two architectures: the
+   planner's (from the checkpoint, or ``train/configs/maze.yaml``) and the same with grid
+   attention switched (on when the planner is conv-only, off otherwise). ``ms/iter in solve``
+   also times ``solve(halting="fixed_depth")`` (the solve loop around the step; a fixed depth
+   measures the residual at its last iteration only) and ``ms/iter, adaptive solve``
+   ``solve(halting="fixed_point", tol=0)``: FPRM's rule at a tolerance no sample reaches, so
+   every iteration pays what an adaptive rule does (the residual, FPOPT's bookkeeping, the stall
+   guard's per-cell progress, the halting test) for all ``iters``. The ratio table sets each
+   solve iteration against the bare step of the same round (median over rounds), with the aim of
+   at most 1.15x.
 2. **Training memory.** Bytes of the activations that autograd saves for the backward pass of
    ``truncated_unroll`` (``n - k`` iterations without gradient, then ``k`` with it) against full
    back-propagation through all ``n`` iterations, as ``n`` grows. Counted with
@@ -341,8 +342,9 @@ def _speed_rows(
         iters = bench.solve_iters
 
         def step(z: torch.Tensor = z, x: torch.Tensor = x, iters: int = iters) -> torch.Tensor:
-            # Chained as in a solve (z <- f(z)); one call is ``iters`` iterations.
-            with torch.no_grad(), autocast(device):
+            # Chained as in a solve (z <- f(z)), with the gates and the mixing kernel held as a
+            # solve holds them; one call is ``iters`` iterations.
+            with torch.no_grad(), reasoner.parameters_held(), autocast(device):
                 for _ in range(iters):
                     z = reasoner.step(z, x)
             return z

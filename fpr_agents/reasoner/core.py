@@ -350,5 +350,7 @@ class FixedPointReasoner(nn.Module):
         """
         # The solver takes any width; this reasoner needs its own (the solver checks the rest).
         check_grid_inputs(x, None, self.config.d_model, "solve")
-        with self.parameters_held():
+        # a solve runs without gradient: entering no_grad first lets the parameters be held
+        # (held values are skipped whenever gradient is on)
+        with torch.no_grad(), self.parameters_held():
             return solve_fixed_point(self, x, mask, z0, **options)

@@ -172,7 +172,12 @@ def test_a_solve_computes_its_parameter_values_once(
         held = reasoner.solve(x, mask, max_iters=6, halting="fixed_depth").z
     assert torch.equal(held, reference)  # the same iterates
     assert calls == {"gates": int(block_style == "gated"), "kernel": 1}  # once, not per step
+    # a solve called with gradient enabled runs without it, and holds them just the same
+    assert torch.is_grad_enabled()
+    again = reasoner.solve(x, mask, max_iters=6, halting="fixed_depth").z
+    assert torch.equal(again, reference) and not again.requires_grad
+    assert calls == {"gates": int(block_style == "gated") * 2, "kernel": 2}
     z = torch.zeros_like(x)
     with reasoner.parameters_held():  # with gradient: nothing held, every step computes them
         reasoner.step(reasoner.step(z, x, mask), x, mask)
-    assert calls == {"gates": int(block_style == "gated") * 3, "kernel": 3}
+    assert calls == {"gates": int(block_style == "gated") * 4, "kernel": 4}
