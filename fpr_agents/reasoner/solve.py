@@ -621,9 +621,21 @@ def _iterate(
         if trace is not None:
             for sample, value in zip(active_list, residual.tolist(), strict=True):
                 trace[sample].append(value)
-        if not bool(halt.any()):
+        halting_now = len(active_list) if iteration == max_iters else int(halt.sum())
+        if halting_now == 0:
             z = z_next  # no sample diverged: every diverged one halts
             continue
+        if halting_now == batch and z.shape == out_z.shape:
+            # the whole batch halts together, uncropped: its results are this iteration's
+            # tensors as they stand (no gather, no scatter; a batch-1 solve counts operators)
+            out_z = torch.where(diverged.view(-1, 1, 1, 1), z, z_next)
+            out_iterations.fill_(iteration)
+            out_residual, out_converged, out_diverged = residual, converged, diverged
+            if stuck is not None:
+                out_stalled = stuck & ~converged & ~diverged
+            if read_done is not None:
+                out_readout = read_done & ~diverged
+            break
         rows = halt.nonzero().flatten()
         targets = active[rows]
         height, width = z.shape[1], z.shape[2]
