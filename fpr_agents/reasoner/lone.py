@@ -215,7 +215,7 @@ def iterate_lone(
     step_size = _step_size(state.eta, z)
     while True:
         f_z = reasoner.step(z, x, mask).to(z.dtype)  # (1, H, W, d)
-        z_next = z + step_size * (f_z - z) if rules.damped else f_z
+        z_next = torch.lerp(z, f_z, step_size) if rules.damped else f_z  # as the batched loop
         extra: list[torch.Tensor] = []
         probs = None
         if readout is not None:

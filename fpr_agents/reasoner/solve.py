@@ -587,8 +587,8 @@ def _iterate(
         stuck: torch.Tensor | None = None  # None: no sample is stuck (fewer operators)
         read_done: torch.Tensor | None = None
         if damped:
-            step_size = eta.view(-1, 1, 1, 1).to(z.dtype)
-            z_next = z + step_size * (f_z - z)
+            # z + eta (f(z) - z) in one operator, and exactly f(z) at eta = 1
+            z_next = torch.lerp(z, f_z, eta.view(-1, 1, 1, 1).to(z.dtype))
             best, stalled, eta = fpopt_update(residual, best, stalled, eta, config)
             stuck = eta < config.eta_min
             halt = converged | stuck
