@@ -102,6 +102,13 @@ class EvaluateSolverArgs:
             "even when its decision came back during the solve (none: the checkpoint's)"
         },
     )
+    stall_patience: int = field(
+        default=-1,
+        metadata={
+            "help": "stall guard: iterations without progress after which a decision halts as "
+            "stalled (0: no guard; negative: the checkpoint's)"
+        },
+    )
     replan_on_repeat: bool = field(
         default=True,
         metadata={
@@ -273,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         planner.set_solver(readout_fresh_tol=args.solver.readout_fresh_tol)
     if args.solver.readout_warm_check is not None:
         planner.set_solver(readout_warm_check=args.solver.readout_warm_check)
+    if args.solver.stall_patience >= 0:
+        planner.set_solver(stall_patience=args.solver.stall_patience)
     max_iters = args.solver.max_iters or planner.config.max_iters
     family = planner.task.get("family")
     env_family = env_task_description(gym.make(args.env, **args.env_options))["family"]

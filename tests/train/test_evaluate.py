@@ -62,13 +62,18 @@ def test_evaluate_overrides_the_solver_settings(checkpoint: str, tmp_path) -> No
     stored = evaluate.main([*common, "--out", str(tmp_path / "a")])["solver"]
     assert stored["tol"] == 1e-3 and stored["max_iters"] == 8  # the checkpoint's own
     assert (stored["readout_fresh_tol"], stored["readout_warm_check"]) == (0.05, False)
+    own_stall = stored["stall_patience"]
     report = evaluate.main(
         [*common, "--tol", "0.5", "--patience", "3", "--max-iters", "5", "--out", str(tmp_path),
-         "--readout-fresh-tol", "0.2", "--readout-warm-check", "true"]
+         "--readout-fresh-tol", "0.2", "--readout-warm-check", "true",
+         "--stall-patience", str(own_stall + 7)]
     )  # fmt: skip
     solver = report["solver"]
     assert (solver["tol"], solver["patience"], solver["max_iters"]) == (0.5, 3, 5)
     assert (solver["readout_fresh_tol"], solver["readout_warm_check"]) == (0.2, True)
+    assert solver["stall_patience"] == own_stall + 7
+    off = evaluate.main([*common, "--stall-patience", "0", "--out", str(tmp_path / "b")])
+    assert off["solver"]["stall_patience"] == 0  # 0 switches the guard off
     assert json.loads((tmp_path / "report.json").read_text())["solver"]["tol"] == 0.5
     assert report["depth"]["iterations"]["max"] <= 5  # the cap holds
     with pytest.raises(ValueError, match="--tol must be >= 0"):
