@@ -625,16 +625,17 @@ def _iterate(
         if halting_now == 0:
             z = z_next  # no sample diverged: every diverged one halts
             continue
+        # the reasons a halting sample gives (a diverged one keeps its last finite latent)
+        why_stalled = None if stuck is None else stuck & ~converged & ~diverged
+        why_readout = None if read_done is None else read_done & ~diverged
         if halting_now == batch and z.shape == out_z.shape:
             # the whole batch halts together, uncropped: its results are this iteration's
             # tensors as they stand (no gather, no scatter; a batch-1 solve counts operators)
             out_z = torch.where(diverged.view(-1, 1, 1, 1), z, z_next)
             out_iterations.fill_(iteration)
             out_residual, out_converged, out_diverged = residual, converged, diverged
-            if stuck is not None:
-                out_stalled = stuck & ~converged & ~diverged
-            if read_done is not None:
-                out_readout = read_done & ~diverged
+            out_stalled = out_stalled if why_stalled is None else why_stalled
+            out_readout = out_readout if why_readout is None else why_readout
             break
         rows = halt.nonzero().flatten()
         targets = active[rows]
@@ -645,10 +646,10 @@ def _iterate(
         out_residual[targets] = residual[rows]
         out_converged[targets] = converged[rows]
         out_diverged[targets] = gone
-        if stuck is not None:
-            out_stalled[targets] = (stuck & ~converged & ~diverged)[rows]
-        if read_done is not None:
-            out_readout[targets] = (read_done & ~diverged)[rows]
+        if why_stalled is not None:
+            out_stalled[targets] = why_stalled[rows]
+        if why_readout is not None:
+            out_readout[targets] = why_readout[rows]
         keep = (~halt).nonzero().flatten()
         if keep.numel() == 0:
             break
