@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from fpr_agents.evaluation.metrics import WARN_SHARES, spearman, summarize
+from fpr_agents.evaluation.metrics import WARN_SHARES, spearman, spearman_interval, summarize
 from fpr_agents.evaluation.rollout import RolloutResult
 
 
@@ -77,11 +77,14 @@ def depth_report(result: RolloutResult, n_buckets: int = 5) -> dict[str, Any]:
                 else float("nan"),
             }
         )
+    episodes_of = [d.episode for d in result.decisions]
     return {
         "buckets": buckets,
         "spearman_iterations_difficulty": spearman(iterations, difficulty)
         if len(iterations) > 1
         else float("nan"),
+        # 95%, the episodes resampled with all their decisions
+        "spearman_interval": list(spearman_interval(iterations, difficulty, episodes_of)),
         "decisions": len(result.decisions),
         "episodes": len(result.episodes),
         "success_rate": result.success_rate,
@@ -153,6 +156,21 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _interval(report: Mapping[str, Any], key: str) -> str:
+    """`` (95% interval a to b)`` for a report's Spearman interval, or nothing when it is
+    missing or undefined (fewer than two episodes, a constant sequence).
+
+    :param report: a depth or event report.
+    :param key: the interval's key.
+    :return: the text to put after the correlation.
+    """
+    interval = report.get(key)
+    if not interval or not all(np.isfinite(value) for value in interval):
+        return ""
+    low, high = interval
+    return f" (95% interval {_fmt(low)} to {_fmt(high)}, episodes resampled)"
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A Markdown table.
 
@@ -185,7 +203,8 @@ def depth_markdown(report: Mapping[str, Any]) -> str:
     ]  # fmt: skip
     return markdown_table(header, rows) + (
         f"\n\nSpearman(iterations, difficulty) = "
-        f"{_fmt(report['spearman_iterations_difficulty'])} over {report['decisions']} decisions; "
+        f"{_fmt(report['spearman_iterations_difficulty'])}{_interval(report, 'spearman_interval')} "
+        f"over {report['decisions']} decisions; "
         f"success {_fmt(report['success_rate'])} over {report['episodes']} episodes."
     )
 
@@ -400,6 +419,9 @@ def event_report(result: RolloutResult) -> dict[str, Any] | None:
         "spearman_iterations_replan": spearman(iterations, replan)
         if len(after) > 1
         else float("nan"),
+        "spearman_replan_interval": list(
+            spearman_interval(iterations, replan, [d.episode for d in after])
+        ),
     }
 
 
@@ -418,8 +440,9 @@ def event_markdown(report: Mapping[str, Any]) -> str:
     header = ["decisions", "n", "iters mean", "iters median", "iters p90", "replan cells",
               "success (episodes with it)"]  # fmt: skip
     line = (
-        f"Spearman(iterations, replan cells) = {_fmt(report['spearman_iterations_replan'])} over "
-        f"the {report['after_events']} decisions right after an event."
+        f"Spearman(iterations, replan cells) = {_fmt(report['spearman_iterations_replan'])}"
+        f"{_interval(report, 'spearman_replan_interval')} over the {report['after_events']} "
+        "decisions right after an event."
     )
     return markdown_table(header, rows) + "\n\n" + line
 

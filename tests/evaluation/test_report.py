@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fpr_agents.evaluation.report import bucket_edges, bucket_index, depth_report, markdown_table
+from fpr_agents.evaluation.report import (
+    bucket_edges,
+    bucket_index,
+    depth_markdown,
+    depth_report,
+    markdown_table,
+)
 from fpr_agents.evaluation.rollout import DecisionRecord, EpisodeRecord, RolloutResult
 
 
@@ -30,7 +36,12 @@ def test_depth_report_counts_add_up() -> None:
     assert sum(b["decisions"] for b in report["buckets"]) == len(decisions)
     assert sum(b["episodes"] for b in report["buckets"]) <= len(episodes)
     assert report["spearman_iterations_difficulty"] > 0.99  # iterations = difficulty + 1
+    low, high = report["spearman_interval"]  # episodes resampled: exactly 1 in every resample
+    assert abs(low - 1.0) < 1e-12 and abs(high - 1.0) < 1e-12
+    assert "(95% interval 1.00 to 1.00, episodes resampled)" in depth_markdown(report)
     assert report["success_rate"] == 0.5
+    one_episode = depth_report(RolloutResult(decisions[:5], episodes[:1]), n_buckets=4)
+    assert "interval" not in depth_markdown(one_episode)  # undefined with one episode
 
 
 def test_markdown_table_shape() -> None:
@@ -80,6 +91,7 @@ def test_event_report_separates_decisions_after_events() -> None:
     assert report["kinds"]["door"]["iterations"]["mean"] == 20
     assert report["kinds"]["goal"]["success_rate"] == 0.5
     assert report["spearman_iterations_replan"] == 1.0
+    assert len(report["spearman_replan_interval"]) == 2
     quiet_only = RolloutResult(decisions=[d for d in result.decisions if d.event == "none"])
     assert event_report(quiet_only) is None
 
